@@ -1,0 +1,55 @@
+# RTO Slot Booking — the two commands are `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export PYTHONUNBUFFERED := 1
+
+.PHONY: run test venv messages services lint format migrations-check test-fast bench worker beat clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+messages: venv
+	$(PY) scripts/compile_messages.py
+
+## make run: install, migrate, seed the MP demo and serve http://127.0.0.1:8000
+## (SQLite and in-process tasks unless DATABASE_URL / REDIS_URL are set).
+run: export DJANGO_DEBUG ?= true
+run: venv messages
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+## make test: the full suite on real PostgreSQL + Redis (started if they are not running).
+test: venv messages services migrations-check lint
+	$(BIN)/pytest --create-db $(PYTEST_ARGS)
+
+services:
+	./scripts/ensure_services.sh
+
+migrations-check: venv
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Workers against Redis (set REDIS_URL and DATABASE_URL first).
+worker: venv
+	$(BIN)/celery -A rto_booking worker -Q default,rescheduling,notifications --loglevel INFO
+
+beat: venv
+	$(BIN)/celery -A rto_booking beat --loglevel INFO
+
+clean:
+	rm -rf $(VENV) staticfiles var db.sqlite3

@@ -1,0 +1,38 @@
+"""Applicants: the people who book. They sign in with application number + date of birth."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Applicant(models.Model):
+    class Language(models.TextChoices):
+        ENGLISH = "en", "English"
+        HINDI = "hi", "हिन्दी"
+
+    application_number = models.CharField(_("application number"), max_length=20, unique=True)
+    full_name = models.CharField(_("full name"), max_length=120)
+    date_of_birth = models.DateField(_("date of birth"))
+    # Stored normalised as +91XXXXXXXXXX (applicants.validators.normalise_indian_mobile).
+    mobile = models.CharField(_("mobile"), max_length=13, db_index=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=2, choices=Language.choices, default=Language.ENGLISH
+    )
+    learner_licence_issued_on = models.DateField(
+        _("learner licence issued on"),
+        null=True,
+        blank=True,
+        help_text=_("Driving-test slots must fall 30 days to 6 months after this date."),
+    )
+    created_at = models.DateTimeField(_("registered at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("applicant")
+        verbose_name_plural = _("applicants")
+
+    def __str__(self) -> str:
+        return f"{self.application_number} {self.full_name}"

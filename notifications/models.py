@@ -1,0 +1,78 @@
+"""The notification outbox: one row per (event, channel), written in the event's transaction.
+
+A row is rendered when it is written (in the applicant's language) and sent later by the
+dispatcher, so nothing depends on Redis or the SMS gateway being up when the event happens.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Notification(models.Model):
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("E-mail")
+
+    class Kind(models.TextChoices):
+        BOOKING_CONFIRMED = "booking_confirmed", _("Booking confirmed")
+        RESCHEDULED_OUTAGE = "rescheduled_outage", _("Moved because of an outage")
+        RESCHEDULED = "rescheduled", _("Rescheduled")
+        NEEDS_NEW_SLOT = "needs_new_slot", _("Needs a new slot")
+        CANCELLED = "cancelled", _("Cancelled")
+        REMINDER = "reminder", _("Reminder")
+        SERVICE_RESTORED = "service_restored", _("Service restored")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed, will retry")
+        DEAD = "dead", _("Dead")
+
+    booking = models.ForeignKey(
+        "slots.Booking", on_delete=models.CASCADE, related_name="notifications"
+    )
+    # What the message announces, e.g. "event:1234" or "reminder:ABC123:2026-12-01": with the
+    # channel it is unique, so no event is ever announced twice on one channel.
+    event_key = models.CharField(max_length=80)
+    channel = models.CharField(_("channel"), max_length=5, choices=Channel.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    language = models.CharField(_("language"), max_length=2, default="en")
+    recipient = models.CharField(_("to"), max_length=254)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("text"))
+    body_html = models.TextField(blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    last_error = models.TextField(_("last error"), blank=True)
+    provider_id = models.CharField(_("provider id"), max_length=120, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_key", "channel"], name="notification_unique_event_channel"
+            ),
+        ]
+        indexes = [
+            # The dispatcher's claim query: due rows still to send, oldest first.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "failed"]),
+                name="notification_due",
+            ),
+            models.Index(fields=["booking", "created_at"], name="notification_booking"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.kind} → {self.recipient} ({self.status})"

@@ -1,0 +1,319 @@
+"""Settings for RTO Slot Booking, read from the environment.
+
+Every value an operator may change comes from an environment variable (see README.md,
+"Configuration"). A bad value stops the process at start with a message naming the variable,
+never later in the middle of a request.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _env(kind, name, **kwargs):
+    """Read one variable through django-environ, naming it when its value is unusable."""
+    try:
+        return getattr(env, kind)(name, **kwargs)
+    except ImproperlyConfigured:
+        raise
+    except Exception as exc:  # environ raises ValueError/TypeError/KeyError for bad values
+        raise ImproperlyConfigured(
+            f"Environment variable {name} has an unusable value "
+            f"{env.str(name, default='')!r}: {exc}"
+        ) from exc
+
+
+def _positive_int(name, default):
+    value = _env("int", name, default=default)
+    if value < 0:
+        raise ImproperlyConfigured(f"Environment variable {name} must be >= 0, got {value}.")
+    return value
+
+
+DEBUG = _env("bool", "DJANGO_DEBUG", default=False)
+
+SECRET_KEY = _env("str", "DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false "
+            "(for a local demo, `make run` sets DJANGO_DEBUG=true)."
+        )
+    SECRET_KEY = "insecure-development-key-only-used-with-DJANGO_DEBUG-true"  # noqa: S105
+
+ALLOWED_HOSTS = _env(
+    "list",
+    "DJANGO_ALLOWED_HOSTS",
+    default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [],
+)
+CSRF_TRUSTED_ORIGINS = _env("list", "DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "slots",
+    "applicants",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "rto_booking.urls"
+WSGI_APPLICATION = "rto_booking.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------
+# Default: a SQLite file beside the checkout, so `make run` needs no server. Production and the
+# test suite use PostgreSQL, where the invariants are enforced by constraints and row locks.
+DATABASES = {
+    "default": _env("db_url", "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", _positive_int("DATABASE_CONN_MAX_AGE", 60))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A statement stuck behind a lock must fail fast and be answered "busy, try again",
+    # never hold a web worker for minutes.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "options",
+        f"-c lock_timeout={_positive_int('DATABASE_LOCK_TIMEOUT_MS', 5000)}"
+        f" -c statement_timeout={_positive_int('DATABASE_STATEMENT_TIMEOUT_MS', 120000)}",
+    )
+IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, cache and Celery ---------------------------------------------------------------
+REDIS_URL = _env("str", "REDIS_URL", default="")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(
+        f"Environment variable REDIS_URL must be a redis:// URL, got {REDIS_URL!r}."
+    )
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "rto",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+# Without Redis the whole product runs in one process: tasks execute at once, in-process.
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TIMEZONE = "Asia/Kolkata"
+# Tasks are idempotent, so a task whose worker died mid-run is delivered again rather than lost.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The longest task (a statewide reschedule) is bounded by its hard time limit; the broker must
+# not hand an unacknowledged task to a second worker before that limit has passed.
+CELERY_TASK_TIME_LIMIT = _positive_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 30 * 60,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+# A web request must not hang while Redis is away: publishing gives up quickly and the periodic
+# sweeps pick the work up from PostgreSQL later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "slots.tasks.reschedule_outage": {"queue": "rescheduling"},
+    "slots.tasks.reconcile_outages": {"queue": "rescheduling"},
+    "notifications.tasks.*": {"queue": "notifications"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "generate-slots": {
+        "task": "slots.tasks.generate_slots",
+        "schedule": timedelta(hours=1),
+    },
+    "mark-no-shows": {
+        "task": "slots.tasks.mark_no_shows",
+        "schedule": timedelta(minutes=30),
+    },
+}
+
+# --- Internationalisation ------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("hi", _("Hindi"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Kolkata"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files --------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Security (production) -----------------------------------------------------------------
+SESSION_COOKIE_SECURE = _env("bool", "DJANGO_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _env("bool", "DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = _positive_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- E-mail --------------------------------------------------------------------------------
+EMAIL_BACKEND = _env(
+    "str",
+    "EMAIL_BACKEND",
+    default=(
+        "django.core.mail.backends.console.EmailBackend"
+        if DEBUG
+        else "django.core.mail.backends.smtp.EmailBackend"
+    ),
+)
+EMAIL_HOST = _env("str", "EMAIL_HOST", default="localhost")
+EMAIL_PORT = _env("int", "EMAIL_PORT", default=25)
+EMAIL_HOST_USER = _env("str", "EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = _env("str", "EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = _env("bool", "EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = _env("bool", "EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = _positive_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = _env(
+    "str", "DEFAULT_FROM_EMAIL", default="RTO Slot Booking <noreply@rto.example.in>"
+)
+
+# --- SMS -----------------------------------------------------------------------------------
+SMS_BACKEND = _env("str", "SMS_BACKEND", default="console")
+SMS_FILE_DIR = _env("str", "SMS_FILE_DIR", default=str(BASE_DIR / "var" / "sms"))
+SMS_GATEWAY_URL = _env("str", "SMS_GATEWAY_URL", default="")
+SMS_GATEWAY_API_KEY = _env("str", "SMS_GATEWAY_API_KEY", default="")
+SMS_GATEWAY_SENDER_ID = _env("str", "SMS_GATEWAY_SENDER_ID", default="RTOMPB")
+SMS_GATEWAY_TIMEOUT = _env("float", "SMS_GATEWAY_TIMEOUT", default=5.0)
+if SMS_BACKEND not in {"console", "file", "http"} and "." not in SMS_BACKEND:
+    raise ImproperlyConfigured(
+        f"Environment variable SMS_BACKEND must be console, file, http or a dotted path, "
+        f"got {SMS_BACKEND!r}."
+    )
+SITE_URL = _env("str", "SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# --- Booking rules -------------------------------------------------------------------------
+# Every limit an RTO might tune; all of them are read by slots.rules, never hard-coded.
+BOOKING_HORIZON_DAYS = _positive_int("BOOKING_HORIZON_DAYS", 30)
+BOOKING_CUTOFF_MINUTES = _positive_int("BOOKING_CUTOFF_MINUTES", 120)
+BOOKING_MAX_SELF_RESCHEDULES = _positive_int("BOOKING_MAX_SELF_RESCHEDULES", 2)
+PRIORITY_RESERVE_RELEASE_HOURS = _positive_int("PRIORITY_RESERVE_RELEASE_HOURS", 48)
+DRIVING_TEST_MIN_DAYS_AFTER_LEARNER = _positive_int("DRIVING_TEST_MIN_DAYS_AFTER_LEARNER", 30)
+LEARNER_LICENCE_VALID_DAYS = _positive_int("LEARNER_LICENCE_VALID_DAYS", 182)
+APPLICANT_MIN_AGE_YEARS = _positive_int("APPLICANT_MIN_AGE_YEARS", 16)
+# Slots are materialised a little beyond the booking horizon so that rescheduling after an
+# outage near the end of the horizon still finds seats.
+SLOT_GENERATION_DAYS = _positive_int("SLOT_GENERATION_DAYS", BOOKING_HORIZON_DAYS + 14)
+RESCHEDULE_CHUNK_SIZE = _positive_int("RESCHEDULE_CHUNK_SIZE", 2000)
+OUTAGE_UNDO_WINDOW_MINUTES = _positive_int("OUTAGE_UNDO_WINDOW_MINUTES", 30)
+
+# --- REST API ------------------------------------------------------------------------------
+RATE_LIMITS = _env("str", "RATE_LIMITS", default="on").lower()
+if RATE_LIMITS not in {"on", "off"}:
+    raise ImproperlyConfigured(
+        f"Environment variable RATE_LIMITS must be on or off, got {RATE_LIMITS!r}."
+    )
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "RTO Slot Booking API",
+    "DESCRIPTION": "Book, move and cancel RTO appointments; record outages.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Logging -------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": _env("str", "LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,527 @@
+"""Capacity and time: offices, services, sessions, slots, bookings and outages.
+
+The invariants of DESIGN.md live here as database constraints, so that PostgreSQL has the last
+word whatever the Python code above it does:
+
+* `slot_booked_within_capacity`: 0 <= booked <= capacity;
+* `slot_priority_reserve_within_capacity`: 0 <= priority_reserve <= capacity;
+* `slot_unique_offering_start`: one slot per offering and start;
+* `booking_one_active_per_applicant_service`: a partial unique index over active bookings.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+
+class BilingualNameMixin:
+    """`display_name` picks the Hindi name when the active language is Hindi."""
+
+    name: str
+    name_hi: str
+
+    @property
+    def display_name(self) -> str:
+        if (get_language() or "en").startswith("hi") and self.name_hi:
+            return self.name_hi
+        return self.name
+
+
+class Office(BilingualNameMixin, models.Model):
+    code = models.CharField(
+        _("RTO code"), max_length=10, unique=True, help_text=_("For example MP-04.")
+    )
+    name = models.CharField(_("name (English)"), max_length=120)
+    name_hi = models.CharField(_("name (Hindi)"), max_length=120)
+    district = models.CharField(_("district"), max_length=80)
+    district_hi = models.CharField(_("district (Hindi)"), max_length=80, blank=True)
+    state = models.CharField(_("state"), max_length=80, default="Madhya Pradesh")
+    address = models.TextField(_("address"), blank=True)
+    address_hi = models.TextField(_("address (Hindi)"), blank=True)
+    is_active = models.BooleanField(_("taking bookings"), default=True)
+    clerks = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        related_name="offices",
+        blank=True,
+        verbose_name=_("clerks"),
+        help_text=_("Staff users who may act on this office in the admin and the API."),
+    )
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("office")
+        verbose_name_plural = _("offices")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    @property
+    def display_district(self) -> str:
+        if (get_language() or "en").startswith("hi") and self.district_hi:
+            return self.district_hi
+        return self.district
+
+    @property
+    def display_address(self) -> str:
+        if (get_language() or "en").startswith("hi") and self.address_hi:
+            return self.address_hi
+        return self.address
+
+
+class Service(BilingualNameMixin, models.Model):
+    LEARNER_TEST = "learner-test"
+    DRIVING_TEST = "driving-test"
+    PHOTO_BIOMETRICS = "photo-biometrics"
+    DOCUMENT_VERIFICATION = "document-verification"
+
+    slug = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name (English)"), max_length=120)
+    name_hi = models.CharField(_("name (Hindi)"), max_length=120)
+    slot_minutes = models.PositiveSmallIntegerField(_("slot length (minutes)"), default=30)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "slug"]
+        verbose_name = _("service")
+        verbose_name_plural = _("services")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(slot_minutes__gt=0), name="service_slot_minutes_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Offering(models.Model):
+    """A service as offered at one office; its weekly sessions make its slots."""
+
+    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="offerings")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="offerings")
+    is_active = models.BooleanField(_("taking bookings"), default=True)
+
+    class Meta:
+        ordering = ["office__code", "service__sort_order"]
+        verbose_name = _("offering")
+        verbose_name_plural = _("offerings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["office", "service"], name="offering_unique_office_service"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.office.code} · {self.service.slug}"
+
+
+class WeeklySession(models.Model):
+    """A recurring block of slots, e.g. Monday 10:00–13:30, 30-minute slots of 10 seats."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, _("Monday")
+        TUESDAY = 1, _("Tuesday")
+        WEDNESDAY = 2, _("Wednesday")
+        THURSDAY = 3, _("Thursday")
+        FRIDAY = 4, _("Friday")
+        SATURDAY = 5, _("Saturday")
+        SUNDAY = 6, _("Sunday")
+
+    offering = models.ForeignKey(Offering, on_delete=models.CASCADE, related_name="sessions")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    start_time = models.TimeField(_("start"))
+    end_time = models.TimeField(_("end"))
+    slot_minutes = models.PositiveSmallIntegerField(_("slot length (minutes)"))
+    seats_per_slot = models.PositiveSmallIntegerField(_("seats per slot"))
+    priority_reserve = models.PositiveSmallIntegerField(
+        _("seats held for priority"),
+        default=0,
+        help_text=_("Seats of each slot kept for applicants moved by an outage."),
+    )
+
+    class Meta:
+        ordering = ["offering", "weekday", "start_time"]
+        verbose_name = _("weekly session")
+        verbose_name_plural = _("weekly sessions")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_time__gt=models.F("start_time")),
+                name="session_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(slot_minutes__gt=0), name="session_slot_minutes_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(priority_reserve__lte=models.F("seats_per_slot")),
+                name="session_reserve_within_seats",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.offering} {self.get_weekday_display()} "
+            f"{self.start_time:%H:%M}–{self.end_time:%H:%M}"
+        )
+
+
+class ExtraSession(models.Model):
+    """A one-off block of slots on one date, e.g. recovery capacity after an outage."""
+
+    offering = models.ForeignKey(Offering, on_delete=models.CASCADE, related_name="extra_sessions")
+    date = models.DateField(_("date"))
+    start_time = models.TimeField(_("start"))
+    end_time = models.TimeField(_("end"))
+    slot_minutes = models.PositiveSmallIntegerField(_("slot length (minutes)"))
+    seats_per_slot = models.PositiveSmallIntegerField(_("seats per slot"))
+    priority_reserve = models.PositiveSmallIntegerField(_("seats held for priority"), default=0)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date", "start_time"]
+        verbose_name = _("extra session")
+        verbose_name_plural = _("extra sessions")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_time__gt=models.F("start_time")),
+                name="extra_session_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(slot_minutes__gt=0), name="extra_session_slot_minutes_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(priority_reserve__lte=models.F("seats_per_slot")),
+                name="extra_session_reserve_within_seats",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offering} {self.date} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
+
+
+class Closure(models.Model):
+    """A day an office (or one of its services) does not open: a holiday, a local closure."""
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="closures")
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.CASCADE,
+        related_name="closures",
+        null=True,
+        blank=True,
+        help_text=_("Leave empty to close every service of the office."),
+    )
+    date = models.DateField(_("date"))
+    reason = models.CharField(_("reason (English)"), max_length=200)
+    reason_hi = models.CharField(_("reason (Hindi)"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date", "office__code"]
+        verbose_name = _("closure")
+        verbose_name_plural = _("closures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["office", "date"],
+                condition=Q(service__isnull=True),
+                name="closure_unique_office_day",
+            ),
+            models.UniqueConstraint(
+                fields=["office", "service", "date"],
+                condition=Q(service__isnull=False),
+                name="closure_unique_office_service_day",
+            ),
+        ]
+        indexes = [models.Index(fields=["office", "date"], name="closure_office_date")]
+
+    def __str__(self) -> str:
+        return f"{self.office.code} {self.date}: {self.reason}"
+
+    @property
+    def display_reason(self) -> str:
+        if (get_language() or "en").startswith("hi") and self.reason_hi:
+            return self.reason_hi
+        return self.reason
+
+
+class Slot(models.Model):
+    """One bookable time at one office for one service.
+
+    `booked` is a counter kept equal to the number of seat-holding bookings in the slot (see
+    `Booking.SEAT_HOLDING`); it is only ever changed by conditional UPDATEs in the services,
+    and the CHECK constraint below is the backstop that makes overbooking impossible.
+    """
+
+    offering = models.ForeignKey(Offering, on_delete=models.PROTECT, related_name="slots")
+    # Denormalised from the offering: the hot queries (availability, outage scope, booking)
+    # filter by office and service without a join.
+    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="slots")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="slots")
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    capacity = models.PositiveIntegerField(_("capacity"))
+    booked = models.PositiveIntegerField(_("booked"), default=0)
+    priority_reserve = models.PositiveIntegerField(_("seats held for priority"), default=0)
+
+    class Meta:
+        ordering = ["starts_at"]
+        verbose_name = _("slot")
+        verbose_name_plural = _("slots")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(booked__gte=0) & Q(booked__lte=models.F("capacity")),
+                name="slot_booked_within_capacity",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority_reserve__gte=0)
+                & Q(priority_reserve__lte=models.F("capacity")),
+                name="slot_priority_reserve_within_capacity",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="slot_ends_after_start"
+            ),
+            models.UniqueConstraint(
+                fields=["offering", "starts_at"], name="slot_unique_offering_start"
+            ),
+        ]
+        indexes = [
+            # Availability and rescheduling: office × service × time range.
+            models.Index(fields=["office", "service", "starts_at"], name="slot_office_svc_start"),
+        ]
+
+    def __str__(self) -> str:
+        local = timezone.localtime(self.starts_at)
+        return f"{self.office_id}/{self.service_id} {local:%Y-%m-%d %H:%M}"
+
+    @property
+    def free_seats(self) -> int:
+        return self.capacity - self.booked
+
+
+class Booking(models.Model):
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", _("Confirmed")
+        NEEDS_NEW_SLOT = "needs_new_slot", _("Needs a new slot")
+        CANCELLED = "cancelled", _("Cancelled")
+        ATTENDED = "attended", _("Attended")
+        NO_SHOW = "no_show", _("No-show")
+
+    # Statuses that block a second booking for the same service (the partial unique index).
+    ACTIVE = (Status.CONFIRMED, Status.NEEDS_NEW_SLOT)
+    # Statuses that occupy a seat of `slot`: exactly these are counted by `Slot.booked`.
+    # A booking waiting for a new slot holds no seat; an attended or missed one used its seat.
+    SEAT_HOLDING = (Status.CONFIRMED, Status.ATTENDED, Status.NO_SHOW)
+
+    reference = models.CharField(_("reference"), max_length=16, unique=True)
+    applicant = models.ForeignKey(
+        "applicants.Applicant", on_delete=models.PROTECT, related_name="bookings"
+    )
+    slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="bookings")
+    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="bookings")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="bookings")
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.CONFIRMED
+    )
+    priority = models.BooleanField(
+        _("priority"), default=False, help_text=_("Moved by an outage: served first.")
+    )
+    self_reschedules = models.PositiveSmallIntegerField(_("self-service moves"), default=0)
+    created_at = models.DateTimeField(_("booked at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["applicant", "service"],
+                condition=Q(status__in=["confirmed", "needs_new_slot"]),
+                name="booking_one_active_per_applicant_service",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["slot", "status"], name="booking_slot_status"),
+            models.Index(fields=["applicant", "-created_at"], name="booking_applicant_recent"),
+            models.Index(fields=["office", "status"], name="booking_office_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+
+class BookingEvent(models.Model):
+    """Append-only history of a booking: what happened, when, and why."""
+
+    class Kind(models.TextChoices):
+        BOOKED = "booked", _("Booked")
+        RESCHEDULED = "rescheduled", _("Rescheduled")
+        NEEDS_NEW_SLOT = "needs_new_slot", _("Needs a new slot")
+        CANCELLED = "cancelled", _("Cancelled")
+        ATTENDED = "attended", _("Attended")
+        NO_SHOW = "no_show", _("No-show")
+        RESTORED = "restored", _("Service restored")
+
+    class Actor(models.TextChoices):
+        APPLICANT = "applicant", _("Applicant")
+        STAFF = "staff", _("Staff")
+        SYSTEM = "system", _("System")
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    actor = models.CharField(_("by"), max_length=10, choices=Actor.choices)
+    from_slot = models.ForeignKey(
+        Slot, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    to_slot = models.ForeignKey(
+        Slot, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    from_starts_at = models.DateTimeField(null=True, blank=True)
+    to_starts_at = models.DateTimeField(null=True, blank=True)
+    outage = models.ForeignKey(
+        "slots.Outage", on_delete=models.PROTECT, related_name="events", null=True, blank=True
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("booking event")
+        verbose_name_plural = _("booking events")
+        constraints = [
+            # An outage moves a booking at most once per (outage, original slot): re-running the
+            # task can never write the same move twice.
+            models.UniqueConstraint(
+                fields=["booking", "outage", "from_slot", "kind"],
+                condition=Q(outage__isnull=False),
+                name="event_unique_outage_move",
+            ),
+        ]
+        indexes = [models.Index(fields=["outage", "kind"], name="event_outage_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.booking_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+
+class OutageQuerySet(models.QuerySet):
+    def active(self, at=None):
+        """Outages not resolved at `at` (default now)."""
+        at = at or timezone.now()
+        return self.filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=at))
+
+
+class Outage(models.Model):
+    """A service down at one or more offices, from `starts_at` until it is resolved.
+
+    While unresolved, the window is [starts_at, expected_end): no new bookings there, and every
+    booking in it is moved. Once resolved, the window is [starts_at, resolved_at).
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    offices = models.ManyToManyField(Office, related_name="outages", verbose_name=_("offices"))
+    services = models.ManyToManyField(
+        Service,
+        related_name="outages",
+        blank=True,
+        verbose_name=_("services"),
+        help_text=_("Leave empty when every service is down."),
+    )
+    starts_at = models.DateTimeField(_("down since"), default=timezone.now)
+    expected_end = models.DateTimeField(_("expected back"))
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=300)
+    reason_hi = models.CharField(_("reason (Hindi)"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    state = models.CharField(
+        _("rescheduling"), max_length=10, choices=State.choices, default=State.QUEUED
+    )
+    affected = models.PositiveIntegerField(_("affected"), default=0)
+    moved = models.PositiveIntegerField(_("moved"), default=0)
+    needs_new_slot = models.PositiveIntegerField(_("need a new slot"), default=0)
+    notified = models.PositiveIntegerField(_("notified"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    run_started_at = models.DateTimeField(null=True, blank=True)
+    run_finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OutageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        verbose_name = _("outage")
+        verbose_name_plural = _("outages")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expected_end__gt=models.F("starts_at")),
+                name="outage_ends_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["resolved_at", "state"], name="outage_open_state")]
+
+    def __str__(self) -> str:
+        local = timezone.localtime(self.starts_at)
+        return f"#{self.pk} {self.reason} ({local:%d %b %H:%M})"
+
+    @property
+    def window_end(self):
+        """Where the outage window ends: resolution if it came, else the expected end."""
+        return self.resolved_at if self.resolved_at else self.expected_end
+
+    def is_active(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.resolved_at is None or self.resolved_at > at
+
+    @property
+    def display_reason(self) -> str:
+        if (get_language() or "en").startswith("hi") and self.reason_hi:
+            return self.reason_hi
+        return self.reason
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a booking request carrying an `Idempotency-Key` header.
+
+    Unique per applicant and key, so concurrent retries race on the INSERT and every loser
+    reads the winner's answer instead of booking again.
+    """
+
+    applicant = models.ForeignKey(
+        "applicants.Applicant", on_delete=models.CASCADE, related_name="+"
+    )
+    key = models.CharField(max_length=100)
+    request_fingerprint = models.CharField(max_length=64)
+    booking = models.ForeignKey(
+        Booking, on_delete=models.CASCADE, related_name="+", null=True, blank=True
+    )
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["applicant", "key"], name="idempotency_unique_applicant_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.applicant_id}:{self.key}"

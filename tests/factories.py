@@ -1,0 +1,105 @@
+"""factory_boy factories for the domain models."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import factory
+from django.contrib.auth import get_user_model
+
+from applicants.models import Applicant
+from slots.models import Office, Offering, Service, Slot, WeeklySession
+
+IST = ZoneInfo("Asia/Kolkata")
+
+
+class OfficeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Office
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"MP-{n + 50:02d}")
+    name = factory.LazyAttribute(lambda o: f"RTO {o.code}")
+    name_hi = factory.LazyAttribute(lambda o: f"आरटीओ {o.code}")
+    district = "Test district"
+    district_hi = "परीक्षण ज़िला"
+    state = "Madhya Pradesh"
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Service
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"service-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
+    name_hi = factory.LazyAttribute(lambda o: f"सेवा {o.slug}")
+    slot_minutes = 30
+
+
+class OfferingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Offering
+        django_get_or_create = ("office", "service")
+
+    office = factory.SubFactory(OfficeFactory)
+    service = factory.SubFactory(ServiceFactory)
+
+
+class WeeklySessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WeeklySession
+
+    offering = factory.SubFactory(OfferingFactory)
+    weekday = 0
+    start_time = time(10, 0)
+    end_time = time(13, 30)
+    slot_minutes = 30
+    seats_per_slot = 10
+    priority_reserve = 2
+
+
+def local_dt(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=IST)
+
+
+class SlotFactory(factory.django.DjangoModelFactory):
+    """A slot two days ahead at 10:00 IST unless told otherwise."""
+
+    class Meta:
+        model = Slot
+
+    offering = factory.SubFactory(OfferingFactory)
+    office = factory.LazyAttribute(lambda o: o.offering.office)
+    service = factory.LazyAttribute(lambda o: o.offering.service)
+    starts_at = factory.LazyFunction(
+        lambda: local_dt(datetime.now(IST).date() + timedelta(days=2), 10)
+    )
+    ends_at = factory.LazyAttribute(lambda o: o.starts_at + timedelta(minutes=30))
+    capacity = 10
+    booked = 0
+    priority_reserve = 0
+
+
+class ApplicantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Applicant
+
+    application_number = factory.Sequence(lambda n: f"26{n:08d}")
+    full_name = factory.Faker("name", locale="en_IN")
+    date_of_birth = date(1995, 6, 15)
+    mobile = factory.Sequence(lambda n: f"+9198{n:08d}")
+    email = factory.LazyAttribute(lambda o: f"applicant{o.application_number}@example.in")
+    preferred_language = "en"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@rto.example.in")
+    is_staff = True
+    password = factory.django.Password("password")
