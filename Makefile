@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test venv messages services lint format migrations-check test-fast bench worker beat clean
+.PHONY: run test venv messages services lint format migrations-check bench worker beat clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,8 @@ beat: venv
 
 clean:
 	rm -rf $(VENV) staticfiles var db.sqlite3
+
+## make bench: every benchmark under bench/ on real PostgreSQL + Redis; JSON in bench/results/.
+bench: venv services
+	mkdir -p bench/results
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -1,7 +1,9 @@
 """The notification outbox: one row per (event, channel), written in the event's transaction.
 
-A row is rendered when it is written (in the applicant's language) and sent later by the
-dispatcher, so nothing depends on Redis or the SMS gateway being up when the event happens.
+A row carries everything its message needs (`context`, `language`, `recipient`) from the moment
+it is written, and is rendered and sent later by the dispatcher, so nothing depends on Redis or
+the SMS gateway being up when the event happens, and a statewide reschedule writes its rows in
+bulk without rendering 80,000 templates inside its transactions.
 """
 
 from __future__ import annotations
@@ -42,8 +44,11 @@ class Notification(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     language = models.CharField(_("language"), max_length=2, default="en")
     recipient = models.CharField(_("to"), max_length=254)
+    # What the templates need, in plain JSON (ISO datetimes): written cheaply in bulk with the
+    # event; the text is rendered from it in `language` when the row is first sent.
+    context = models.JSONField(default=dict, blank=True)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
-    body = models.TextField(_("text"))
+    body = models.TextField(_("text"), blank=True)
     body_html = models.TextField(blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING

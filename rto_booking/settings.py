@@ -192,6 +192,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "slots.tasks.mark_no_shows",
         "schedule": timedelta(minutes=30),
     },
+    "reconcile-outages": {
+        "task": "slots.tasks.reconcile_outages",
+        "schedule": timedelta(minutes=1),
+    },
+    "sweep-outbox": {
+        "task": "notifications.tasks.sweep_outbox",
+        "schedule": timedelta(minutes=1),
+    },
+    "send-reminders": {
+        "task": "notifications.tasks.send_reminders",
+        "schedule": timedelta(minutes=15),
+    },
 }
 
 # --- Internationalisation ------------------------------------------------------------------
