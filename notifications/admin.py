@@ -1,29 +1,97 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from notifications.models import Notification
+from notifications.services import notifications_retry
+
+
+class DueFilter(admin.SimpleListFilter):
+    title = _("delivery")
+    parameter_name = "delivery"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("waiting", _("Waiting to be sent (pending or retrying)")),
+            ("stuck", _("Needs attention (dead)")),
+            ("retried", _("Sent after retries")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "waiting":
+            return queryset.filter(
+                status__in=[Notification.Status.PENDING, Notification.Status.FAILED]
+            )
+        if self.value() == "stuck":
+            return queryset.filter(status=Notification.Status.DEAD)
+        if self.value() == "retried":
+            return queryset.filter(status=Notification.Status.SENT, attempts__gt=1)
+        return queryset
 
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     list_display = [
         "created_at",
+        "booking_reference",
         "channel",
         "kind",
         "language",
         "recipient",
         "status",
         "attempts",
+        "next_attempt_at",
         "sent_at",
+        "short_error",
     ]
-    list_filter = ["status", "channel", "kind", "language"]
-    search_fields = ["recipient", "booking__reference", "event_key"]
+    list_filter = [DueFilter, "status", "channel", "kind", "language", "created_at"]
+    search_fields = ["recipient", "booking__reference", "event_key", "provider_id"]
     list_select_related = ["booking"]
     raw_id_fields = ["booking"]
+    date_hierarchy = "created_at"
+    actions = ["retry_selected"]
     readonly_fields = [
+        "booking",
         "event_key",
+        "channel",
+        "kind",
+        "language",
+        "recipient",
+        "context",
+        "subject",
+        "body",
+        "body_html",
+        "status",
+        "attempts",
+        "next_attempt_at",
         "created_at",
         "sent_at",
         "provider_id",
         "last_error",
-        "attempts",
     ]
+
+    def has_add_permission(self, request):
+        # Rows are written by the services with the events they announce, never by hand.
+        return False
+
+    @admin.display(description=_("booking"), ordering="booking__reference")
+    def booking_reference(self, obj):
+        return obj.booking.reference
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj):
+        return obj.last_error[:80]
+
+    @admin.action(description=_("Retry selected dead or failed notifications now"))
+    def retry_selected(self, request, queryset):
+        count = notifications_retry(ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d notification queued again.",
+                "%(count)d notifications queued again.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS if count else messages.WARNING,
+        )

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "slots",
     "applicants",
     "notifications",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +285,30 @@ if SMS_BACKEND not in {"console", "file", "http"} and "." not in SMS_BACKEND:
     )
 SITE_URL = _env("str", "SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
+# --- Notifications (the outbox dispatcher; see docs/NOTIFICATIONS.md) ------------------------
+# A row is tried at most this many times, then it is `dead` and waits for a clerk's "retry".
+NOTIFICATION_MAX_ATTEMPTS = _positive_int("NOTIFICATION_MAX_ATTEMPTS", 8)
+# Rows claimed per transaction; one claim, one render pass and one status UPDATE per batch.
+NOTIFICATION_BATCH_SIZE = max(1, _positive_int("NOTIFICATION_BATCH_SIZE", 500))
+# Retry n waits min(base * 2**(n-1), max) seconds, with +-50% jitter.
+NOTIFICATION_RETRY_BASE_SECONDS = _env("float", "NOTIFICATION_RETRY_BASE_SECONDS", default=30.0)
+NOTIFICATION_RETRY_MAX_SECONDS = _env("float", "NOTIFICATION_RETRY_MAX_SECONDS", default=3600.0)
+# A claimed row is hidden from other dispatchers for this long; the claimer stops sending a
+# batch well before its lease ends, so a row is never sent twice by two live dispatchers.
+NOTIFICATION_CLAIM_LEASE_SECONDS = _positive_int("NOTIFICATION_CLAIM_LEASE_SECONDS", 300)
+# One dispatcher task sends for at most this long, then hands over to a fresh task.
+NOTIFICATION_DISPATCH_SECONDS = _positive_int("NOTIFICATION_DISPATCH_SECONDS", 240)
+if NOTIFICATION_RETRY_BASE_SECONDS <= 0 or NOTIFICATION_RETRY_MAX_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "Environment variables NOTIFICATION_RETRY_BASE_SECONDS and "
+        "NOTIFICATION_RETRY_MAX_SECONDS must be > 0."
+    )
+if NOTIFICATION_CLAIM_LEASE_SECONDS < 30:
+    raise ImproperlyConfigured(
+        "Environment variable NOTIFICATION_CLAIM_LEASE_SECONDS must be >= 30, "
+        f"got {NOTIFICATION_CLAIM_LEASE_SECONDS}."
+    )
+
 # --- Booking rules -------------------------------------------------------------------------
 # Every limit an RTO might tune; all of them are read by slots.rules, never hard-coded.
 BOOKING_HORIZON_DAYS = _positive_int("BOOKING_HORIZON_DAYS", 30)
@@ -297,6 +322,10 @@ APPLICANT_MIN_AGE_YEARS = _positive_int("APPLICANT_MIN_AGE_YEARS", 16)
 # outage near the end of the horizon still finds seats.
 SLOT_GENERATION_DAYS = _positive_int("SLOT_GENERATION_DAYS", BOOKING_HORIZON_DAYS + 14)
 RESCHEDULE_CHUNK_SIZE = _positive_int("RESCHEDULE_CHUNK_SIZE", 2000)
+# How long a rescheduling chunk may wait for a concurrent run of the same office × service.
+RESCHEDULE_LOCK_TIMEOUT_S = _positive_int("RESCHEDULE_LOCK_TIMEOUT_S", 120)
+# A running reschedule that has not reported progress for this long is considered lost.
+RESCHEDULE_STALE_SECONDS = _positive_int("RESCHEDULE_STALE_SECONDS", 180)
 OUTAGE_UNDO_WINDOW_MINUTES = _positive_int("OUTAGE_UNDO_WINDOW_MINUTES", 30)
 
 # --- REST API ------------------------------------------------------------------------------
@@ -305,19 +334,58 @@ if RATE_LIMITS not in {"on", "off"}:
     raise ImproperlyConfigured(
         f"Environment variable RATE_LIMITS must be on or off, got {RATE_LIMITS!r}."
     )
+# Applicant API tokens (applicants/tokens.py) stop working this many hours after sign-in.
+APPLICANT_TOKEN_HOURS = _positive_int("APPLICANT_TOKEN_HOURS", 12)
+# Rates as DRF writes them ("5/min"); counted in the default cache (Redis when REDIS_URL is set).
+# Sign-in counts failures only, per application number and per client address.
+THROTTLE_RATES = {
+    "anon": _env("str", "API_THROTTLE_ANON", default="300/min"),
+    "user": _env("str", "API_THROTTLE_USER", default="600/min"),
+    "signin_number": _env("str", "API_THROTTLE_SIGNIN_NUMBER", default="5/min"),
+    "signin_address": _env("str", "API_THROTTLE_SIGNIN_ADDRESS", default="20/min"),
+}
+for _scope, _rate in THROTTLE_RATES.items():
+    _count, _, _period = _rate.partition("/")
+    if not (_count.isdigit() and _period[:1] in {"s", "m", "h", "d"}):
+        raise ImproperlyConfigured(
+            f"Throttle rate for {_scope!r} must look like 5/min, got {_rate!r}."
+        )
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApplicantTokenAuthentication",
+        "api.authentication.StaffTokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "api.throttling.AnonThrottle",
+        "api.throttling.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
+    # Client address for throttling: REMOTE_ADDR unless this many proxies set X-Forwarded-For.
+    "NUM_PROXIES": _positive_int("API_NUM_PROXIES", 0),
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# The docs page serves Swagger UI from the drf-spectacular-sidecar package, not from a CDN.
+INSTALLED_APPS.append("drf_spectacular_sidecar")
 SPECTACULAR_SETTINGS = {
     "TITLE": "RTO Slot Booking API",
     "DESCRIPTION": "Book, move and cancel RTO appointments; record outages.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "BookingStatusEnum": "slots.models.Booking.Status",
+        "BookingEventKindEnum": "slots.models.BookingEvent.Kind",
+        "RescheduleStateEnum": "slots.models.Outage.State",
+        "NotificationStatusEnum": ["pending", "sent", "failed", "dead"],
+    },
 }
 
 # --- Logging -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", slot_views.home, name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
 ]
 
 admin.site.site_header = "RTO Slot Booking"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from slots.models import Offering, Office, Outage
+from slots.models import Closure, Offering, Office, Outage, Slot
+from slots.rules import bookable_seats, booking_cutoff, booking_horizon_end, outages_covering
 
 
 def office_list_with_services(*, only_active: bool = True) -> list[Office]:
@@ -38,3 +40,103 @@ def outage_active_by_office(*, at: datetime | None = None) -> dict[int, list[Out
         for office in outage.offices.all():
             by_office[office.pk].append(outage)
     return dict(by_office)
+
+
+@dataclass
+class SlotAvailability:
+    slot: Slot
+    available: int
+
+
+@dataclass
+class DayAvailability:
+    date: date
+    status: str  # open | full | closed | outage
+    reason: str
+    slots: list[SlotAvailability] = field(default_factory=list)
+
+
+def availability_for_office(
+    *,
+    offering: Offering,
+    date_from: date,
+    date_to: date,
+    now: datetime | None = None,
+    priority: bool = False,
+) -> list[DayAvailability]:
+    """Each day of [date_from, date_to] with its slots and the seats bookable now.
+
+    Three queries whatever the range or the number of slots: slots, closures, outages.
+    `priority` counts the seats held back for applicants moved by an outage.
+    """
+    now = now or timezone.now()
+    tz = timezone.get_current_timezone()
+    range_start = datetime.combine(date_from, time.min, tzinfo=tz)
+    range_end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=tz)
+    slots = list(
+        Slot.objects.filter(
+            office_id=offering.office_id,
+            service_id=offering.service_id,
+            starts_at__gte=range_start,
+            starts_at__lt=range_end,
+        )
+        .order_by("starts_at")
+        .only("id", "starts_at", "ends_at", "capacity", "booked", "priority_reserve")
+    )
+    closures = {}
+    for closure in Closure.objects.filter(
+        Q(service__isnull=True) | Q(service_id=offering.service_id),
+        office_id=offering.office_id,
+        date__range=(date_from, date_to),
+    ):
+        closures.setdefault(closure.date, closure)
+    outages = list(
+        outages_covering(
+            office_id=offering.office_id,
+            service_id=offering.service_id,
+            start=range_start,
+            end=range_end,
+        ).only("id", "starts_at", "expected_end", "reason", "reason_hi")
+    )
+    cutoff = booking_cutoff(now)
+    horizon_end = booking_horizon_end(now)
+    open_for_booking = offering.is_active and offering.office.is_active
+
+    by_day: dict[date, list[Slot]] = defaultdict(list)
+    for slot in slots:
+        by_day[timezone.localdate(slot.starts_at)].append(slot)
+
+    days = []
+    day = date_from
+    while day <= date_to:
+        closure = closures.get(day)
+        day_slots = [] if closure else by_day.get(day, [])
+        entries = []
+        outage_reason = ""
+        for slot in day_slots:
+            down = next(
+                (
+                    o
+                    for o in outages
+                    if o.starts_at < slot.ends_at and o.expected_end > slot.starts_at
+                ),
+                None,
+            )
+            if down is not None:
+                outage_reason = outage_reason or down.display_reason
+            bookable = open_for_booking and down is None and cutoff <= slot.starts_at < horizon_end
+            available = bookable_seats(slot=slot, now=now, priority=priority) if bookable else 0
+            entries.append(SlotAvailability(slot=slot, available=available))
+        if closure is not None:
+            status, reason = "closed", closure.display_reason
+        elif not entries:
+            status, reason = "closed", ""
+        elif any(e.available for e in entries):
+            status, reason = "open", outage_reason
+        elif outage_reason:
+            status, reason = "outage", outage_reason
+        else:
+            status, reason = "full", ""
+        days.append(DayAvailability(date=day, status=status, reason=reason, slots=entries))
+        day += timedelta(days=1)
+    return days

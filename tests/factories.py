@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from applicants.models import Applicant
-from slots.models import Office, Offering, Service, Slot, WeeklySession
+from slots.models import Offering, Office, Service, Slot, WeeklySession
 
 IST = ZoneInfo("Asia/Kolkata")
 
@@ -103,3 +103,79 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda o: f"{o.username}@rto.example.in")
     is_staff = True
     password = factory.django.Password("password")
+
+
+# --- Bookings, history and the notification outbox (added with the notifications app) -------
+# Imported here rather than at the top so the factories above stay exactly as they were.
+from notifications.models import Notification  # noqa: E402
+from slots.models import Booking, BookingEvent  # noqa: E402
+
+
+class BookingFactory(factory.django.DjangoModelFactory):
+    """A confirmed booking. Counts a seat in its slot only if the test says so: factories do
+    not keep `Slot.booked` in step (the services do)."""
+
+    class Meta:
+        model = Booking
+
+    reference = factory.Sequence(lambda n: f"RTO{n:08d}X")
+    applicant = factory.SubFactory(ApplicantFactory)
+    slot = factory.SubFactory(SlotFactory)
+    office = factory.LazyAttribute(lambda o: o.slot.office)
+    service = factory.LazyAttribute(lambda o: o.slot.service)
+    status = Booking.Status.CONFIRMED
+
+
+class BookingEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BookingEvent
+
+    booking = factory.SubFactory(BookingFactory)
+    kind = BookingEvent.Kind.BOOKED
+    actor = BookingEvent.Actor.APPLICANT
+    to_slot = factory.LazyAttribute(lambda o: o.booking.slot)
+    to_starts_at = factory.LazyAttribute(lambda o: o.booking.slot.starts_at)
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    """A pending SMS about a booking, with the context `notification_rows_for_events` writes."""
+
+    class Meta:
+        model = Notification
+
+    booking = factory.SubFactory(BookingFactory)
+    event_key = factory.Sequence(lambda n: f"event:test-{n}")
+    channel = Notification.Channel.SMS
+    kind = Notification.Kind.BOOKING_CONFIRMED
+    language = "en"
+    recipient = factory.LazyAttribute(
+        lambda o: o.booking.applicant.mobile
+        if o.channel == Notification.Channel.SMS
+        else o.booking.applicant.email
+    )
+    context = factory.LazyAttribute(
+        lambda o: {
+            "reference": o.booking.reference,
+            "full_name": o.booking.applicant.full_name,
+            "office": {
+                "code": o.booking.office.code,
+                "name": o.booking.office.name,
+                "name_hi": o.booking.office.name_hi,
+                "address": o.booking.office.address,
+                "address_hi": o.booking.office.address_hi,
+            },
+            "service": {
+                "slug": o.booking.service.slug,
+                "name": o.booking.service.name,
+                "name_hi": o.booking.service.name_hi,
+            },
+            "slot": {
+                "starts_at": o.booking.slot.starts_at.isoformat(),
+                "ends_at": o.booking.slot.ends_at.isoformat(),
+            },
+            "from_starts_at": None,
+            "to_starts_at": None,
+            "outage": None,
+            "links": {"booking": f"http://127.0.0.1:8000/my/bookings/{o.booking.reference}/"},
+        }
+    )

@@ -1,0 +1,86 @@
+"""Who is calling: an applicant (`Authorization: Bearer <token>`) or staff (`Token <key>`).
+
+Applicant requests get `request.user` = the `Applicant`; staff requests get the Django user.
+Both classes answer `authenticate_header`, so a missing or bad credential is a 401 (not 403).
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from applicants.models import Applicant
+from applicants.tokens import applicant_token_verify
+
+
+class ApplicantTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        parts = authentication.get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(_("Invalid Authorization header."))
+        try:
+            token = parts[1].decode()
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+        applicant = applicant_token_verify(token=token)
+        if applicant is None:
+            raise exceptions.AuthenticationFailed(
+                _("The token is invalid or has expired. Please sign in again.")
+            )
+        return applicant, token
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class StaffTokenAuthentication(authentication.TokenAuthentication):
+    """DRF's token authentication (`Authorization: Token <key>`), for active staff users only."""
+
+    def authenticate_credentials(self, key):
+        user, token = super().authenticate_credentials(key)
+        if not (user.is_staff or user.is_superuser):
+            raise exceptions.AuthenticationFailed(_("This account may not use the staff API."))
+        return user, token
+
+
+def is_applicant(user) -> bool:
+    return isinstance(user, Applicant)
+
+
+def is_staff(user) -> bool:
+    return (
+        user is not None
+        and not isinstance(user, Applicant)
+        and getattr(user, "is_authenticated", False)
+        and (user.is_staff or user.is_superuser)
+    )
+
+
+class ApplicantTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "api.authentication.ApplicantTokenAuthentication"
+    name = "applicantToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Applicant token from POST /api/v1/auth/applicant/.",
+        }
+
+
+class StaffTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "api.authentication.StaffTokenAuthentication"
+    name = "staffToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": 'Staff token, sent as "Token <key>" (manage.py drf_create_token).',
+        }

@@ -1,0 +1,98 @@
+"""Reads the API needs beyond slots.selectors. Keyword-only; no writes here."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from notifications.models import Notification
+from slots.models import Booking, BookingEvent, Offering, Office, Outage
+
+
+def office_get_with_services(*, code: str) -> Office | None:
+    """One active office with `active_services`, as office_list_with_services gives: 2 queries."""
+    offerings = (
+        Offering.objects.filter(is_active=True)
+        .select_related("service")
+        .order_by("service__sort_order")
+    )
+    office = (
+        Office.objects.filter(code=code, is_active=True)
+        .prefetch_related(Prefetch("offerings", queryset=offerings, to_attr="active_offerings"))
+        .first()
+    )
+    if office is not None:
+        office.active_services = [offering.service for offering in office.active_offerings]
+    return office
+
+
+def offering_get(*, office_code: str, service_slug: str) -> Offering | None:
+    return (
+        Offering.objects.select_related("office", "service")
+        .filter(office__code=office_code, office__is_active=True, service__slug=service_slug)
+        .first()
+    )
+
+
+def booking_queryset() -> QuerySet[Booking]:
+    """Bookings with everything their representation shows: 3 queries for any number of rows."""
+    return Booking.objects.select_related(
+        "office", "service", "slot", "applicant"
+    ).prefetch_related(
+        Prefetch("events", queryset=BookingEvent.objects.order_by("at", "id")),
+        Prefetch(
+            "notifications",
+            queryset=Notification.objects.order_by("created_at", "id").only(
+                "id", "booking_id", "channel", "kind", "status", "created_at", "sent_at"
+            ),
+        ),
+    )
+
+
+def booking_list_for_applicant(*, applicant) -> list[Booking]:
+    return list(booking_queryset().filter(applicant=applicant).order_by("-created_at", "-id"))
+
+
+def booking_list_for_staff(
+    *, office_ids: set[int] | None, office_code: str | None = None, limit: int = 100
+) -> list[Booking]:
+    """The newest bookings of the offices a staff member may see (None: every office)."""
+    bookings = booking_queryset().order_by("-created_at", "-id")
+    if office_ids is not None:
+        bookings = bookings.filter(office_id__in=office_ids)
+    if office_code:
+        bookings = bookings.filter(office__code=office_code)
+    return list(bookings[:limit])
+
+
+def booking_get_visible(*, reference: str, user, is_applicant: bool) -> Booking | None:
+    """The booking if `user` may see it (own booking, or staff of its office), else None."""
+    bookings = booking_queryset().filter(reference=reference)
+    if is_applicant:
+        bookings = bookings.filter(applicant=user)
+    elif not user.is_superuser:
+        bookings = bookings.filter(office__clerks=user)
+    return bookings.first()
+
+
+def booking_get(*, pk: int) -> Booking:
+    return booking_queryset().get(pk=pk)
+
+
+def outage_queryset() -> QuerySet[Outage]:
+    return Outage.objects.prefetch_related(
+        Prefetch("offices", queryset=Office.objects.order_by("code").only("id", "code")),
+        "services",
+    ).order_by("-starts_at", "-id")
+
+
+def outage_list(*, office_code: str | None = None, active: bool | None = None) -> list[Outage]:
+    outages = outage_queryset()
+    if office_code:
+        outages = outages.filter(offices__code=office_code)
+    if active is not None:
+        outages = outages.filter(resolved_at__isnull=active)
+    return list(outages.distinct())
+
+
+def outage_get(*, pk: int) -> Outage | None:
+    return outage_queryset().filter(pk=pk).first()

@@ -1,0 +1,282 @@
+"""Input and output serializers of API v1. Input ones only parse; rules live in the services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from applicants.models import Applicant
+from applicants.validators import normalise_indian_mobile, validate_applicant_age
+from slots.models import Booking, BookingEvent, Office, Outage, Service
+
+MAX_ID = 2**63 - 1
+AVAILABILITY_MAX_DAYS = 62
+AVAILABILITY_DEFAULT_DAYS = 14
+
+
+def _django_errors(error: DjangoValidationError) -> serializers.ValidationError:
+    return serializers.ValidationError(list(error.messages))
+
+
+# --- Offices and availability ---------------------------------------------------------------
+
+
+class ServiceOutSerializer(serializers.Serializer):
+    code = serializers.CharField(source="slug")
+    name = serializers.CharField()
+    name_hi = serializers.CharField()
+    slot_minutes = serializers.IntegerField()
+
+
+class OfficeOutSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    name_hi = serializers.CharField()
+    district = serializers.CharField()
+    services = ServiceOutSerializer(source="active_services", many=True)
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    service = serializers.SlugField(max_length=40, help_text="Service slug, e.g. learner-test.")
+    # "from" is a Python keyword: the field is declared under it in __init__ below.
+    to = serializers.DateField(required=False, help_text="Last day (default: from + 13 days).")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["from"] = serializers.DateField(
+            required=False, help_text="First day (default: today)."
+        )
+
+    def validate(self, attrs):
+        date_from = attrs.get("from") or timezone.localdate()
+        date_to = attrs.get("to") or date_from + timedelta(days=AVAILABILITY_DEFAULT_DAYS - 1)
+        if date_to < date_from:
+            raise serializers.ValidationError({"to": [_("Must not be before from.")]})
+        if (date_to - date_from).days + 1 > AVAILABILITY_MAX_DAYS:
+            raise serializers.ValidationError(
+                {"to": [_("At most %(days)s days at once.") % {"days": AVAILABILITY_MAX_DAYS}]}
+            )
+        attrs["from"], attrs["to"] = date_from, date_to
+        return attrs
+
+
+class SlotAvailabilitySerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="slot.id")
+    starts_at = serializers.DateTimeField(source="slot.starts_at")
+    ends_at = serializers.DateTimeField(source="slot.ends_at")
+    capacity = serializers.IntegerField(source="slot.capacity")
+    available = serializers.IntegerField(help_text="Seats a new applicant can book now.")
+
+
+class DayAvailabilitySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    status = serializers.ChoiceField(choices=["open", "full", "closed", "outage"])
+    reason = serializers.CharField(allow_blank=True)
+    slots = SlotAvailabilitySerializer(many=True)
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    office = serializers.CharField()
+    service = serializers.CharField()
+    days = DayAvailabilitySerializer(many=True)
+
+
+# --- Applicants and sign-in -----------------------------------------------------------------
+
+
+class ApplicantInSerializer(serializers.Serializer):
+    full_name = serializers.CharField(max_length=120)
+    date_of_birth = serializers.DateField()
+    mobile = serializers.CharField(max_length=20, help_text="Indian mobile number.")
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    preferred_language = serializers.ChoiceField(
+        choices=Applicant.Language.choices, default=Applicant.Language.ENGLISH
+    )
+
+    # The same validators the service runs, here so each message lands on its field.
+    def validate_date_of_birth(self, value):
+        try:
+            validate_applicant_age(value, today=timezone.localdate())
+        except DjangoValidationError as error:
+            raise _django_errors(error) from None
+        return value
+
+    def validate_mobile(self, value):
+        try:
+            return normalise_indian_mobile(value)
+        except DjangoValidationError as error:
+            raise _django_errors(error) from None
+
+
+class ApplicantOutSerializer(serializers.Serializer):
+    application_number = serializers.CharField()
+    full_name = serializers.CharField()
+    date_of_birth = serializers.DateField()
+    mobile = serializers.CharField(help_text="+91XXXXXXXXXX")
+    email = serializers.CharField(allow_blank=True)
+    preferred_language = serializers.ChoiceField(choices=Applicant.Language.choices)
+
+
+class SignInSerializer(serializers.Serializer):
+    application_number = serializers.CharField(max_length=20)
+    date_of_birth = serializers.DateField()
+
+
+class TokenOutSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+# --- Bookings -------------------------------------------------------------------------------
+
+
+class SlotChoiceSerializer(serializers.Serializer):
+    slot = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="A slot id.")
+
+
+class BookingSlotSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
+class BookingEventSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.ChoiceField(choices=BookingEvent.Kind.choices)
+    from_starts_at = serializers.DateTimeField(allow_null=True)
+    to_starts_at = serializers.DateTimeField(allow_null=True)
+    outage = serializers.IntegerField(source="outage_id", allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
+class BookingNotificationSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=["sms", "email"])
+    kind = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pending", "sent", "failed", "dead"])
+    created_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+
+
+class BookingOutSerializer(serializers.Serializer):
+    reference = serializers.CharField()
+    status = serializers.ChoiceField(choices=Booking.Status.choices)
+    office = serializers.CharField(source="office.code")
+    service = serializers.CharField(source="service.slug")
+    slot = BookingSlotSerializer()
+    priority = serializers.BooleanField(help_text="Moved by an outage: served first.")
+    created_at = serializers.DateTimeField()
+    history = BookingEventSerializer(source="events", many=True)
+    notifications = BookingNotificationSerializer(many=True)
+
+
+class StaffBookingListQuerySerializer(serializers.Serializer):
+    office = serializers.CharField(required=False, max_length=10, help_text="Staff: RTO code.")
+
+
+# --- Outages --------------------------------------------------------------------------------
+
+
+class OutageListQuerySerializer(serializers.Serializer):
+    office = serializers.CharField(required=False, max_length=10, help_text="RTO code.")
+    active = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class OutageInSerializer(serializers.Serializer):
+    offices = serializers.SlugRelatedField(
+        slug_field="code", queryset=Office.objects.all(), many=True, allow_empty=False
+    )
+    services = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), many=True, required=False
+    )
+    starts_at = serializers.DateTimeField(required=False, help_text="Default: now.")
+    expected_end = serializers.DateTimeField()
+    reason = serializers.CharField(max_length=300)
+    reason_hi = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class OutageExtendSerializer(serializers.Serializer):
+    expected_end = serializers.DateTimeField()
+
+
+class OutagePreviewQuerySerializer(serializers.Serializer):
+    offices = serializers.CharField(max_length=500, help_text="RTO codes, comma-separated.")
+    services = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, help_text="Slugs, comma-separated."
+    )
+    starts_at = serializers.DateTimeField(required=False)
+    expected_end = serializers.DateTimeField()
+
+    def _resolve(self, value: str, queryset, field: str):
+        wanted = [part.strip() for part in value.split(",") if part.strip()]
+        found = {getattr(obj, field): obj for obj in queryset.filter(**{f"{field}__in": wanted})}
+        missing = [name for name in wanted if name not in found]
+        if missing:
+            raise serializers.ValidationError(
+                [_("Unknown: %(names)s.") % {"names": ", ".join(missing)}]
+            )
+        return [found[name] for name in dict.fromkeys(wanted)]
+
+    def validate_offices(self, value):
+        offices = self._resolve(value, Office.objects.all(), "code")
+        if not offices:
+            raise serializers.ValidationError([_("Name at least one office.")])
+        return offices
+
+    def validate_services(self, value):
+        return self._resolve(value or "", Service.objects.all(), "slug")
+
+
+class RescheduleProgressSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=Outage.State.choices)
+    affected = serializers.IntegerField()
+    moved = serializers.IntegerField()
+    needs_new_slot = serializers.IntegerField()
+    notified = serializers.IntegerField()
+
+
+class OutageOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    offices = serializers.SerializerMethodField()
+    services = serializers.SerializerMethodField()
+    starts_at = serializers.DateTimeField()
+    expected_end = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField()
+    reason_hi = serializers.CharField(allow_blank=True)
+    status = serializers.SerializerMethodField()
+    reschedule = RescheduleProgressSerializer(source="*")
+    created_at = serializers.DateTimeField()
+
+    def get_offices(self, outage) -> list[str]:
+        return [office.code for office in outage.offices.all()]
+
+    def get_services(self, outage) -> list[str]:
+        return [service.slug for service in outage.services.all()]
+
+    @extend_schema_field(serializers.ChoiceField(choices=["active", "resolved"]))
+    def get_status(self, outage) -> str:
+        return "active" if outage.resolved_at is None else "resolved"
+
+
+class PreviewRowSerializer(serializers.Serializer):
+    office = serializers.CharField()
+    service = serializers.CharField()
+    affected = serializers.IntegerField()
+    would_move = serializers.IntegerField()
+    needs_new_slot = serializers.IntegerField()
+    first_new = serializers.DateTimeField(allow_null=True)
+    last_new = serializers.DateTimeField(allow_null=True)
+
+
+class OutagePreviewSerializer(serializers.Serializer):
+    affected = serializers.IntegerField()
+    would_move = serializers.IntegerField()
+    needs_new_slot = serializers.IntegerField()
+    first_new = serializers.DateTimeField(allow_null=True)
+    last_new = serializers.DateTimeField(allow_null=True)
+    rows = PreviewRowSerializer(many=True)

@@ -1,0 +1,75 @@
+"""/api/: v1 endpoints, the OpenAPI schema and its docs page; anything else answers 404 JSON."""
+
+from django.urls import include, path, re_path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from api import views
+
+
+class OfficeCodeConverter:
+    regex = "[A-Z]{2}-[0-9]{1,3}"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+class BookingReferenceConverter:
+    regex = "[A-Z0-9]{8,16}"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(OfficeCodeConverter, "rto_code")
+register_converter(BookingReferenceConverter, "booking_ref")
+
+v1 = [
+    path("auth/applicant/", views.ApplicantSignInView.as_view(), name="auth-applicant"),
+    path("offices/", views.OfficeListView.as_view(), name="office-list"),
+    path("offices/<rto_code:code>/", views.OfficeDetailView.as_view(), name="office-detail"),
+    path(
+        "offices/<rto_code:code>/availability/",
+        views.AvailabilityView.as_view(),
+        name="office-availability",
+    ),
+    path("applicants/", views.ApplicantRegisterView.as_view(), name="applicant-register"),
+    path("bookings/", views.BookingListCreateView.as_view(), name="booking-list"),
+    path(
+        "bookings/<booking_ref:reference>/",
+        views.BookingDetailView.as_view(),
+        name="booking-detail",
+    ),
+    path(
+        "bookings/<booking_ref:reference>/reschedule/",
+        views.BookingRescheduleView.as_view(),
+        name="booking-reschedule",
+    ),
+    path(
+        "bookings/<booking_ref:reference>/cancel/",
+        views.BookingCancelView.as_view(),
+        name="booking-cancel",
+    ),
+    path(
+        "bookings/<booking_ref:reference>/check-in/",
+        views.BookingCheckInView.as_view(),
+        name="booking-check-in",
+    ),
+    path("outages/", views.OutageListCreateView.as_view(), name="outage-list"),
+    path("outages/preview/", views.OutagePreviewView.as_view(), name="outage-preview"),
+    path("outages/<int:pk>/", views.OutageDetailView.as_view(), name="outage-detail"),
+    path("outages/<int:pk>/resolve/", views.OutageResolveView.as_view(), name="outage-resolve"),
+]
+
+app_name = "api"
+urlpatterns = [
+    path("v1/", include((v1, "v1"))),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
+]

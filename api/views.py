@@ -1,0 +1,471 @@
+"""API v1 views: parse with a serializer, call one service or selector, render the result.
+
+Business rules live in slots.services / applicants.services; their errors carry the API code
+and status and are rendered by api.errors.api_exception_handler.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api import selectors
+from api import serializers as s
+from api.authentication import is_applicant
+from api.errors import ErrorSerializer, InvalidCredentials
+from api.permissions import (
+    IsApplicant,
+    IsApplicantOrStaff,
+    IsStaff,
+    require_offices,
+    staff_office_ids,
+)
+from api.throttling import SignInFailures
+from applicants.services import applicant_authenticate, applicant_register
+from applicants.tokens import applicant_token_issue
+from slots.models import BookingEvent
+from slots.selectors import availability_for_office, office_list_with_services
+from slots.services.bookings import (
+    booking_cancel,
+    booking_check_in,
+    booking_create,
+    booking_create_idempotent,
+    booking_reschedule,
+)
+from slots.services.outages import outage_create, outage_extend, outage_preview, outage_resolve
+
+IDEMPOTENCY_KEY_MAX = 100
+
+_ERRORS = {
+    400: "`invalid`: the input is not valid; `fields` says where.",
+    401: "`not_authenticated` (or `invalid_credentials` on sign-in).",
+    403: "`forbidden`: not allowed for this caller or this office.",
+    404: "`not_found`.",
+    409: "A conflict with the current state; see the code.",
+    429: "`throttled`: too many requests; see the Retry-After header.",
+    503: "`busy`: the database is busy; retry shortly.",
+}
+
+
+def errors(*codes: int, **described: str) -> dict:
+    """Error responses for extend_schema, all with the one error shape (ErrorSerializer)."""
+    responses = {
+        code: OpenApiResponse(ErrorSerializer, description=_ERRORS[code]) for code in codes
+    }
+    for code, text in described.items():
+        responses[int(code.lstrip("e"))] = OpenApiResponse(ErrorSerializer, description=text)
+    # Every endpoint is rate limited.
+    responses.setdefault(429, OpenApiResponse(ErrorSerializer, description=_ERRORS[429]))
+    return responses
+
+
+BOOKING_CONFLICTS = {
+    "e409": "`slot_full`, `already_booked`, `slot_unavailable` (past, closed, or in an outage), "
+    "`booking_not_active`, `reschedule_limit_reached`, `outside_licence_window`, "
+    "`idempotency_key_reused`."
+}
+
+# --- Public ---------------------------------------------------------------------------------
+
+
+class OfficeListView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="offices_list",
+        responses={200: s.OfficeOutSerializer(many=True), **errors()},
+        tags=["offices"],
+    )
+    def get(self, request):
+        offices = office_list_with_services()
+        return Response(s.OfficeOutSerializer(offices, many=True).data)
+
+
+class OfficeDetailView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="offices_retrieve",
+        responses={200: s.OfficeOutSerializer, **errors(404)},
+        tags=["offices"],
+    )
+    def get(self, request, code: str):
+        office = selectors.office_get_with_services(code=code)
+        if office is None:
+            raise exceptions.NotFound(_("No such office."))
+        return Response(s.OfficeOutSerializer(office).data)
+
+
+class AvailabilityView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="offices_availability",
+        parameters=[s.AvailabilityQuerySerializer],
+        responses={200: s.AvailabilitySerializer, **errors(400, 404)},
+        tags=["offices"],
+    )
+    def get(self, request, code: str):
+        query = s.AvailabilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        offering = selectors.offering_get(
+            office_code=code, service_slug=query.validated_data["service"]
+        )
+        if offering is None:
+            if selectors.office_get_with_services(code=code) is None:
+                raise exceptions.NotFound(_("No such office."))
+            raise exceptions.ValidationError(
+                {"service": [_("This office does not offer this service.")]}
+            )
+        days = availability_for_office(
+            offering=offering,
+            date_from=query.validated_data["from"],
+            date_to=query.validated_data["to"],
+        )
+        body = {"office": offering.office.code, "service": offering.service.slug, "days": days}
+        return Response(s.AvailabilitySerializer(body).data)
+
+
+# --- Sign-in and registration ---------------------------------------------------------------
+
+
+class ApplicantSignInView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        operation_id="auth_applicant",
+        request=s.SignInSerializer,
+        responses={
+            200: s.TokenOutSerializer,
+            **errors(400, e401="`invalid_credentials`: no applicant with this number and date."),
+        },
+        tags=["auth"],
+        auth=[],
+    )
+    def post(self, request):
+        number = request.data.get("application_number") if hasattr(request.data, "get") else ""
+        failures = SignInFailures(request=request, application_number=str(number or ""))
+        failures.check()
+        data = s.SignInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        applicant = applicant_authenticate(**data.validated_data)
+        if applicant is None:
+            failures.record()
+            raise InvalidCredentials()
+        issued = applicant_token_issue(applicant=applicant)
+        return Response(s.TokenOutSerializer(issued).data)
+
+
+class ApplicantRegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        operation_id="applicants_create",
+        request=s.ApplicantInSerializer,
+        responses={201: s.ApplicantOutSerializer, **errors(400)},
+        tags=["applicants"],
+        auth=[],
+    )
+    def post(self, request):
+        data = s.ApplicantInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        applicant = applicant_register(**data.validated_data)
+        return Response(s.ApplicantOutSerializer(applicant).data, status=status.HTTP_201_CREATED)
+
+
+# --- Bookings -------------------------------------------------------------------------------
+
+
+def _actor(request) -> str:
+    return BookingEvent.Actor.APPLICANT if is_applicant(request.user) else BookingEvent.Actor.STAFF
+
+
+def _visible_booking(request, reference: str):
+    booking = selectors.booking_get_visible(
+        reference=reference, user=request.user, is_applicant=is_applicant(request.user)
+    )
+    if booking is None:
+        raise exceptions.NotFound(_("No such booking."))
+    return booking
+
+
+def _render_booking(booking, status_code=status.HTTP_200_OK) -> Response:
+    fresh = selectors.booking_get(pk=booking.pk)
+    return Response(s.BookingOutSerializer(fresh).data, status=status_code)
+
+
+class BookingListCreateView(APIView):
+    def get_permissions(self):
+        return [IsApplicant()] if self.request.method == "POST" else [IsApplicantOrStaff()]
+
+    @extend_schema(
+        operation_id="bookings_list",
+        parameters=[s.StaffBookingListQuerySerializer],
+        responses={200: s.BookingOutSerializer(many=True), **errors(401, 403)},
+        description="Applicants: their own bookings, newest first. Staff (extension): the "
+        "newest 100 bookings of their offices, optionally of one office.",
+        tags=["bookings"],
+    )
+    def get(self, request):
+        if is_applicant(request.user):
+            bookings = selectors.booking_list_for_applicant(applicant=request.user)
+        else:
+            query = s.StaffBookingListQuerySerializer(data=request.query_params)
+            query.is_valid(raise_exception=True)
+            bookings = selectors.booking_list_for_staff(
+                office_ids=staff_office_ids(request.user),
+                office_code=query.validated_data.get("office"),
+            )
+        return Response(s.BookingOutSerializer(bookings, many=True).data)
+
+    @extend_schema(
+        operation_id="bookings_create",
+        request=s.SlotChoiceSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Retries with the same key return the first answer.",
+            )
+        ],
+        responses={201: s.BookingOutSerializer, **errors(400, 401, 403, 503, **BOOKING_CONFLICTS)},
+        tags=["bookings"],
+    )
+    def post(self, request):
+        data = s.SlotChoiceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slot_id = data.validated_data["slot"]
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > IDEMPOTENCY_KEY_MAX:
+            raise exceptions.ValidationError(
+                {"Idempotency-Key": [_("At most %(n)s characters.") % {"n": IDEMPOTENCY_KEY_MAX}]}
+            )
+        if not key:
+            booking = booking_create(applicant=request.user, slot_id=slot_id)
+            return _render_booking(booking, status.HTTP_201_CREATED)
+        status_code, booking, error = booking_create_idempotent(
+            applicant=request.user, slot_id=slot_id, key=key
+        )
+        if booking is None:
+            return Response(error, status=status_code)
+        return _render_booking(booking, status_code)
+
+
+class BookingDetailView(APIView):
+    permission_classes = [IsApplicantOrStaff]
+
+    @extend_schema(
+        operation_id="bookings_retrieve",
+        responses={200: s.BookingOutSerializer, **errors(401, 403, 404)},
+        tags=["bookings"],
+    )
+    def get(self, request, reference: str):
+        return Response(s.BookingOutSerializer(_visible_booking(request, reference)).data)
+
+
+class BookingRescheduleView(APIView):
+    permission_classes = [IsApplicantOrStaff]
+
+    @extend_schema(
+        operation_id="bookings_reschedule",
+        request=s.SlotChoiceSerializer,
+        responses={
+            200: s.BookingOutSerializer,
+            **errors(400, 401, 403, 404, 503, **BOOKING_CONFLICTS),
+        },
+        tags=["bookings"],
+    )
+    def post(self, request, reference: str):
+        booking = _visible_booking(request, reference)
+        data = s.SlotChoiceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        booking = booking_reschedule(
+            booking=booking, slot_id=data.validated_data["slot"], actor=_actor(request)
+        )
+        return _render_booking(booking)
+
+
+class BookingCancelView(APIView):
+    permission_classes = [IsApplicantOrStaff]
+
+    @extend_schema(
+        operation_id="bookings_cancel",
+        request=None,
+        responses={
+            200: s.BookingOutSerializer,
+            **errors(401, 403, 404, 503, e409="`booking_not_active`."),
+        },
+        tags=["bookings"],
+    )
+    def post(self, request, reference: str):
+        booking = booking_cancel(
+            booking=_visible_booking(request, reference), actor=_actor(request)
+        )
+        return _render_booking(booking)
+
+
+class BookingCheckInView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        operation_id="bookings_check_in",
+        request=None,
+        responses={
+            200: s.BookingOutSerializer,
+            **errors(401, 403, 404, e409="`booking_not_active`: only a confirmed booking."),
+        },
+        description="Staff of the booking's office. A booking of another office is not found.",
+        tags=["staff"],
+    )
+    def post(self, request, reference: str):
+        booking = booking_check_in(booking=_visible_booking(request, reference))
+        return _render_booking(booking)
+
+
+# --- Outages --------------------------------------------------------------------------------
+
+
+def _outage_or_404(pk: int):
+    outage = selectors.outage_get(pk=pk)
+    if outage is None:
+        raise exceptions.NotFound(_("No such outage."))
+    return outage
+
+
+def _render_outage(outage, status_code=status.HTTP_200_OK) -> Response:
+    return Response(
+        s.OutageOutSerializer(selectors.outage_get(pk=outage.pk)).data, status=status_code
+    )
+
+
+class OutageListCreateView(APIView):
+    def get_permissions(self):
+        return [IsStaff()] if self.request.method == "POST" else [AllowAny()]
+
+    @extend_schema(
+        operation_id="outages_list",
+        parameters=[s.OutageListQuerySerializer],
+        responses={200: s.OutageOutSerializer(many=True), **errors(400)},
+        tags=["outages"],
+    )
+    def get(self, request):
+        query = s.OutageListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        outages = selectors.outage_list(
+            office_code=query.validated_data.get("office"),
+            active=query.validated_data.get("active"),
+        )
+        return Response(s.OutageOutSerializer(outages, many=True).data)
+
+    @extend_schema(
+        operation_id="outages_create",
+        request=s.OutageInSerializer,
+        responses={201: s.OutageOutSerializer, **errors(400, 401, 403)},
+        description="Staff. Rescheduling of the affected bookings starts by itself.",
+        tags=["staff"],
+    )
+    def post(self, request):
+        data = s.OutageInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        require_offices(request.user, [office.pk for office in values["offices"]])
+        outage = outage_create(
+            offices=values["offices"],
+            services=values.get("services") or [],
+            expected_end=values["expected_end"],
+            starts_at=values.get("starts_at"),
+            reason=values["reason"],
+            reason_hi=values.get("reason_hi", ""),
+            created_by=request.user,
+        )
+        return _render_outage(outage, status.HTTP_201_CREATED)
+
+
+class OutageDetailView(APIView):
+    def get_permissions(self):
+        return [IsStaff()] if self.request.method == "PATCH" else [AllowAny()]
+
+    @extend_schema(
+        operation_id="outages_retrieve",
+        responses={200: s.OutageOutSerializer, **errors(404)},
+        tags=["outages"],
+    )
+    def get(self, request, pk: int):
+        return Response(s.OutageOutSerializer(_outage_or_404(pk)).data)
+
+    @extend_schema(
+        operation_id="outages_extend",
+        request=s.OutageExtendSerializer,
+        responses={200: s.OutageOutSerializer, **errors(400, 401, 403, 404)},
+        description="Staff of every office of the outage. Extending moves the newly covered "
+        "bookings.",
+        tags=["staff"],
+    )
+    def patch(self, request, pk: int):
+        outage = _outage_or_404(pk)
+        require_offices(request.user, [office.pk for office in outage.offices.all()])
+        data = s.OutageExtendSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outage = outage_extend(outage=outage, expected_end=data.validated_data["expected_end"])
+        return _render_outage(outage)
+
+
+class OutageResolveView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        operation_id="outages_resolve",
+        request=None,
+        responses={200: s.OutageOutSerializer, **errors(401, 403, 404)},
+        description="Staff of every office of the outage. Ends it now; resolving twice is "
+        "harmless.",
+        tags=["staff"],
+    )
+    def post(self, request, pk: int):
+        outage = _outage_or_404(pk)
+        require_offices(request.user, [office.pk for office in outage.offices.all()])
+        return _render_outage(outage_resolve(outage=outage))
+
+
+class OutagePreviewView(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        operation_id="outages_preview",
+        parameters=[s.OutagePreviewQuerySerializer],
+        responses={200: s.OutagePreviewSerializer, **errors(400, 401, 403)},
+        description="Staff (extension): a dry run of an outage: how many bookings would move.",
+        tags=["staff"],
+    )
+    def get(self, request):
+        query = s.OutagePreviewQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        require_offices(request.user, [office.pk for office in values["offices"]])
+        preview = outage_preview(
+            offices=values["offices"],
+            services=values.get("services") or [],
+            expected_end=values["expected_end"],
+            starts_at=values.get("starts_at"),
+        )
+        return Response(s.OutagePreviewSerializer(preview).data)
+
+
+class NotFoundView(APIView):
+    """Any other path under /api/: the error shape, not Django's HTML page."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = []
+    schema = None
+
+    def initial(self, request, *args, **kwargs):
+        raise exceptions.NotFound(_("There is nothing at this address."))

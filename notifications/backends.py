@@ -1,0 +1,244 @@
+"""Where messages go: SMS backends chosen by settings.SMS_BACKEND, and e-mail through Django.
+
+A backend sends one message and returns the provider's id for it, or raises
+`TransientSendError` (try again later) or `PermanentSendError` (this message can never be sent,
+e.g. the gateway refused the number). Any other exception is treated as transient. Backends are
+created once per dispatcher run, so an HTTP session or an SMTP connection is reused across a
+batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
+
+
+class SendError(Exception):
+    """A message could not be sent."""
+
+
+class TransientSendError(SendError):
+    """Worth retrying later: timeout, connection refused, the provider's 5xx."""
+
+
+class PermanentSendError(SendError):
+    """Retrying cannot help (the provider's 4xx): the row goes dead at once."""
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    to: str
+    text: str
+    reference: str
+    kind: str
+    language: str
+    notification_id: int | None = None
+
+
+class BaseSmsBackend:
+    def send(self, message: SmsMessage) -> str:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections at the end of a dispatcher run."""
+
+
+class ConsoleSmsBackend(BaseSmsBackend):
+    """Print to stdout: `make run` shows every SMS in the runserver terminal."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+
+    def send(self, message: SmsMessage) -> str:
+        self.stream.write(f"SMS to {message.to} [{message.language}] {message.text}\n")
+        self.stream.flush()
+        return f"console-{message.notification_id or uuid.uuid4().hex}"
+
+
+class FileSmsBackend(BaseSmsBackend):
+    """One JSON file per message in settings.SMS_FILE_DIR (development and tests).
+
+    The name holds the notification id and a random part, so a message sent twice shows up as
+    two files instead of one overwriting the other. Each file is written under a temporary name
+    and renamed, so a reader never sees half a message.
+    """
+
+    def __init__(self, directory: str | os.PathLike | None = None):
+        self.directory = Path(directory or settings.SMS_FILE_DIR)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def send(self, message: SmsMessage) -> str:
+        name = f"{message.notification_id or 0}-{uuid.uuid4().hex[:12]}"
+        payload = {
+            "to": message.to,
+            "text": message.text,
+            "reference": message.reference,
+            "kind": message.kind,
+            "language": message.language,
+            "notification_id": message.notification_id,
+        }
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(payload, fh, ensure_ascii=False)
+            os.replace(tmp, self.directory / f"{name}.json")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return name
+
+
+class HttpSmsBackend(BaseSmsBackend):
+    """A real SMS gateway: POST JSON, API key in a header, sender id in the body.
+
+    Request: `{"to", "text", "sender", "unicode", "reference"}` with `X-API-Key`. A 2xx answer's
+    JSON `id` (or `message_id`) is the provider id. Timeouts, connection errors, 429 and 5xx are
+    transient; any other 4xx is permanent (bad number, bad key: retrying cannot help).
+    """
+
+    def __init__(self):
+        if not settings.SMS_GATEWAY_URL:
+            raise PermanentSendError("SMS_BACKEND=http needs SMS_GATEWAY_URL")
+        self.url = settings.SMS_GATEWAY_URL
+        self.timeout = settings.SMS_GATEWAY_TIMEOUT
+        self.session = requests.Session()
+        self.session.headers.update(
+            {"X-API-Key": settings.SMS_GATEWAY_API_KEY, "Accept": "application/json"}
+        )
+
+    def send(self, message: SmsMessage) -> str:
+        from notifications.sms import is_gsm7
+
+        body = {
+            "to": message.to,
+            "text": message.text,
+            "sender": settings.SMS_GATEWAY_SENDER_ID,
+            "unicode": not is_gsm7(message.text),
+            "reference": f"{message.reference}:{message.notification_id}",
+        }
+        try:
+            response = self.session.post(self.url, json=body, timeout=self.timeout)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TransientSendError(f"gateway unreachable: {exc}") from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TransientSendError(f"gateway HTTP {response.status_code}: {response.text[:300]}")
+        if response.status_code >= 400:
+            raise PermanentSendError(f"gateway HTTP {response.status_code}: {response.text[:300]}")
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        provider_id = str(data.get("id") or data.get("message_id") or "") if data else ""
+        return provider_id or f"http-{response.status_code}"
+
+    def close(self) -> None:
+        self.session.close()
+
+
+SMS_BACKENDS = {"console": ConsoleSmsBackend, "file": FileSmsBackend, "http": HttpSmsBackend}
+
+
+def get_sms_backend() -> BaseSmsBackend:
+    name = settings.SMS_BACKEND
+    backend_class = SMS_BACKENDS.get(name) or import_string(name)
+    return backend_class()
+
+
+@dataclass
+class EmailMessageData:
+    to: str
+    subject: str
+    text: str
+    html: str
+    notification_id: int | None = None
+    attachments: list[tuple[str, bytes, str]] = field(default_factory=list)
+
+
+class EmailSender:
+    """Django's e-mail (settings.EMAIL_BACKEND), one connection per dispatcher run."""
+
+    def __init__(self):
+        self.connection = get_connection(fail_silently=False)
+        self.domain = urlsplit(settings.SITE_URL).hostname or "localhost"
+        self._opened = False
+
+    def send(self, data: EmailMessageData) -> str:
+        if not self._opened:
+            self.connection.open()
+            self._opened = True
+        # Our own Message-ID (also the provider id); make_msgid would otherwise look up the
+        # host name for every message.
+        message_id = make_msgid(domain=self.domain)
+        message = EmailMultiAlternatives(
+            subject=data.subject,
+            body=data.text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[data.to],
+            headers={"Message-ID": message_id},
+            connection=self.connection,
+        )
+        message.attach_alternative(data.html, "text/html")
+        for filename, content, mimetype in data.attachments:
+            message.attach(filename, content, mimetype)
+        sent = self.connection.send_messages([message])
+        if not sent:
+            raise TransientSendError("the e-mail backend accepted no message")
+        return message_id
+
+    def close(self) -> None:
+        if self._opened:
+            try:
+                self.connection.close()
+            except Exception:
+                logger.warning("Closing the e-mail connection failed", exc_info=True)
+
+
+def appointment_ics(
+    *,
+    reference: str,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    summary: str,
+    location: str,
+    description: str,
+    url: str,
+    sequence: int = 0,
+) -> bytes:
+    """The appointment as an iCalendar file; the UID is stable per booking, so a calendar
+    replaces the old time when a moved booking's file is opened."""
+    from icalendar import Calendar, Event
+
+    calendar = Calendar()
+    calendar.add("prodid", "-//RTO Slot Booking//rto.example.in//")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    domain = urlsplit(settings.SITE_URL).hostname or "localhost"
+    event.add("uid", f"{reference}@{domain}")
+    event.add("sequence", sequence)
+    event.add("dtstamp", datetime.now(tz=starts_at.tzinfo))
+    event.add("dtstart", starts_at)
+    event.add("dtend", ends_at or starts_at + timedelta(minutes=30))
+    event.add("summary", summary)
+    event.add("location", location)
+    event.add("description", description)
+    event.add("url", url)
+    calendar.add_component(event)
+    return calendar.to_ical()
+

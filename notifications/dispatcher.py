@@ -1,0 +1,322 @@
+"""The outbox dispatcher: claim due rows, render, send outside any transaction, record.
+
+Claiming is one short transaction per batch: `SELECT … FOR UPDATE SKIP LOCKED` picks due rows
+no other dispatcher is claiming, and the same transaction counts the attempt and pushes
+`next_attempt_at` one lease ahead. Until the lease ends no other dispatcher sees those rows as
+due, so two dispatchers never send a row twice; and the claimer stops sending a batch well
+before its lease ends (slow gateway), handing the unsent rows back instead of racing the next
+claimer. A dispatcher killed mid-batch loses nothing: its rows fall due when the lease ends.
+
+Per batch the database sees three statements to claim and one to record every outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from notifications.backends import (
+    EmailMessageData,
+    EmailSender,
+    PermanentSendError,
+    SmsMessage,
+    appointment_ics,
+    get_sms_backend,
+)
+from notifications.models import Notification
+from notifications.rendering import KINDS_WITH_SLOT, parse_time, render_notification
+
+logger = logging.getLogger(__name__)
+
+DUE_STATUSES = (Notification.Status.PENDING, Notification.Status.FAILED)
+# Stop sending a claimed batch once this share of its lease has passed.
+LEASE_SAFETY = 0.5
+ICS_SEQUENCE_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class DispatchResult:
+    batches: int = 0
+    claimed: int = 0
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+    released: int = 0
+    out_of_time: bool = False
+
+
+@dataclass
+class _Outcome:
+    row: Notification
+    status: str
+    sent_at: datetime | None = None
+    provider_id: str = ""
+    last_error: str = ""
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before retry number `attempts`: exponential, capped, "equal jitter".
+
+    The delay lies in [d/2, d] for d = min(base * 2**(attempts-1), max): spread out so a
+    recovering gateway is not hit by every row at once, and never shorter than half of d, so
+    successive delays never shrink.
+    """
+    base = settings.NOTIFICATION_RETRY_BASE_SECONDS
+    ceiling = settings.NOTIFICATION_RETRY_MAX_SECONDS
+    delay = min(base * 2 ** max(0, attempts - 1), ceiling)
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+def _claim(batch_size: int) -> list[Notification]:
+    now = timezone.now()
+    lease_until = now + timedelta(seconds=settings.NOTIFICATION_CLAIM_LEASE_SECONDS)
+    with transaction.atomic():
+        due = Notification.objects.filter(
+            status__in=DUE_STATUSES, next_attempt_at__lte=now
+        ).order_by("next_attempt_at", "id")
+        # SKIP LOCKED: concurrent dispatchers take disjoint batches instead of queueing behind
+        # each other's claim. SQLite (the embedded default) has no row locks and serialises
+        # writers anyway.
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return []
+        Notification.objects.filter(pk__in=ids).update(
+            attempts=F("attempts") + 1, next_attempt_at=lease_until
+        )
+        return list(Notification.objects.filter(pk__in=ids).order_by("next_attempt_at", "id"))
+
+
+class _Senders:
+    """Backends created on first use and closed at the end of the run."""
+
+    def __init__(self):
+        self._sms = None
+        self._email = None
+
+    @property
+    def sms(self):
+        if self._sms is None:
+            self._sms = get_sms_backend()
+        return self._sms
+
+    @property
+    def email(self) -> EmailSender:
+        if self._email is None:
+            self._email = EmailSender()
+        return self._email
+
+    def close(self) -> None:
+        for backend in (self._sms, self._email):
+            if backend is not None:
+                try:
+                    backend.close()
+                except Exception:
+                    logger.warning("Closing %r failed", backend, exc_info=True)
+
+
+def _ics_for(row: Notification) -> list[tuple[str, bytes, str]]:
+    slot = row.context.get("slot") or {}
+    starts_at = parse_time(slot.get("starts_at"))
+    if row.kind not in KINDS_WITH_SLOT or starts_at is None:
+        return []
+    office = row.context.get("office") or {}
+    service = row.context.get("service") or {}
+    hindi = row.language == "hi"
+    office_name = (hindi and office.get("name_hi")) or office.get("name", "")
+    service_name = (hindi and service.get("name_hi")) or service.get("name", "")
+    address = (hindi and office.get("address_hi")) or office.get("address", "")
+    reference = row.context.get("reference", "")
+    url = (row.context.get("links") or {}).get("booking", "")
+    content = appointment_ics(
+        reference=reference,
+        starts_at=starts_at,
+        ends_at=parse_time(slot.get("ends_at")),
+        summary=f"{service_name} – {office_name}",
+        location=", ".join(part for part in (office_name, address) if part),
+        description=f"{reference}\n{url}",
+        url=url,
+        # A later message about the same booking must replace the earlier calendar entry.
+        sequence=int((row.created_at - ICS_SEQUENCE_EPOCH).total_seconds() // 60),
+    )
+    return [(f"rto-{reference}.ics", content, "text/calendar")]
+
+
+def _send_one(row: Notification, senders: _Senders) -> str:
+    if not row.body:
+        rendered = render_notification(
+            kind=row.kind, channel=row.channel, language=row.language, context=row.context
+        )
+        row.subject, row.body, row.body_html = rendered.subject, rendered.body, rendered.body_html
+    if row.channel == Notification.Channel.SMS:
+        return senders.sms.send(
+            SmsMessage(
+                to=row.recipient,
+                text=row.body,
+                reference=row.context.get("reference", ""),
+                kind=row.kind,
+                language=row.language,
+                notification_id=row.pk,
+            )
+        )
+    return senders.email.send(
+        EmailMessageData(
+            to=row.recipient,
+            subject=row.subject,
+            text=row.body,
+            html=row.body_html,
+            notification_id=row.pk,
+            attachments=_ics_for(row),
+        )
+    )
+
+
+def _send_batch(
+    rows: list[Notification], senders: _Senders, send_until: float
+) -> tuple[list[_Outcome], list[int]]:
+    outcomes: list[_Outcome] = []
+    released: list[int] = []
+    max_attempts = settings.NOTIFICATION_MAX_ATTEMPTS
+    for row in rows:
+        if time.monotonic() >= send_until:
+            released.append(row.pk)
+            continue
+        try:
+            provider_id = _send_one(row, senders)
+        except PermanentSendError as exc:
+            outcomes.append(_Outcome(row, Notification.Status.DEAD, last_error=_error(exc)))
+        except Exception as exc:  # transient, or unexpected: retry until attempts run out
+            status = (
+                Notification.Status.DEAD
+                if row.attempts >= max_attempts
+                else Notification.Status.FAILED
+            )
+            if status == Notification.Status.FAILED:
+                row.next_attempt_at = timezone.now() + timedelta(
+                    seconds=retry_delay(row.attempts)
+                )
+            outcomes.append(_Outcome(row, status, last_error=_error(exc)))
+            logger.info("Notification %s attempt %s failed: %s", row.pk, row.attempts, exc)
+        else:
+            outcomes.append(
+                _Outcome(
+                    row,
+                    Notification.Status.SENT,
+                    sent_at=timezone.now(),
+                    provider_id=str(provider_id)[:120],
+                )
+            )
+    return outcomes, released
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+_PG_RECORD_SQL = """
+UPDATE notifications_notification AS n
+SET status = v.status, provider_id = v.provider_id, sent_at = v.sent_at,
+    next_attempt_at = v.next_attempt_at, last_error = v.last_error,
+    subject = v.subject, body = v.body, body_html = v.body_html
+FROM (VALUES {values}) AS v(id, status, provider_id, sent_at, next_attempt_at, last_error,
+                           subject, body, body_html)
+WHERE n.id = v.id AND n.status IN ('pending', 'failed')
+"""
+_PG_ROW = "(%s::bigint, %s, %s, %s::timestamptz, %s::timestamptz, %s, %s, %s, %s)"
+
+
+def _record(outcomes: list[_Outcome], released: list[int]) -> None:
+    """One statement for every outcome of the batch (bulk_update's CASE is quadratic)."""
+    if outcomes:
+        if connection.vendor == "postgresql":
+            params: list = []
+            for o in outcomes:
+                row = o.row
+                params += [
+                    row.pk,
+                    o.status,
+                    o.provider_id,
+                    o.sent_at,
+                    row.next_attempt_at,
+                    o.last_error,
+                    row.subject,
+                    row.body,
+                    row.body_html,
+                ]
+            sql = _PG_RECORD_SQL.format(values=", ".join([_PG_ROW] * len(outcomes)))
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+        else:
+            for o in outcomes:
+                o.row.status, o.row.sent_at = o.status, o.sent_at
+                o.row.provider_id, o.row.last_error = o.provider_id, o.last_error
+            Notification.objects.bulk_update(
+                [o.row for o in outcomes],
+                [
+                    "status",
+                    "sent_at",
+                    "provider_id",
+                    "last_error",
+                    "next_attempt_at",
+                    "subject",
+                    "body",
+                    "body_html",
+                ],
+                batch_size=200,
+            )
+    if released:
+        # Claimed but not tried: the attempt does not count, and the rows are due again now.
+        Notification.objects.filter(pk__in=released, status__in=DUE_STATUSES).update(
+            attempts=F("attempts") - 1, next_attempt_at=timezone.now()
+        )
+
+
+def notifications_dispatch(
+    *, batch_size: int | None = None, time_budget_seconds: float | None = None
+) -> DispatchResult:
+    """Send due rows, batch after batch, until none is due or the time budget is spent."""
+    batch_size = batch_size or settings.NOTIFICATION_BATCH_SIZE
+    budget = (
+        settings.NOTIFICATION_DISPATCH_SECONDS
+        if time_budget_seconds is None
+        else time_budget_seconds
+    )
+    deadline = time.monotonic() + budget
+    lease_safe_seconds = settings.NOTIFICATION_CLAIM_LEASE_SECONDS * LEASE_SAFETY
+    result = DispatchResult()
+    senders = _Senders()
+    try:
+        while True:
+            if time.monotonic() >= deadline:
+                result.out_of_time = True
+                break
+            rows = _claim(batch_size)
+            if not rows:
+                break
+            send_until = min(time.monotonic() + lease_safe_seconds, deadline)
+            outcomes, released = _send_batch(rows, senders, send_until)
+            _record(outcomes, released)
+            result.batches += 1
+            result.claimed += len(rows)
+            result.released += len(released)
+            for o in outcomes:
+                if o.status == Notification.Status.SENT:
+                    result.sent += 1
+                elif o.status == Notification.Status.DEAD:
+                    result.dead += 1
+                else:
+                    result.retrying += 1
+    finally:
+        senders.close()
+    if result.claimed:
+        logger.info("Notification dispatch: %s", result)
+    return result

@@ -1,0 +1,150 @@
+"""Turn an outbox row (kind, language, JSON context) into the text that is sent.
+
+Rendering happens at send time, not when the row is written: writing 80,000 rows in an
+outage's transactions must stay cheap. Templates live in templates/notifications/<language>/
+as `<kind>.sms.txt`, `<kind>.subject.txt`, `<kind>.email.txt` and `<kind>.email.html`; one file
+per language keeps each SMS's length in plain sight. Compiled templates are cached per process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.template import Context
+from django.template.loader import get_template
+from django.utils import translation
+
+from notifications.models import Notification
+
+IST = ZoneInfo("Asia/Kolkata")
+LANGUAGES = ("en", "hi")
+MONTHS = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "hi": ("जन", "फ़र", "मार्च", "अप्रै", "मई", "जून", "जुला", "अग", "सित", "अक्टू", "नव", "दिस"),
+}
+# Kinds whose message names an appointment time, so the e-mail carries an .ics file.
+KINDS_WITH_SLOT = frozenset(
+    {
+        Notification.Kind.BOOKING_CONFIRMED,
+        Notification.Kind.RESCHEDULED_OUTAGE,
+        Notification.Kind.RESCHEDULED,
+        Notification.Kind.REMINDER,
+        Notification.Kind.SERVICE_RESTORED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    body_html: str
+
+
+@cache
+def _template(language: str, kind: str, part: str):
+    """The compiled django.template.Template (not the backend wrapper: we pick autoescape)."""
+    return get_template(f"notifications/{language}/{kind}.{part}").template
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value).astimezone(IST)
+
+
+def format_when(value: datetime | None, language: str) -> str:
+    """`12 Dec 10:30` in Asia/Kolkata (`12 दिस 10:30` in Hindi)."""
+    if value is None:
+        return ""
+    local = value.astimezone(IST)
+    month = MONTHS[language if language in MONTHS else "en"][local.month - 1]
+    return f"{local.day} {month} {local:%H:%M}"
+
+
+_GSM_FRIENDLY = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"'})
+
+
+def short_text(text: str, limit: int, *, gsm7: bool = False) -> str:
+    """`text` on one line, cut at a word to at most `limit` characters ("..." marks the cut).
+
+    With `gsm7`, typographic dashes and quotes become ASCII and anything else outside the GSM
+    alphabet is dropped: one curly quote typed by a clerk would otherwise turn an English SMS
+    into UCS-2 and halve its length.
+    """
+    from notifications.sms import GSM7_BASIC, GSM7_EXTENSION
+
+    text = " ".join(text.split())
+    if gsm7:
+        text = "".join(
+            ch for ch in text.translate(_GSM_FRIENDLY) if ch in GSM7_BASIC or ch in GSM7_EXTENSION
+        )
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3].rsplit(" ", 1)[0] or text[: limit - 3]
+    return cut.rstrip(" ,.;:") + "..."
+
+
+def _pick(data: dict, key: str, language: str) -> str:
+    if language == "hi" and data.get(f"{key}_hi"):
+        return data[f"{key}_hi"]
+    return data.get(key) or ""
+
+
+def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any]:
+    """What the templates see: names and reasons in `language`, times formatted."""
+    office = context.get("office") or {}
+    service = context.get("service") or {}
+    slot = context.get("slot") or {}
+    outage = context.get("outage") or {}
+    links = context.get("links") or {}
+    starts_at = parse_time(slot.get("starts_at"))
+    ends_at = parse_time(slot.get("ends_at"))
+    from_starts_at = parse_time(context.get("from_starts_at"))
+    to_starts_at = parse_time(context.get("to_starts_at")) or starts_at
+    reason = _pick(context, "reason", language) or _pick(outage, "reason", language)
+    return {
+        "reference": context.get("reference", ""),
+        "full_name": context.get("full_name", ""),
+        "office": _pick(office, "name", language),
+        "office_code": office.get("code", ""),
+        "address": _pick(office, "address", language),
+        "service": _pick(service, "name", language),
+        "when": format_when(starts_at, language),
+        "ends": f"{ends_at:%H:%M}" if ends_at else "",
+        "time": f"{starts_at:%H:%M}" if starts_at else "",
+        "old_when": format_when(from_starts_at, language),
+        "new_when": format_when(to_starts_at, language),
+        "reason": reason,
+        "reason_short": short_text(reason, 40, gsm7=language == "en"),
+        "booking_url": links.get("booking", ""),
+        "cancel_url": links.get("cancel", ""),
+        "has_outage": bool(outage),
+    }
+
+
+def _render(language: str, kind: str, part: str, ctx: dict[str, Any], *, html: bool) -> str:
+    return _template(language, kind, part).render(Context(ctx, autoescape=html))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def render_notification(
+    *, kind: str, channel: str, language: str, context: dict[str, Any]
+) -> Rendered:
+    language = language if language in LANGUAGES else "en"
+    with translation.override(language):
+        ctx = template_context(context=context, language=language)
+        if channel == Notification.Channel.SMS:
+            return Rendered("", _one_line(_render(language, kind, "sms.txt", ctx, html=False)), "")
+        return Rendered(
+            subject=_one_line(_render(language, kind, "subject.txt", ctx, html=False))[:200],
+            body=_render(language, kind, "email.txt", ctx, html=False).strip() + "\n",
+            body_html=_render(language, kind, "email.html", ctx, html=True),
+        )

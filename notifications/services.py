@@ -1,0 +1,319 @@
+"""Notification use cases: write outbox rows with the events they announce, send them, retry.
+
+Callers (the booking services, the outage rescheduler) call `notifications_write` inside the
+transaction that records the events, so a message exists exactly when its event does. The
+dispatcher (`notifications_dispatch`, run by the `notifications.tasks.dispatch_notifications`
+task) sends the rows later, outside any transaction. See docs/NOTIFICATIONS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from applicants.links import one_tap_cancel_url
+from notifications.dispatcher import DUE_STATUSES, DispatchResult, notifications_dispatch
+from notifications.models import Notification
+from rto_booking.queueing import enqueue_now
+
+if TYPE_CHECKING:
+    from slots.models import Booking, BookingEvent
+
+logger = logging.getLogger(__name__)
+
+IST = ZoneInfo("Asia/Kolkata")
+REMINDER_CHUNK_SIZE = 2000
+# A dispatcher that leaves rows waiting for a retry asks for one follow-up run when the
+# earliest is due within this many seconds; later retries are the minute sweep's job.
+FOLLOWUP_HORIZON_SECONDS = 120
+FOLLOWUP_CACHE_KEY = "notifications:dispatch-followup"
+
+__all__ = [
+    "DispatchResult",
+    "booking_url",
+    "notification_rows_for_events",
+    "notifications_dispatch",
+    "notifications_dispatch_followup",
+    "notifications_dispatch_on_commit",
+    "notifications_followup_started",
+    "notifications_due_count",
+    "notifications_retry",
+    "notifications_write",
+    "notifications_write_reminders",
+]
+
+
+def booking_url(*, reference: str) -> str:
+    return f"{settings.SITE_URL}/my/bookings/{reference}/"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _booking_context(booking: Booking) -> dict[str, Any]:
+    """What every message about `booking` needs. Reads only already-loaded relations."""
+    office, service, slot = booking.office, booking.service, booking.slot
+    return {
+        "reference": booking.reference,
+        "full_name": booking.applicant.full_name,
+        "office": {
+            "code": office.code,
+            "name": office.name,
+            "name_hi": office.name_hi,
+            "address": office.address,
+            "address_hi": office.address_hi,
+        },
+        "service": {"slug": service.slug, "name": service.name, "name_hi": service.name_hi},
+        "slot": {"starts_at": _iso(slot.starts_at), "ends_at": _iso(slot.ends_at)},
+        "links": {"booking": booking_url(reference=booking.reference)},
+    }
+
+
+def _rows_for_booking(
+    *, booking: Booking, event_key: str, kind: str, context: dict[str, Any], now: datetime
+) -> list[Notification]:
+    applicant = booking.applicant
+    channels = [(Notification.Channel.SMS, applicant.mobile)]
+    if applicant.email:
+        channels.append((Notification.Channel.EMAIL, applicant.email))
+    return [
+        Notification(
+            booking_id=booking.pk,
+            event_key=event_key,
+            channel=channel,
+            kind=kind,
+            language=applicant.preferred_language or "en",
+            recipient=recipient,
+            context=context,
+            status=Notification.Status.PENDING,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for channel, recipient in channels
+        if recipient
+    ]
+
+
+def _json_safe(extra: dict | None) -> dict[str, Any]:
+    # Callers may pass datetimes or lazy strings; the JSON column takes only plain JSON.
+    return json.loads(json.dumps(extra, cls=DjangoJSONEncoder)) if extra else {}
+
+
+def notification_rows_for_events(
+    *, events: Sequence[BookingEvent], kind: str, extra: dict | None = None
+) -> list[Notification]:
+    """Unsaved outbox rows, one per event and channel the applicant can receive.
+
+    Runs no query: each event's booking (with applicant, office, service, slot) and outage must
+    already be loaded. Nothing is rendered here; the dispatcher renders at send time.
+    """
+    if kind not in Notification.Kind.values:
+        raise ValueError(f"Unknown notification kind {kind!r}")
+    extra_json = _json_safe(extra)
+    now = timezone.now()
+    rows: list[Notification] = []
+    for event in events:
+        booking = event.booking
+        context = _booking_context(booking)
+        context["event_id"] = event.pk
+        context["from_starts_at"] = _iso(event.from_starts_at)
+        context["to_starts_at"] = _iso(event.to_starts_at)
+        if event.reason:
+            context["event_reason"] = event.reason
+        if event.outage_id:
+            outage = event.outage
+            context["outage"] = {
+                "id": outage.pk,
+                "reason": outage.reason,
+                "reason_hi": outage.reason_hi,
+            }
+        else:
+            context["outage"] = None
+        context.update(extra_json)
+        rows.extend(
+            _rows_for_booking(
+                booking=booking, event_key=f"event:{event.pk}", kind=kind, context=context, now=now
+            )
+        )
+    return rows
+
+
+def notifications_write(
+    *, events: Sequence[BookingEvent], kind: str, extra: dict | None = None
+) -> int:
+    """Write the events' outbox rows in the caller's transaction; dispatch after commit.
+
+    Idempotent: a row already written for the same event and channel is skipped by the unique
+    (event_key, channel) constraint. Returns the number of rows attempted.
+    """
+    rows = notification_rows_for_events(events=events, kind=kind, extra=extra)
+    if not rows:
+        return 0
+    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+    notifications_dispatch_on_commit()
+    return len(rows)
+
+
+def _publish_dispatch() -> None:
+    from notifications.tasks import dispatch_notifications
+
+    enqueue_now(dispatch_notifications)
+
+
+def notifications_dispatch_on_commit() -> None:
+    """Start the dispatcher once the current transaction commits (at once outside one).
+
+    This is `rto_booking.queueing.enqueue_on_commit` with one addition: a reschedule chunk
+    calls it for every batch of events it writes, so it registers its callback only if the same
+    callback is not already waiting on this transaction. Django drops the waiting callbacks of
+    a rolled-back transaction or savepoint, so the check never suppresses a needed dispatch.
+    Publishing errors are logged and swallowed (Redis down): the minute sweep sends the rows.
+    """
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(
+        func is _publish_dispatch for _sids, func, _robust in connection.run_on_commit
+    ):
+        return
+    transaction.on_commit(_publish_dispatch, robust=True)
+
+
+def notifications_write_reminders(*, now: datetime | None = None) -> int:
+    """Write reminder rows for confirmed bookings whose slot is tomorrow (India time).
+
+    Set-based and idempotent: bookings that already have tomorrow's reminder are skipped in
+    the query, and the unique (event_key, channel) makes a concurrent second run harmless.
+    Returns the number of rows attempted.
+    """
+    from slots.models import Booking
+
+    now = now or timezone.now()
+    tomorrow = timezone.localtime(now, IST).date() + timedelta(days=1)
+    day_start = datetime.combine(tomorrow, time.min, tzinfo=IST)
+    already_reminded = Notification.objects.filter(
+        booking_id=OuterRef("pk"),
+        kind=Notification.Kind.REMINDER,
+        event_key=Concat(
+            Value("reminder:"),
+            OuterRef("reference"),
+            Value(f":{tomorrow.isoformat()}"),
+            output_field=CharField(),
+        ),
+    )
+    booking_ids = list(
+        Booking.objects.filter(
+            status=Booking.Status.CONFIRMED,
+            slot__starts_at__gte=day_start,
+            slot__starts_at__lt=day_start + timedelta(days=1),
+        )
+        .exclude(Exists(already_reminded))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    written = 0
+    for start in range(0, len(booking_ids), REMINDER_CHUNK_SIZE):
+        chunk = booking_ids[start : start + REMINDER_CHUNK_SIZE]
+        bookings = Booking.objects.filter(pk__in=chunk).select_related(
+            "applicant", "office", "service", "slot"
+        )
+        rows: list[Notification] = []
+        for booking in bookings:
+            context = _booking_context(booking)
+            context["links"]["cancel"] = one_tap_cancel_url(reference=booking.reference)
+            rows.extend(
+                _rows_for_booking(
+                    booking=booking,
+                    event_key=f"reminder:{booking.reference}:{tomorrow.isoformat()}",
+                    kind=Notification.Kind.REMINDER,
+                    context=context,
+                    now=now,
+                )
+            )
+        with transaction.atomic():
+            Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+            notifications_dispatch_on_commit()
+        written += len(rows)
+    return written
+
+
+def notifications_retry(*, ids: Iterable[int]) -> int:
+    """Queue dead or failed rows again now, with a fresh set of attempts. Returns rows changed.
+
+    `last_error` is kept until the next attempt, so the admin still shows why it failed.
+    """
+    with transaction.atomic():
+        changed = Notification.objects.filter(
+            pk__in=list(ids), status__in=[Notification.Status.DEAD, Notification.Status.FAILED]
+        ).update(status=Notification.Status.PENDING, next_attempt_at=timezone.now(), attempts=0)
+        if changed:
+            notifications_dispatch_on_commit()
+    return changed
+
+
+def notifications_due_count(*, now: datetime | None = None) -> int:
+    return Notification.objects.filter(
+        status__in=DUE_STATUSES, next_attempt_at__lte=now or timezone.now()
+    ).count()
+
+
+def notifications_dispatch_followup(*, result: DispatchResult) -> str:
+    """After a dispatcher run: hand over to a fresh task when time ran out, and ask for one
+    delayed run when a retry falls due soon (the sweep covers everything else).
+
+    Does nothing when tasks run eagerly, where a "later" run would run at once, recursively.
+    Returns what it did, for the task's result and the tests.
+    """
+    from notifications.tasks import dispatch_notifications
+    from rto_booking.celery import app
+
+    if app.conf.task_always_eager:
+        return "eager"
+    if result.out_of_time:
+        enqueue_now(dispatch_notifications)
+        return "continued"
+    next_due = (
+        Notification.objects.filter(status__in=DUE_STATUSES)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if next_due is None:
+        return "idle"
+    countdown = max(0.0, (next_due - timezone.now()).total_seconds())
+    if countdown > FOLLOWUP_HORIZON_SECONDS:
+        return "sweep"
+    eta = timezone.now().timestamp() + countdown
+    try:
+        # One delayed run for the whole outbox, however many dispatchers finish; a second one
+        # only when it is due clearly earlier than the one already waiting (an extra run is
+        # harmless, the marker just keeps them from multiplying).
+        if not cache.add(FOLLOWUP_CACHE_KEY, eta, timeout=FOLLOWUP_HORIZON_SECONDS + 60):
+            waiting = cache.get(FOLLOWUP_CACHE_KEY)
+            if waiting is not None and float(waiting) <= eta + 1:
+                return "already-scheduled"
+            cache.set(FOLLOWUP_CACHE_KEY, eta, timeout=FOLLOWUP_HORIZON_SECONDS + 60)
+        dispatch_notifications.apply_async(kwargs={"followup": True}, countdown=countdown + 0.2)
+    except Exception:
+        logger.warning("Could not schedule a follow-up dispatch; the sweep will", exc_info=True)
+        return "failed"
+    return "scheduled"
+
+
+def notifications_followup_started() -> None:
+    """The scheduled follow-up is running: the next dispatcher may schedule another one."""
+    try:
+        cache.delete(FOLLOWUP_CACHE_KEY)
+    except Exception:
+        logger.warning("Could not clear the follow-up marker", exc_info=True)

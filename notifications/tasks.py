@@ -1,0 +1,46 @@
+"""Celery tasks of the notifications app (queue `notifications`): thin, idempotent."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from celery import shared_task
+
+from notifications.services import (
+    notifications_dispatch,
+    notifications_dispatch_followup,
+    notifications_followup_started,
+    notifications_due_count,
+    notifications_write_reminders,
+)
+from rto_booking.queueing import enqueue_now
+
+
+@shared_task(name="notifications.tasks.dispatch_notifications")
+def dispatch_notifications(followup: bool = False) -> dict:
+    """Send every due outbox row. Safe to run many at once: rows are claimed SKIP LOCKED.
+
+    `followup` marks the delayed run a previous dispatcher asked for (see
+    `notifications_dispatch_followup`): it frees the slot so the next retry can be scheduled.
+    """
+    if followup:
+        notifications_followup_started()
+    result = notifications_dispatch()
+    followup = notifications_dispatch_followup(result=result)
+    return {**asdict(result), "followup": followup}
+
+
+@shared_task(name="notifications.tasks.sweep_outbox")
+def sweep_outbox() -> int:
+    """Beat, every minute: start a dispatcher if rows are due (a publish was lost while Redis
+    was down, a worker died mid-batch, or a retry fell due). Returns the number of due rows."""
+    due = notifications_due_count()
+    if due:
+        enqueue_now(dispatch_notifications)
+    return due
+
+
+@shared_task(name="notifications.tasks.send_reminders")
+def send_reminders() -> int:
+    """Beat, every 15 minutes: write tomorrow's reminders (idempotent) and dispatch them."""
+    return notifications_write_reminders()

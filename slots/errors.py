@@ -1,0 +1,77 @@
+"""Domain errors of booking use cases. Each carries the API's machine code and HTTP status.
+
+The messages are translatable so the same error reads well in the API, the pages and the admin.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+
+class BookingError(Exception):
+    code = "conflict"
+    status = 409
+    default_message = _("The request conflicts with the current state of the booking.")
+
+    def __init__(self, message=None, *, fields: dict | None = None):
+        self.message = message or self.default_message
+        self.fields = fields
+        super().__init__(str(self.message))
+
+
+class SlotUnavailable(BookingError):
+    code = "slot_unavailable"
+    default_message = _("This time cannot be booked.")
+
+
+class SlotFull(BookingError):
+    code = "slot_full"
+    default_message = _("Sorry, this time has just filled up. Please choose another time.")
+
+
+class AlreadyBooked(BookingError):
+    code = "already_booked"
+    default_message = _("You already have an active booking for this service.")
+
+
+class BookingNotActive(BookingError):
+    code = "booking_not_active"
+    default_message = _("This booking is no longer active.")
+
+
+class RescheduleLimitReached(BookingError):
+    code = "reschedule_limit_reached"
+    default_message = _("This booking has already been moved as many times as allowed.")
+
+
+class OutsideLicenceWindow(BookingError):
+    code = "outside_licence_window"
+    default_message = _(
+        "A driving test must be at least 30 days after your learner licence and before it expires."
+    )
+
+
+class InvalidSlotChoice(BookingError):
+    code = "invalid"
+    status = 400
+    default_message = _("Choose a time for the same service.")
+
+
+class SlotNotFound(BookingError):
+    code = "invalid"
+    status = 400
+    default_message = _("That time does not exist.")
+
+
+class IdempotencyKeyReused(BookingError):
+    code = "idempotency_key_reused"
+    status = 409
+    default_message = _("This Idempotency-Key was already used for a different request.")
+
+
+class Busy(BookingError):
+    """The database could not take a lock in time: the request may simply be retried."""
+
+    code = "busy"
+    status = 503
+    default_message = _("The system is busy. Please try again in a moment.")

@@ -1,0 +1,94 @@
+"""API clients for the personas, and a clean throttle cache for every test."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from applicants.tokens import applicant_token_issue
+from tests.factories import SlotFactory, local_dt
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    # Throttle counters live in the cache (Redis): no test may inherit another's counts.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def _bearer(applicant) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {applicant_token_issue(applicant=applicant).token}")
+    return client
+
+
+def _staff(user) -> APIClient:
+    client = APIClient()
+    token, _created = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def applicant_api(applicant):
+    return _bearer(applicant)
+
+
+@pytest.fixture
+def other_applicant_api(other_applicant):
+    return _bearer(other_applicant)
+
+
+@pytest.fixture
+def bhopal_api(clerk_bhopal):
+    return _staff(clerk_bhopal)
+
+
+@pytest.fixture
+def indore_api(clerk_indore):
+    return _staff(clerk_indore)
+
+
+@pytest.fixture
+def superuser_api(superuser):
+    return _staff(superuser)
+
+
+def in_days(days: int, hour: int = 10, minute: int = 0):
+    return local_dt(timezone.localdate() + timedelta(days=days), hour, minute)
+
+
+@pytest.fixture
+def bhopal_slot(bhopal_photo):
+    return SlotFactory(offering=bhopal_photo, starts_at=in_days(3), capacity=2)
+
+
+@pytest.fixture
+def bhopal_slot_later(bhopal_photo):
+    return SlotFactory(offering=bhopal_photo, starts_at=in_days(4), capacity=2)
+
+
+@pytest.fixture
+def indore_slot(indore_photo):
+    return SlotFactory(offering=indore_photo, starts_at=in_days(3), capacity=2)
+
+
+def assert_error(response, status: int, code: str):
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["code"] == code, body
+    assert isinstance(body["detail"], str) and body["detail"]
+    if code == "invalid":
+        assert isinstance(body.get("fields"), dict)
+    return body

@@ -1,0 +1,146 @@
+"""The outbox end to end with real Celery worker processes, a real Redis and PostgreSQL.
+
+The test process plays the web side: it commits events (which publishes the dispatcher task to
+Redis after commit), and the worker processes send the rows to files or to a local HTTP SMS
+gateway. Nothing here is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from notifications.models import Notification
+from notifications.services import notifications_write
+from notifications.tasks import dispatch_notifications, sweep_outbox
+from rto_booking.queueing import enqueue_now
+from tests.factories import ApplicantFactory, NotificationFactory
+from tests.live import start_private_redis, use_broker, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+Kind = Notification.Kind
+WAIT = 45  # seconds: generous for a loaded CI machine, still bounded
+
+
+def statuses() -> Counter:
+    return Counter(Notification.objects.values_list("status", flat=True))
+
+
+def sent_files(settings) -> Counter:
+    directory = Path(settings.SMS_FILE_DIR)
+    if not directory.exists():
+        return Counter()
+    return Counter(
+        json.loads(path.read_text())["notification_id"] for path in directory.glob("*.json")
+    )
+
+
+def write_confirmations(make_event, count: int, **applicant) -> list[int]:
+    events = [make_event(applicant=ApplicantFactory(**applicant)) for _ in range(count)]
+    with transaction.atomic():
+        notifications_write(events=events, kind=Kind.BOOKING_CONFIRMED)
+    return [e.pk for e in events]
+
+
+def test_rows_written_with_events_are_sent_by_the_worker(broker, workers, make_event, settings):
+    worker = workers.and_wait(redis_url=broker.url)
+
+    write_confirmations(make_event, 5)  # 5 SMS + 5 e-mails, dispatched after commit
+
+    assert wait_for(lambda: statuses() == Counter(sent=10), timeout=WAIT), (
+        statuses(),
+        worker.log()[-3000:],
+    )
+    files = sent_files(settings)
+    assert len(files) == 5 and set(files.values()) == {1}
+    assert all(row.provider_id for row in Notification.objects.all())
+
+
+def test_gateway_errors_are_retried_until_it_recovers_and_4xx_is_dead(
+    broker, workers, make_event, gateway
+):
+    gateway.respond(500, 500)  # down twice, then the default 200
+    worker = workers.and_wait(
+        redis_url=broker.url,
+        extra_env={"SMS_BACKEND": "http", "SMS_GATEWAY_URL": gateway.url},
+    )
+
+    write_confirmations(make_event, 1, email="")
+    row = Notification.objects.get()
+    assert wait_for(
+        lambda: Notification.objects.get(pk=row.pk).status == "sent", timeout=WAIT
+    ), (Notification.objects.filter(pk=row.pk).values().get(), worker.log()[-3000:])
+    row.refresh_from_db()
+    assert row.attempts == 3
+    assert [r["status"] for r in gateway.requests] == [500, 500, 200]
+    assert row.provider_id == "gw-3"
+
+    gateway.respond(422)
+    write_confirmations(make_event, 1, email="")
+    refused = Notification.objects.exclude(pk=row.pk).get()
+    assert wait_for(
+        lambda: Notification.objects.get(pk=refused.pk).status == "dead", timeout=WAIT
+    ), worker.log()[-3000:]
+    refused.refresh_from_db()
+    assert refused.attempts == 1
+    assert "HTTP 422" in refused.last_error
+    time.sleep(1.5)  # longer than any retry delay here: a dead row is never tried again
+    assert len(gateway.requests) == 4
+
+
+def test_rows_written_while_redis_is_down_go_out_when_it_returns(
+    workers, make_event, settings, tmp_path
+):
+    redis = start_private_redis(log_dir=tmp_path / "redis")
+    try:
+        with use_broker(redis.url):
+            worker = workers.and_wait(redis_url=redis.url)
+            redis.stop()
+            assert not redis.alive()
+
+            write_confirmations(make_event, 3, email="")  # the publish fails, quietly
+
+            time.sleep(2)
+            assert statuses() == Counter(pending=3)
+            assert sent_files(settings) == Counter()
+
+            redis = start_private_redis(port=redis.port, log_dir=tmp_path / "redis")
+            # What beat does every minute: the sweep finds the due rows and dispatches.
+            assert wait_for(lambda: enqueue_now(sweep_outbox), timeout=10)
+            assert wait_for(lambda: statuses() == Counter(sent=3), timeout=WAIT), (
+                statuses(),
+                worker.log()[-4000:],
+            )
+            assert set(sent_files(settings).values()) == {1}
+    finally:
+        redis.stop()
+
+
+def test_two_workers_never_send_a_row_twice(broker, workers, settings, bhopal_photo):
+    rows = NotificationFactory.create_batch(1500, next_attempt_at=timezone.now())
+    env = {"NOTIFICATION_BATCH_SIZE": "25"}
+    first = workers(redis_url=broker.url, extra_env=env)
+    second = workers(redis_url=broker.url, extra_env=env)
+    first.wait_ready()
+    second.wait_ready()
+
+    for _ in range(6):  # several dispatchers racing for the same rows
+        assert enqueue_now(dispatch_notifications)
+
+    assert wait_for(lambda: statuses() == Counter(sent=1500), timeout=WAIT), (
+        statuses(),
+        first.log()[-2000:],
+        second.log()[-2000:],
+    )
+    sends = sent_files(settings)
+    assert set(sends) == {row.pk for row in rows}
+    assert max(sends.values()) == 1
+    assert set(Notification.objects.values_list("attempts", flat=True)) == {1}
+    shares = [w.log().count("Notification dispatch:") for w in (first, second)]
+    print(f"dispatcher runs that sent something, per worker: {shares}")

@@ -1,0 +1,339 @@
+"""Real processes and servers for tests: a private Redis, Celery workers, an SMS gateway.
+
+Reusable by any test that needs the real thing instead of a stand-in:
+
+    redis = start_private_redis()                # redis-server on a free port, own PID
+    with use_broker(redis.url):                  # this process publishes to it
+        worker = start_celery_worker(database_name=..., redis_url=redis.url)
+        ...
+        worker.stop(); redis.stop()
+
+Every wait is bounded, and every process is stopped by its own PID (never by name).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.1) -> bool:
+    """Poll `predicate` until it is true or `timeout` seconds pass; return the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+@dataclass
+class LiveProcess:
+    """A child process with its log file; stop() is graceful, kill() is not."""
+
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        if self.alive():
+            # The process group: a prefork worker's children die with it.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def _spawn(name: str, args: list[str], *, env: dict[str, str], log_dir: Path) -> LiveProcess:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so kill() reaches its children
+    )
+    log.close()
+    return LiveProcess(name, process, log_path)
+
+
+# --- Redis -------------------------------------------------------------------------------------
+
+
+@dataclass
+class PrivateRedis(LiveProcess):
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+def start_private_redis(*, port: int | None = None, log_dir: Path | None = None) -> PrivateRedis:
+    """A redis-server of our own (no persistence) on a free port, ready to answer PING."""
+    server = shutil.which("redis-server")
+    if not server:
+        raise RuntimeError("redis-server is not installed")
+    port = port or free_port()
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="redis-"))
+    live = _spawn(
+        "redis",
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ],
+        env=dict(os.environ),
+        log_dir=log_dir,
+    )
+    redis = PrivateRedis(live.name, live.process, live.log_path, port=port)
+    if not wait_for(redis.ping, timeout=10):
+        redis.kill()
+        raise RuntimeError(f"private redis did not start on {port}:\n{redis.log()}")
+    return redis
+
+
+@contextlib.contextmanager
+def use_broker(url: str) -> Iterator[None]:
+    """Make this process publish tasks to `url` (not eagerly), restoring everything after.
+
+    The Celery app caches its connection pool and producer pool for the broker it first used,
+    so both are dropped here (and again on the way out) to be rebuilt for the new URL.
+    """
+    from rto_booking.celery import app
+
+    def reset_pools():
+        if app._pool is not None:
+            app._pool.force_close_all()
+            app._pool = None
+        app.amqp._producer_pool = None
+
+    saved = (app.conf.broker_url, app.conf.task_always_eager)
+    reset_pools()
+    app.conf.broker_url = url
+    app.conf.task_always_eager = False
+    try:
+        yield
+    finally:
+        reset_pools()
+        app.conf.broker_url, app.conf.task_always_eager = saved
+
+
+# --- Celery workers ----------------------------------------------------------------------------
+
+
+def database_url(settings_dict: dict) -> str:
+    """A DATABASE_URL for the database Django is using (inside a test: the test database)."""
+    user = settings_dict.get("USER") or "postgres"
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{password}@" if password else f"{user}@"
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
+
+
+@dataclass
+class CeleryWorker(LiveProcess):
+    hostname: str = ""
+
+    def wait_ready(self, timeout: float = 40) -> None:
+        if not wait_for(lambda: " ready." in self.log() or not self.alive(), timeout=timeout):
+            self.kill()
+            raise RuntimeError(f"worker {self.hostname} not ready in {timeout}s:\n{self.log()}")
+        if not self.alive():
+            raise RuntimeError(f"worker {self.hostname} exited:\n{self.log()}")
+
+
+def start_celery_worker(
+    *,
+    database_name: str | None = None,
+    database_url_value: str | None = None,
+    redis_url: str,
+    queues: str = "notifications,default,rescheduling",
+    extra_env: dict[str, str] | None = None,
+    pool: str = "solo",
+    concurrency: int = 1,
+    log_dir: Path | None = None,
+    wait: bool = True,
+) -> CeleryWorker:
+    """`celery -A rto_booking worker` with the test settings, against `redis_url` and the given
+    database (its name on the test server, or a full URL); returns once it says "ready"."""
+    from django.db import connection
+
+    if database_url_value is None:
+        settings_dict = dict(connection.settings_dict)
+        if database_name:
+            settings_dict["NAME"] = database_name
+        database_url_value = database_url(settings_dict)
+    hostname = f"test-{uuid.uuid4().hex[:8]}@%h"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "CELERY_EAGER_IN_TESTS": "false",
+        "DATABASE_URL": database_url_value,
+        "REDIS_URL": redis_url,
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    args = [
+        str(VENV_BIN / "celery"),
+        "-A",
+        "rto_booking",
+        "worker",
+        "-Q",
+        queues,
+        "-P",
+        pool,
+        "--concurrency",
+        str(concurrency),
+        "-n",
+        hostname,
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    live = _spawn(
+        "celery", args, env=env, log_dir=log_dir or Path(tempfile.mkdtemp(prefix="celery-"))
+    )
+    worker = CeleryWorker(live.name, live.process, live.log_path, hostname=hostname)
+    if wait:
+        worker.wait_ready()
+    return worker
+
+
+# --- An SMS gateway --------------------------------------------------------------------------
+
+
+@dataclass
+class FakeSmsGateway:
+    """A real HTTP server on 127.0.0.1 that answers like an SMS gateway.
+
+    Queue answers with `respond(500, 500, 200)`; when the queue is empty it answers `default`.
+    Every request (JSON body and API key) is kept in `requests`.
+    """
+
+    default: int = 200
+    requests: list[dict] = field(default_factory=list)
+    answers: deque = field(default_factory=deque)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/sms"
+
+    def respond(self, *statuses: int) -> None:
+        with self._lock:
+            self.answers.extend(statuses)
+
+    def accepted(self) -> list[dict]:
+        with self._lock:
+            return [r for r in self.requests if r["status"] < 300]
+
+    def start(self) -> FakeSmsGateway:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with gateway._lock:
+                    status = gateway.answers.popleft() if gateway.answers else gateway.default
+                    number = len(gateway.requests) + 1
+                    gateway.requests.append(
+                        {
+                            "status": status,
+                            "body": body,
+                            "api_key": self.headers.get("X-API-Key"),
+                        }
+                    )
+                if status < 300:
+                    payload = {"id": f"gw-{number}", "status": "queued"}
+                else:
+                    payload = {"error": "invalid number" if status < 500 else "upstream down"}
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format, *args):  # keep test output clean
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()

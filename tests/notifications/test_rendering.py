@@ -1,0 +1,152 @@
+"""Every kind renders in English and Hindi with the facts the applicant needs."""
+
+from __future__ import annotations
+
+import pytest
+
+from notifications.models import Notification
+from notifications.rendering import format_when, render_notification, short_text
+from notifications.services import notification_rows_for_events
+from notifications.sms import is_gsm7
+from slots.models import BookingEvent
+from tests.factories import ApplicantFactory
+
+pytestmark = pytest.mark.django_db
+Kind = Notification.Kind
+
+OFFICE = {"en": "RTO Jabalpur", "hi": "आरटीओ जबलपुर"}
+NEW_TIME = {"en": "12 Dec 10:30", "hi": "12 दिस 10:30"}
+OLD_TIME = {"en": "10 Dec 09:00", "hi": "10 दिस 09:00"}
+REASON = {"en": "Licence server down", "hi": "लाइसेंस सर्वर बंद"}
+# What each kind's SMS must say, beyond the reference and the office.
+SMS_MUST_SHOW = {
+    Kind.BOOKING_CONFIRMED: [NEW_TIME],
+    Kind.RESCHEDULED_OUTAGE: [OLD_TIME, NEW_TIME, "booking_url"],
+    Kind.RESCHEDULED: [NEW_TIME],
+    Kind.NEEDS_NEW_SLOT: ["booking_url"],
+    Kind.CANCELLED: [NEW_TIME],
+    Kind.REMINDER: [{"en": "10:30", "hi": "10:30"}, "cancel_url"],
+    Kind.SERVICE_RESTORED: [NEW_TIME, "booking_url"],
+}
+EVENT_KIND = {
+    Kind.BOOKING_CONFIRMED: BookingEvent.Kind.BOOKED,
+    Kind.RESCHEDULED_OUTAGE: BookingEvent.Kind.RESCHEDULED,
+    Kind.RESCHEDULED: BookingEvent.Kind.RESCHEDULED,
+    Kind.NEEDS_NEW_SLOT: BookingEvent.Kind.NEEDS_NEW_SLOT,
+    Kind.CANCELLED: BookingEvent.Kind.CANCELLED,
+    Kind.REMINDER: BookingEvent.Kind.BOOKED,
+    Kind.SERVICE_RESTORED: BookingEvent.Kind.RESTORED,
+}
+OUTAGE_KINDS = {Kind.RESCHEDULED_OUTAGE, Kind.NEEDS_NEW_SLOT, Kind.SERVICE_RESTORED}
+
+
+@pytest.fixture
+def rows_for(make_event, outage, settings):
+    settings.SITE_URL = "https://rtoslot.mp.gov.in"
+
+    def rows(kind: str, language: str) -> dict[str, Notification]:
+        applicant = ApplicantFactory(
+            full_name="Venkataraghavan Subramaniam Iyer", preferred_language=language
+        )
+        event = make_event(
+            applicant=applicant,
+            kind=EVENT_KIND[kind],
+            outage=outage if kind in OUTAGE_KINDS else None,
+            from_hour=9 if kind in {Kind.RESCHEDULED_OUTAGE, Kind.RESCHEDULED} else None,
+        )
+        if kind == Kind.NEEDS_NEW_SLOT:
+            event.from_starts_at, event.to_starts_at = event.booking.slot.starts_at, None
+        result = {r.channel: r for r in notification_rows_for_events(events=[event], kind=kind)}
+        if kind == Kind.REMINDER:
+            for row in result.values():
+                row.context["links"]["cancel"] = "https://rtoslot.mp.gov.in/my/cancel/TOKEN/"
+        return result
+
+    return rows
+
+
+def _render(row: Notification):
+    return render_notification(
+        kind=row.kind, channel=row.channel, language=row.language, context=row.context
+    )
+
+
+def _expected(item, language: str, row: Notification) -> str:
+    if item == "booking_url":
+        return row.context["links"]["booking"]
+    if item == "cancel_url":
+        return row.context["links"]["cancel"]
+    return item[language]
+
+
+@pytest.mark.parametrize("language", ["en", "hi"])
+@pytest.mark.parametrize("kind", Kind.values)
+def test_sms_says_reference_office_and_times(rows_for, kind, language):
+    row = rows_for(kind, language)["sms"]
+    text = _render(row).body
+
+    assert row.context["reference"] in text
+    assert OFFICE[language] in text
+    for item in SMS_MUST_SHOW[kind]:
+        assert _expected(item, language, row) in text, (kind, language, text)
+    assert "Venkataraghavan" not in text  # names stay out of SMS: length and privacy
+    if language == "en":
+        assert is_gsm7(text), text
+    else:
+        assert OFFICE["en"] not in text
+
+
+@pytest.mark.parametrize("language", ["en", "hi"])
+@pytest.mark.parametrize("kind", Kind.values)
+def test_email_has_subject_text_and_html_in_the_language(rows_for, kind, language):
+    row = rows_for(kind, language)["email"]
+    rendered = _render(row)
+    reference = row.context["reference"]
+
+    assert reference in rendered.subject
+    assert "\n" not in rendered.subject
+    for body in (rendered.body, rendered.body_html):
+        assert reference in body
+        assert OFFICE[language] in body
+        assert "Venkataraghavan Subramaniam Iyer" in body
+        assert row.context["links"]["booking" if kind != Kind.REMINDER else "cancel"] in body
+    assert rendered.body_html.lstrip().startswith("<!doctype html>")
+    assert f'<html lang="{language}">' in rendered.body_html
+    if kind in OUTAGE_KINDS - {Kind.SERVICE_RESTORED}:
+        assert REASON[language] in rendered.body
+    if kind == Kind.RESCHEDULED_OUTAGE:
+        assert OLD_TIME[language] in rendered.body
+        assert NEW_TIME[language] in rendered.body
+    if language == "hi":
+        assert "Dear" not in rendered.body
+
+
+def test_text_is_not_html_escaped_but_html_is(rows_for):
+    row = rows_for(Kind.BOOKING_CONFIRMED, "en")["email"]
+    row.context["service"]["name"] = "Learner's licence test & <photo>"
+    rendered = _render(row)
+    assert "Learner's licence test & <photo>" in rendered.body
+    assert "Learner&#x27;s licence test &amp; &lt;photo&gt;" in rendered.body_html
+
+
+def test_reason_typed_with_curly_quotes_keeps_english_sms_gsm7(rows_for):
+    row = rows_for(Kind.RESCHEDULED_OUTAGE, "en")["sms"]
+    row.context["outage"]["reason"] = "“Sarathi” server – down since morning, engineers on site"
+    text = _render(row).body
+    assert is_gsm7(text)
+    assert '"Sarathi" server - down since...' in text
+
+
+def test_times_are_shown_in_india_time():
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 12, 12, 5, 0, tzinfo=UTC)  # 10:30 IST
+    assert format_when(at, "en") == "12 Dec 10:30"
+    assert format_when(at, "hi") == "12 दिस 10:30"
+
+
+def test_short_text_cuts_at_a_word():
+    assert short_text("Licence server down", 40) == "Licence server down"
+    assert short_text("Licence server down since the morning of Monday", 30) == (
+        "Licence server down since..."
+    )
