@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test venv messages services lint format migrations-check bench worker beat clean
+.PHONY: run test venv messages services lint format migrations-check compose-check bench worker beat clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,15 @@ run: venv messages
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 ## make test: the full suite on real PostgreSQL + Redis (started if they are not running).
-test: venv messages services migrations-check lint
+test: venv messages services migrations-check lint compose-check
 	$(BIN)/pytest --create-db $(PYTEST_ARGS)
+
+compose-check:
+	@if docker compose version >/dev/null 2>&1; then \
+		DJANGO_SECRET_KEY=check docker compose config --quiet && echo "docker compose config: ok"; \
+	elif command -v docker-compose >/dev/null 2>&1; then \
+		DJANGO_SECRET_KEY=check docker-compose config --quiet && echo "docker-compose config: ok"; \
+	else echo "docker compose not installed: compose file checked by tests/test_embedded_default.py only"; fi
 
 services:
 	./scripts/ensure_services.sh

@@ -53,6 +53,11 @@ class AnonThrottle(_SettingsRateMixin, throttling.AnonRateThrottle):
     def __init__(self):  # the rate is read per request, see _SettingsRateMixin
         pass
 
+    def get_cache_key(self, request, view):
+        if request.user is not None:
+            return None  # UserThrottle counts these
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
 
 class UserThrottle(_SettingsRateMixin, throttling.UserRateThrottle):
     """Per applicant or per staff user, in separate key spaces."""

@@ -241,4 +241,3 @@ def appointment_ics(
     event.add("url", url)
     calendar.add_component(event)
     return calendar.to_ical()
-

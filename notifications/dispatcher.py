@@ -201,9 +201,7 @@ def _send_batch(
                 else Notification.Status.FAILED
             )
             if status == Notification.Status.FAILED:
-                row.next_attempt_at = timezone.now() + timedelta(
-                    seconds=retry_delay(row.attempts)
-                )
+                row.next_attempt_at = timezone.now() + timedelta(seconds=retry_delay(row.attempts))
             outcomes.append(_Outcome(row, status, last_error=_error(exc)))
             logger.info("Notification %s attempt %s failed: %s", row.pk, row.attempts, exc)
         else:

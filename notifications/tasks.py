@@ -9,8 +9,8 @@ from celery import shared_task
 from notifications.services import (
     notifications_dispatch,
     notifications_dispatch_followup,
-    notifications_followup_started,
     notifications_due_count,
+    notifications_followup_started,
     notifications_write_reminders,
 )
 from rto_booking.queueing import enqueue_now

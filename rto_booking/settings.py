@@ -368,6 +368,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": _positive_int("API_NUM_PROXIES", 0),
     "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 # The docs page serves Swagger UI from the drf-spectacular-sidecar package, not from a CDN.
 INSTALLED_APPS.append("drf_spectacular_sidecar")

@@ -149,9 +149,11 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     kind = Notification.Kind.BOOKING_CONFIRMED
     language = "en"
     recipient = factory.LazyAttribute(
-        lambda o: o.booking.applicant.mobile
-        if o.channel == Notification.Channel.SMS
-        else o.booking.applicant.email
+        lambda o: (
+            o.booking.applicant.mobile
+            if o.channel == Notification.Channel.SMS
+            else o.booking.applicant.email
+        )
     )
     context = factory.LazyAttribute(
         lambda o: {

@@ -161,15 +161,17 @@ def start_private_redis(*, port: int | None = None, log_dir: Path | None = None)
 def use_broker(url: str) -> Iterator[None]:
     """Make this process publish tasks to `url` (not eagerly), restoring everything after.
 
-    The Celery app caches its connection pool and producer pool for the broker it first used,
-    so both are dropped here (and again on the way out) to be rebuilt for the new URL.
+    The Celery app caches its connection and producer pools (kombu's process-wide registry,
+    keyed by URL), so the registry is reset here and again on the way out, and the app's
+    references to it are dropped, to be rebuilt for whatever URL is configured next.
     """
+    from kombu import pools
+
     from rto_booking.celery import app
 
     def reset_pools():
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
+        pools.reset()
+        app._pool = None
         app.amqp._producer_pool = None
 
     saved = (app.conf.broker_url, app.conf.task_always_eager)

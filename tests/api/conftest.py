@@ -29,7 +29,9 @@ def api():
 
 def _bearer(applicant) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {applicant_token_issue(applicant=applicant).token}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {applicant_token_issue(applicant=applicant).token}"
+    )
     return client
 
 

@@ -36,17 +36,23 @@ def test_availability_lists_days_and_slots(api, bhopal_slot):
 
 def test_full_day_and_outage_day(api, bhopal, bhopal_photo, bhopal_slot):
     SlotFactory(offering=bhopal_photo, starts_at=in_days(5), capacity=1, booked=1)
-    outage_create(offices=[bhopal], expected_end=in_days(3, 12), starts_at=in_days(3, 8), reason="x")
+    outage_create(
+        offices=[bhopal], expected_end=in_days(3, 12), starts_at=in_days(3, 8), reason="x"
+    )
     days = {
         d["date"]: d
         for d in api.get(
             URL, {"service": "photo-biometrics", "from": in_days(3).date(), "to": in_days(5).date()}
         ).json()["days"]
     }
-    statuses = [d["status"] for d in days.values()]
-    assert statuses == ["outage", "closed", "full"]
-    assert list(days.values())[0]["slots"][0]["available"] == 0
-    assert list(days.values())[0]["reason"] == "x"
+    outage_day, closed_day, full_day = days.values()
+    assert [outage_day["status"], closed_day["status"], full_day["status"]] == [
+        "outage",
+        "closed",
+        "full",
+    ]
+    assert outage_day["slots"][0]["available"] == 0
+    assert outage_day["reason"] == "x"
 
 
 @pytest.mark.parametrize(
@@ -65,7 +71,9 @@ def test_bad_queries_answer_400_invalid(api, bhopal_photo, params):
 
 
 def test_sixty_two_days_is_allowed(api, bhopal_photo):
-    response = api.get(URL, {"service": "photo-biometrics", "from": "2026-12-01", "to": "2027-01-31"})
+    response = api.get(
+        URL, {"service": "photo-biometrics", "from": "2026-12-01", "to": "2027-01-31"}
+    )
     assert response.status_code == 200
     assert len(response.json()["days"]) == 62
 

@@ -73,9 +73,10 @@ def test_gateway_errors_are_retried_until_it_recovers_and_4xx_is_dead(
 
     write_confirmations(make_event, 1, email="")
     row = Notification.objects.get()
-    assert wait_for(
-        lambda: Notification.objects.get(pk=row.pk).status == "sent", timeout=WAIT
-    ), (Notification.objects.filter(pk=row.pk).values().get(), worker.log()[-3000:])
+    assert wait_for(lambda: Notification.objects.get(pk=row.pk).status == "sent", timeout=WAIT), (
+        Notification.objects.filter(pk=row.pk).values().get(),
+        worker.log()[-3000:],
+    )
     row.refresh_from_db()
     assert row.attempts == 3
     assert [r["status"] for r in gateway.requests] == [500, 500, 200]

@@ -63,8 +63,7 @@ def test_row_language_follows_the_applicant(make_event, hindi_applicant):
 
 def test_rows_for_events_runs_no_query(make_event, outage, django_assert_num_queries):
     events = [
-        make_event(kind=BookingEvent.Kind.RESCHEDULED, outage=outage, from_hour=9)
-        for _ in range(3)
+        make_event(kind=BookingEvent.Kind.RESCHEDULED, outage=outage, from_hour=9) for _ in range(3)
     ]
     with django_assert_num_queries(0):
         rows = notification_rows_for_events(
@@ -108,26 +107,24 @@ def test_unknown_kind_is_refused(make_event):
 
 
 def test_dispatch_is_enqueued_once_per_transaction(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks:
-        with transaction.atomic():
-            notifications_dispatch_on_commit()
-            notifications_dispatch_on_commit()
-            notifications_dispatch_on_commit()
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        notifications_dispatch_on_commit()
+        notifications_dispatch_on_commit()
+        notifications_dispatch_on_commit()
     assert len(callbacks) == 1
 
 
 def test_a_rolled_back_savepoint_does_not_suppress_the_dispatch(
     django_capture_on_commit_callbacks,
 ):
-    with django_capture_on_commit_callbacks() as callbacks:
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    notifications_dispatch_on_commit()
-                    raise RuntimeError("chunk failed")
-            except RuntimeError:
-                pass
-            notifications_dispatch_on_commit()
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        try:
+            with transaction.atomic():
+                notifications_dispatch_on_commit()
+                raise RuntimeError("chunk failed")
+        except RuntimeError:
+            pass
+        notifications_dispatch_on_commit()
     assert len(callbacks) == 1
 
 
@@ -150,7 +147,7 @@ def _booking_at(offering, when, **kwargs):
 
 def test_reminders_for_tomorrows_confirmed_bookings_only(jabalpur_photo, settings):
     settings.SITE_URL = "https://rtoslot.mp.gov.in"
-    now = local_dt(timezone.localdate() , 21)
+    now = local_dt(timezone.localdate(), 21)
     tomorrow = now.date() + timedelta(days=1)
     due = _booking_at(jabalpur_photo, local_dt(tomorrow, 10))
     late_evening = _booking_at(jabalpur_photo, local_dt(tomorrow, 23, 30))

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from applicants.models import Applicant
-from slots.models import Booking, Closure, Office, Offering, Service, Slot, WeeklySession
+from slots.models import Booking, Closure, Offering, Office, Service, Slot, WeeklySession
 from tests.factories import ApplicantFactory, SlotFactory
 
 pytestmark = pytest.mark.django_db

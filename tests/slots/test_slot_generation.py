@@ -12,14 +12,14 @@ MONDAY = date(2030, 1, 7)  # a Monday far from today's slots
 
 
 def _session(offering, **kwargs):
-    defaults = dict(
-        weekday=0,
-        start_time=time(10, 0),
-        end_time=time(13, 30),
-        slot_minutes=30,
-        seats_per_slot=10,
-        priority_reserve=2,
-    )
+    defaults = {
+        "weekday": 0,
+        "start_time": time(10, 0),
+        "end_time": time(13, 30),
+        "slot_minutes": 30,
+        "seats_per_slot": 10,
+        "priority_reserve": 2,
+    }
     defaults.update(kwargs)
     return WeeklySessionFactory(offering=offering, **defaults)
 

@@ -1,0 +1,137 @@
+from datetime import timedelta
+
+import pytest
+from django.core import signing
+from rest_framework.test import APIClient
+
+from applicants.tokens import SALT, applicant_token_issue
+from tests.api.conftest import assert_error
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/auth/applicant/"
+
+
+def sign_in(client, number, dob="1995-06-15", **extra):
+    return client.post(URL, {"application_number": number, "date_of_birth": dob}, **extra)
+
+
+def test_sign_in_returns_a_token_that_authenticates(api, applicant, settings):
+    settings.APPLICANT_TOKEN_HOURS = 12
+    response = sign_in(api, applicant.application_number)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["expires_at"].endswith("+05:30")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {body['token']}")
+    assert client.get("/api/v1/bookings/").status_code == 200
+
+
+@pytest.mark.parametrize("number_exists", [True, False])
+def test_wrong_pair_answers_401_invalid_credentials_either_way(api, applicant, number_exists):
+    number = applicant.application_number if number_exists else "2699999999"
+    body = assert_error(sign_in(api, number, dob="1990-01-01"), 401, "invalid_credentials")
+    assert body["detail"] == "The application number and date of birth do not match."
+
+
+def test_malformed_sign_in_answers_400(api, applicant):
+    assert_error(sign_in(api, applicant.application_number, dob="15/06/1995"), 400, "invalid")
+
+
+def test_missing_token_answers_401_not_authenticated(api):
+    response = api.get("/api/v1/bookings/")
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("header", ["Bearer nonsense", "Bearer a b", "Token nope", "Bearer 1:2:3"])
+def test_bad_tokens_answer_401(api, header):
+    api.credentials(HTTP_AUTHORIZATION=header)
+    assert_error(api.get("/api/v1/bookings/"), 401, "not_authenticated")
+
+
+def test_expired_token_answers_401(api, applicant, settings):
+    token = applicant_token_issue(applicant=applicant).token
+    settings.APPLICANT_TOKEN_HOURS = -1  # every token issued so far is past its lifetime
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert_error(api.get("/api/v1/bookings/"), 401, "not_authenticated")
+
+
+def test_token_of_another_salt_is_refused(api, applicant):
+    forged = signing.TimestampSigner(salt="something-else").sign(str(applicant.pk))
+    assert SALT != "something-else"
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
+    assert_error(api.get("/api/v1/bookings/"), 401, "not_authenticated")
+
+
+def test_token_lifetime_comes_from_settings(applicant, settings):
+    settings.APPLICANT_TOKEN_HOURS = 3
+    issued = applicant_token_issue(applicant=applicant)
+    from django.utils import timezone
+
+    remaining = issued.expires_at - timezone.now()
+    assert timedelta(hours=2, minutes=59) < remaining <= timedelta(hours=3)
+
+
+def test_brute_force_on_one_number_gets_429(api, applicant, settings):
+    settings.RATE_LIMITS = "on"
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "signin_number": "5/min"}
+    for _ in range(5):
+        assert sign_in(api, applicant.application_number, dob="1990-01-01").status_code == 401
+    response = sign_in(api, applicant.application_number)  # even the right date now waits
+    assert_error(response, 429, "throttled")
+    assert int(response["Retry-After"]) >= 1
+
+
+def test_brute_force_from_one_address_gets_429(api, settings):
+    settings.RATE_LIMITS = "on"
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "signin_address": "3/min"}
+    for n in range(3):
+        assert sign_in(api, f"26000000{n:02d}").status_code == 401
+    assert_error(sign_in(api, "2600000099"), 429, "throttled")
+    # Another address is not affected.
+    assert sign_in(api, "2600000099", REMOTE_ADDR="10.1.2.3").status_code == 401
+
+
+def test_successful_sign_ins_are_not_counted(api, applicant, settings):
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "signin_number": "2/min"}
+    for _ in range(5):
+        assert sign_in(api, applicant.application_number).status_code == 200
+
+
+def test_rate_limits_off_disables_sign_in_throttle(api, applicant, settings):
+    settings.RATE_LIMITS = "off"
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "signin_number": "1/min"}
+    for _ in range(4):
+        assert sign_in(api, applicant.application_number, dob="1990-01-01").status_code == 401
+
+
+def test_general_anonymous_rate_answers_429(api, bhopal, settings):
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "anon": "3/min"}
+    for _ in range(3):
+        assert api.get("/api/v1/offices/").status_code == 200
+    response = api.get("/api/v1/offices/")
+    assert_error(response, 429, "throttled")
+    assert "Retry-After" in response
+
+
+def test_general_user_rate_answers_429(applicant_api, settings):
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "user": "2/min"}
+    for _ in range(2):
+        assert applicant_api.get("/api/v1/bookings/").status_code == 200
+    assert_error(applicant_api.get("/api/v1/bookings/"), 429, "throttled")
+
+
+def test_staff_token_authenticates(bhopal_api):
+    assert bhopal_api.get("/api/v1/bookings/").status_code == 200
+
+
+def test_non_staff_user_token_is_refused(db):
+    from rest_framework.authtoken.models import Token
+
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="someone", is_staff=False)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    assert_error(client.get("/api/v1/bookings/"), 401, "not_authenticated")
