@@ -42,10 +42,18 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+def _clean(text) -> str:
+    """Messages may quote the input: keep a lone surrogate from breaking the UTF-8 answer."""
+    return str(text).encode("utf-8", "replace").decode("utf-8")
+
+
 def error_body(code: str, detail, fields: dict | None = None) -> dict:
-    body = {"code": code, "detail": str(detail)}
+    body = {"code": code, "detail": _clean(detail)}
     if fields is not None:
-        body["fields"] = fields
+        body["fields"] = {
+            _clean(field): [_clean(message) for message in messages]
+            for field, messages in fields.items()
+        }
     return body
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -17,6 +17,28 @@ from slots.models import Booking, BookingEvent, Office, Outage, Service
 MAX_ID = 2**63 - 1
 AVAILABILITY_MAX_DAYS = 62
 AVAILABILITY_DEFAULT_DAYS = 14
+
+
+# Dates and times the service works with; outside this, Python's date arithmetic (or the
+# database's timestamp range, seen through UTC) would overflow instead of answering 400.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 1, 1)
+
+
+class BoundedDateField(serializers.DateField):
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        if not EARLIEST <= day < LATEST:
+            raise serializers.ValidationError(_("Enter a date from 2000 to 2099."))
+        return day
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    def to_internal_value(self, value):
+        moment = super().to_internal_value(value)
+        if not EARLIEST <= timezone.localtime(moment).date() < LATEST:
+            raise serializers.ValidationError(_("Enter a time from 2000 to 2099."))
+        return moment
 
 
 def _django_errors(error: DjangoValidationError) -> serializers.ValidationError:
@@ -44,11 +66,11 @@ class OfficeOutSerializer(serializers.Serializer):
 class AvailabilityQuerySerializer(serializers.Serializer):
     service = serializers.SlugField(max_length=40, help_text="Service slug, e.g. learner-test.")
     # "from" is a Python keyword: the field is declared under it in __init__ below.
-    to = serializers.DateField(required=False, help_text="Last day (default: from + 13 days).")
+    to = BoundedDateField(required=False, help_text="Last day (default: from + 13 days).")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["from"] = serializers.DateField(
+        self.fields["from"] = BoundedDateField(
             required=False, help_text="First day (default: today)."
         )
 
@@ -186,21 +208,40 @@ class OutageListQuerySerializer(serializers.Serializer):
     active = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
+class CodeRelatedField(serializers.SlugRelatedField):
+    """SlugRelatedField that refuses what PostgreSQL cannot compare (NUL, lone surrogates)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or len(data) > 100 or not _encodable(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def _encodable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class OutageInSerializer(serializers.Serializer):
-    offices = serializers.SlugRelatedField(
+    offices = CodeRelatedField(
         slug_field="code", queryset=Office.objects.all(), many=True, allow_empty=False
     )
-    services = serializers.SlugRelatedField(
+    services = CodeRelatedField(
         slug_field="slug", queryset=Service.objects.all(), many=True, required=False
     )
-    starts_at = serializers.DateTimeField(required=False, help_text="Default: now.")
-    expected_end = serializers.DateTimeField()
+    starts_at = BoundedDateTimeField(required=False, help_text="Default: now.")
+    expected_end = BoundedDateTimeField()
     reason = serializers.CharField(max_length=300)
     reason_hi = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
 
 class OutageExtendSerializer(serializers.Serializer):
-    expected_end = serializers.DateTimeField()
+    expected_end = BoundedDateTimeField()
 
 
 class OutagePreviewQuerySerializer(serializers.Serializer):
@@ -208,8 +249,8 @@ class OutagePreviewQuerySerializer(serializers.Serializer):
     services = serializers.CharField(
         required=False, allow_blank=True, max_length=500, help_text="Slugs, comma-separated."
     )
-    starts_at = serializers.DateTimeField(required=False)
-    expected_end = serializers.DateTimeField()
+    starts_at = BoundedDateTimeField(required=False)
+    expected_end = BoundedDateTimeField()
 
     def _resolve(self, value: str, queryset, field: str):
         wanted = [part.strip() for part in value.split(",") if part.strip()]

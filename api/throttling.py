@@ -10,6 +10,7 @@ address) stops after a few tries.
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 from django.conf import settings
@@ -79,7 +80,11 @@ class SignInFailures:
     """Fixed-window failure counters per application number and per client address."""
 
     def __init__(self, *, request, application_number: str):
-        self.number = (application_number or "").strip()[:40]
+        # Hashed: the raw input may hold anything, and the key must be short and encodable.
+        number = (application_number or "").strip()
+        self.number = (
+            hashlib.sha256(number.encode("utf-8", "replace")).hexdigest()[:32] if number else ""
+        )
         self.address = throttling.BaseThrottle().get_ident(request)
 
     def _keys(self) -> list[tuple[str, int, int]]:

@@ -62,8 +62,8 @@ v1 = [
     ),
     path("outages/", views.OutageListCreateView.as_view(), name="outage-list"),
     path("outages/preview/", views.OutagePreviewView.as_view(), name="outage-preview"),
-    path("outages/<int:pk>/", views.OutageDetailView.as_view(), name="outage-detail"),
-    path("outages/<int:pk>/resolve/", views.OutageResolveView.as_view(), name="outage-resolve"),
+    path("outages/<int:id>/", views.OutageDetailView.as_view(), name="outage-detail"),
+    path("outages/<int:id>/resolve/", views.OutageResolveView.as_view(), name="outage-resolve"),
 ]
 
 app_name = "api"

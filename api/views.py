@@ -398,8 +398,8 @@ class OutageDetailView(APIView):
         responses={200: s.OutageOutSerializer, **errors(404)},
         tags=["outages"],
     )
-    def get(self, request, pk: int):
-        return Response(s.OutageOutSerializer(_outage_or_404(pk)).data)
+    def get(self, request, id: int):
+        return Response(s.OutageOutSerializer(_outage_or_404(id)).data)
 
     @extend_schema(
         operation_id="outages_extend",
@@ -409,8 +409,8 @@ class OutageDetailView(APIView):
         "bookings.",
         tags=["staff"],
     )
-    def patch(self, request, pk: int):
-        outage = _outage_or_404(pk)
+    def patch(self, request, id: int):
+        outage = _outage_or_404(id)
         require_offices(request.user, [office.pk for office in outage.offices.all()])
         data = s.OutageExtendSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -429,8 +429,8 @@ class OutageResolveView(APIView):
         "harmless.",
         tags=["staff"],
     )
-    def post(self, request, pk: int):
-        outage = _outage_or_404(pk)
+    def post(self, request, id: int):
+        outage = _outage_or_404(id)
         require_offices(request.user, [office.pk for office in outage.offices.all()])
         return _render_outage(outage_resolve(outage=outage))
 

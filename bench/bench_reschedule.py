@@ -68,7 +68,10 @@ def admin(*statements: str) -> None:
             conn.execute(statement)
 
 
-admin(f"DROP DATABASE IF EXISTS {DB_SQL} WITH (FORCE)", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+admin(
+    f"DROP DATABASE IF EXISTS {DB_SQL} WITH (FORCE)",
+    f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)",
+)
 admin(f"CREATE DATABASE {DB}")
 
 import django  # noqa: E402
@@ -337,16 +340,24 @@ SQL_STEPS = [
 ]
 
 
-def run_sql_limit(outage_id: int, start: datetime, end: datetime, site: str) -> float:
+def run_sql_limit(
+    outage_id: int, start: datetime, end: datetime, site: str
+) -> tuple[float, list[tuple[str, float]]]:
+    """Run SQL_STEPS in one transaction on the copy; return (seconds, per-step seconds)."""
     params = {"outage": outage_id, "start": start, "end": end, "site": site}
+    steps = []
     with psycopg.connect(f"{PG}/{DB_SQL}") as conn:
         conn.execute("SELECT 1")  # connect outside the clock, as Django's connection is
         conn.commit()
         began = time.perf_counter()
         with conn.transaction():
             for step in SQL_STEPS:
+                t = time.perf_counter()
                 conn.execute(step, params)
-        return time.perf_counter() - began
+                steps.append((" ".join(step.split())[:60], time.perf_counter() - t))
+        spent = time.perf_counter() - began
+        steps.append(("COMMIT", spent - sum(s for _n, s in steps)))
+        return spent, steps
 
 
 # --- Checks ------------------------------------------------------------------------------------
@@ -377,9 +388,35 @@ def snapshot(dbname: str, outage_id: int, start: datetime, end: datetime) -> dic
         }
 
 
+def _time_phases(timings: dict[str, list[float]]) -> None:
+    """Wrap the Django path's steps so --queries also shows where the Python time goes."""
+    import slots.services.outages as outages
+
+    def wrap(module, name):
+        original = getattr(module, name, None)
+        if original is None:
+            return
+
+        def timed(*args, **kwargs):
+            began = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                timings.setdefault(f"phase {name}", []).append(time.perf_counter() - began)
+
+        setattr(module, name, timed)
+
+    for name in ("_process_chunk", "_attach_shared", "_candidates", "_assign", "_events_insert"):
+        wrap(outages, name)
+    for name in ("_outbox_insert", "_move_bookings", "_counter_update"):
+        wrap(outages, name)
+    wrap(notification_services, "notification_rows_for_events")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", action="store_true", help="cProfile the Django path")
+    parser.add_argument("--queries", action="store_true", help="time the Django path's SQL")
     args = parser.parse_args()
 
     t = time.perf_counter()
@@ -403,9 +440,28 @@ def main() -> int:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    timings: dict[str, list[float]] = {}
+
+    def timed(execute, sql, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            key = " ".join(sql.split())[:70]
+            timings.setdefault(key, []).append(time.perf_counter() - began)
+
+    if args.queries:
+        _time_phases(timings)
+    admin("CHECKPOINT")
     began = time.perf_counter()
-    outage = outage_reschedule(outage_id=outage_id)
+    if args.queries:
+        with connection.execute_wrapper(timed):
+            outage = outage_reschedule(outage_id=outage_id)
+    else:
+        outage = outage_reschedule(outage_id=outage_id)
     django_s = time.perf_counter() - began
+    for key, spent in sorted(timings.items(), key=lambda kv: -sum(kv[1]))[:20]:
+        print(f"{sum(spent):7.3f} s {len(spent):5d}x  {key}")
     if profiler is not None:
         import pstats
 
@@ -413,7 +469,11 @@ def main() -> int:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
-    sql_s = run_sql_limit(outage_id, start, end, settings.SITE_URL)
+    admin("CHECKPOINT")
+    sql_s, sql_steps = run_sql_limit(outage_id, start, end, settings.SITE_URL)
+    if args.queries:
+        for name, spent in sql_steps:
+            print(f"{spent:7.3f} s  sql: {name}")
 
     errors = []
     if outage is None or outage.state != Outage.State.DONE:
@@ -454,6 +514,7 @@ def main() -> int:
         "django_bookings_per_s": round(bookings / django_s, 1),
         "sql_limit_seconds": round(sql_s, 3),
         "sql_bookings_per_s": round(bookings / sql_s, 1),
+        "sql_steps_seconds": {name: round(spent, 3) for name, spent in sql_steps},
         "ratio_django_over_sql": round(ratio, 2),
         "target_ratio": TARGET_RATIO,
         "target_met": met,

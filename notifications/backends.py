@@ -241,3 +241,40 @@ def appointment_ics(
     event.add("url", url)
     calendar.add_component(event)
     return calendar.to_ical()
+
+
+_ICS_CACHE: dict[tuple, bytes] = {}
+_ICS_CACHE_SIZE = 4096
+
+
+def appointment_ics_cached(*, reference: str, description: str, url: str, **kwargs) -> bytes:
+    """`appointment_ics`, built once per slot, office and text and reused for every booking.
+
+    Hundreds of bookings of one slot differ only by their reference, so the file is built
+    with a placeholder of the same length (hence the same line folding) in its place, and the
+    reference is substituted in the bytes. If the placeholder does not come out intact (a fold
+    split it), the file is built normally.
+    """
+    if not (reference.isascii() and reference.isalnum()):
+        return appointment_ics(reference=reference, description=description, url=url, **kwargs)
+    placeholder = ("Zq7Xk9" * (len(reference) // 6 + 1))[: len(reference)]
+    description_t = description.replace(reference, placeholder)
+    url_t = url.replace(reference, placeholder)
+    key = (
+        placeholder,
+        description_t,
+        url_t,
+        *sorted((name, str(value)) for name, value in kwargs.items()),
+    )
+    template = _ICS_CACHE.get(key)
+    if template is None:
+        template = appointment_ics(
+            reference=placeholder, description=description_t, url=url_t, **kwargs
+        )
+        expected = 1 + description_t.count(placeholder) + url_t.count(placeholder)
+        if template.count(placeholder.encode()) != expected:
+            return appointment_ics(reference=reference, description=description, url=url, **kwargs)
+        if len(_ICS_CACHE) >= _ICS_CACHE_SIZE:
+            _ICS_CACHE.clear()
+        _ICS_CACHE[key] = template
+    return template.replace(placeholder.encode(), reference.encode())

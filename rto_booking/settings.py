@@ -298,6 +298,8 @@ NOTIFICATION_RETRY_MAX_SECONDS = _env("float", "NOTIFICATION_RETRY_MAX_SECONDS",
 NOTIFICATION_CLAIM_LEASE_SECONDS = _positive_int("NOTIFICATION_CLAIM_LEASE_SECONDS", 300)
 # One dispatcher task sends for at most this long, then hands over to a fresh task.
 NOTIFICATION_DISPATCH_SECONDS = _positive_int("NOTIFICATION_DISPATCH_SECONDS", 240)
+if SMS_BACKEND == "http" and not SMS_GATEWAY_URL:
+    raise ImproperlyConfigured("SMS_BACKEND=http needs the environment variable SMS_GATEWAY_URL.")
 if NOTIFICATION_RETRY_BASE_SECONDS <= 0 or NOTIFICATION_RETRY_MAX_SECONDS <= 0:
     raise ImproperlyConfigured(
         "Environment variables NOTIFICATION_RETRY_BASE_SECONDS and "

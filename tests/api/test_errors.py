@@ -71,3 +71,46 @@ def test_pages_outside_the_api_are_untouched(client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert "application/json" not in response["Content-Type"]
+
+
+def test_lone_surrogates_and_nul_in_input_are_400_not_500(bhopal_api, api, bhopal):
+    outage = (
+        '{"offices": ["\\ud800", "MP-04\\u0000"], "expected_end": "2030-01-01T10:00",'
+        ' "reason": "x"}'
+    )
+    response = bhopal_api.post("/api/v1/outages/", data=outage, content_type="application/json")
+    assert_error(response, 400, "invalid")
+    applicant = (
+        '{"full_name": "A", "date_of_birth": "1990-01-01", "mobile": "9826012345",'
+        ' "preferred_language": "\\udc00"}'
+    )
+    response = api.post("/api/v1/applicants/", data=applicant, content_type="application/json")
+    assert "preferred_language" in assert_error(response, 400, "invalid")["fields"]
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "9999-12-25"])
+def test_extreme_dates_are_400_not_500(api, bhopal_photo, day):
+    url = "/api/v1/offices/MP-04/availability/"
+    assert_error(api.get(url, {"service": "photo-biometrics", "from": day}), 400, "invalid")
+    assert_error(api.get(url, {"service": "photo-biometrics", "to": day}), 400, "invalid")
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+05:30", "9999-12-31T23:59:59-12:00"])
+def test_extreme_times_are_400_not_500(bhopal_api, bhopal, moment):
+    body = {"offices": ["MP-04"], "expected_end": moment, "reason": "x"}
+    assert_error(bhopal_api.post("/api/v1/outages/", body), 400, "invalid")
+
+
+def test_odd_application_numbers_are_counted_safely(api, db):
+    response = api.post(
+        "/api/v1/auth/applicant/",
+        data='{"application_number": "\\ud800 x", "date_of_birth": "1990-01-01"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+
+
+def test_huge_outage_id_is_404(api, bhopal_api, db):
+    assert_error(api.get("/api/v1/outages/99999999999999999999999/"), 404, "not_found")
+    url = "/api/v1/outages/99999999999999999999999/resolve/"
+    assert_error(bhopal_api.post(url), 404, "not_found")

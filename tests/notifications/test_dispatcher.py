@@ -226,3 +226,33 @@ def test_concurrent_dispatchers_never_send_a_row_twice(settings, bhopal_photo):
     assert sum(1 for r in results if r.sent) >= 2  # the work really was shared
     assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
     assert set(Notification.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_calendar_files_built_from_the_cache_carry_each_bookings_reference():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from notifications.backends import appointment_ics_cached
+
+    starts = datetime(2026, 12, 12, 10, 30, tzinfo=ZoneInfo("Asia/Kolkata"))
+    common = {
+        "starts_at": starts,
+        "ends_at": starts + timedelta(minutes=30),
+        "summary": "Photo and biometrics – RTO Jabalpur",
+        "location": "RTO Jabalpur, Civic Centre",
+        "sequence": 3,
+    }
+    files = {
+        ref: appointment_ics_cached(
+            reference=ref,
+            description=f"https://rtoslot.mp.gov.in/my/bookings/{ref}/",
+            url=f"https://rtoslot.mp.gov.in/my/bookings/{ref}/",
+            **common,
+        )
+        for ref in ("MP20PB0000000001", "MP20PB0000000002", "SHORT1")
+    }
+    for ref, content in files.items():
+        (vevent,) = Calendar.from_ical(content).walk("VEVENT")
+        assert str(vevent["uid"]) == f"{ref}@127.0.0.1"
+        assert str(vevent["url"]) == f"https://rtoslot.mp.gov.in/my/bookings/{ref}/"
+        assert vevent.decoded("dtstart") == starts
