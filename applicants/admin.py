@@ -1,10 +1,13 @@
 from django.contrib import admin
 
 from applicants.models import Applicant
+from slots.admin_scoping import OfficeScopedAdminMixin
 
 
 @admin.register(Applicant)
-class ApplicantAdmin(admin.ModelAdmin):
+class ApplicantAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
+    # A clerk sees the applicants who have (or had) a booking at one of the clerk's offices.
+    office_lookup = "bookings__office"
     list_display = [
         "application_number",
         "full_name",

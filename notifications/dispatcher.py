@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 DUE_STATUSES = (Notification.Status.PENDING, Notification.Status.FAILED)
 # Stop sending a claimed batch once this share of its lease has passed.
 LEASE_SAFETY = 0.5
+# Record what a batch has sent so far at least this often (see `_send_batch`).
+RECORD_EVERY_SECONDS = 1.0
 ICS_SEQUENCE_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -180,40 +182,57 @@ def _send_one(row: Notification, senders: _Senders) -> str:
     )
 
 
+def _attempt(row: Notification, senders: _Senders) -> _Outcome:
+    try:
+        provider_id = _send_one(row, senders)
+    except PermanentSendError as exc:
+        return _Outcome(row, Notification.Status.DEAD, last_error=_error(exc))
+    except Exception as exc:  # transient, or unexpected: retry until attempts run out
+        logger.info("Notification %s attempt %s failed: %s", row.pk, row.attempts, exc)
+        if row.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
+            return _Outcome(row, Notification.Status.DEAD, last_error=_error(exc))
+        row.next_attempt_at = timezone.now() + timedelta(seconds=retry_delay(row.attempts))
+        return _Outcome(row, Notification.Status.FAILED, last_error=_error(exc))
+    return _Outcome(
+        row, Notification.Status.SENT, sent_at=timezone.now(), provider_id=str(provider_id)[:120]
+    )
+
+
 def _send_batch(
-    rows: list[Notification], senders: _Senders, send_until: float
-) -> tuple[list[_Outcome], list[int]]:
+    rows: list[Notification], senders: _Senders, send_until: float, result: DispatchResult
+) -> None:
+    """Send a claimed batch, recording outcomes at least every RECORD_EVERY_SECONDS.
+
+    A dispatcher killed mid-batch leaves its unrecorded sends to be sent again when the lease
+    ends; recording often bounds those repeats to about a second of sending (with a slow
+    gateway), while a fast backend still records a whole batch in one statement.
+    """
     outcomes: list[_Outcome] = []
     released: list[int] = []
-    max_attempts = settings.NOTIFICATION_MAX_ATTEMPTS
+    last_record = time.monotonic()
     for row in rows:
-        if time.monotonic() >= send_until:
+        now = time.monotonic()
+        if now >= send_until:
             released.append(row.pk)
             continue
-        try:
-            provider_id = _send_one(row, senders)
-        except PermanentSendError as exc:
-            outcomes.append(_Outcome(row, Notification.Status.DEAD, last_error=_error(exc)))
-        except Exception as exc:  # transient, or unexpected: retry until attempts run out
-            status = (
-                Notification.Status.DEAD
-                if row.attempts >= max_attempts
-                else Notification.Status.FAILED
-            )
-            if status == Notification.Status.FAILED:
-                row.next_attempt_at = timezone.now() + timedelta(seconds=retry_delay(row.attempts))
-            outcomes.append(_Outcome(row, status, last_error=_error(exc)))
-            logger.info("Notification %s attempt %s failed: %s", row.pk, row.attempts, exc)
+        if outcomes and now - last_record >= RECORD_EVERY_SECONDS:
+            _record(outcomes, [])
+            _tally(result, outcomes)
+            outcomes, last_record = [], now
+        outcomes.append(_attempt(row, senders))
+    _record(outcomes, released)
+    _tally(result, outcomes)
+    result.released += len(released)
+
+
+def _tally(result: DispatchResult, outcomes: list[_Outcome]) -> None:
+    for o in outcomes:
+        if o.status == Notification.Status.SENT:
+            result.sent += 1
+        elif o.status == Notification.Status.DEAD:
+            result.dead += 1
         else:
-            outcomes.append(
-                _Outcome(
-                    row,
-                    Notification.Status.SENT,
-                    sent_at=timezone.now(),
-                    provider_id=str(provider_id)[:120],
-                )
-            )
-    return outcomes, released
+            result.retrying += 1
 
 
 def _error(exc: BaseException) -> str:
@@ -299,18 +318,9 @@ def notifications_dispatch(
             if not rows:
                 break
             send_until = min(time.monotonic() + lease_safe_seconds, deadline)
-            outcomes, released = _send_batch(rows, senders, send_until)
-            _record(outcomes, released)
+            _send_batch(rows, senders, send_until, result)
             result.batches += 1
             result.claimed += len(rows)
-            result.released += len(released)
-            for o in outcomes:
-                if o.status == Notification.Status.SENT:
-                    result.sent += 1
-                elif o.status == Notification.Status.DEAD:
-                    result.dead += 1
-                else:
-                    result.retrying += 1
     finally:
         senders.close()
     if result.claimed:

@@ -305,9 +305,9 @@ if NOTIFICATION_RETRY_BASE_SECONDS <= 0 or NOTIFICATION_RETRY_MAX_SECONDS <= 0:
         "Environment variables NOTIFICATION_RETRY_BASE_SECONDS and "
         "NOTIFICATION_RETRY_MAX_SECONDS must be > 0."
     )
-if NOTIFICATION_CLAIM_LEASE_SECONDS < 30:
+if NOTIFICATION_CLAIM_LEASE_SECONDS < 5:
     raise ImproperlyConfigured(
-        "Environment variable NOTIFICATION_CLAIM_LEASE_SECONDS must be >= 30, "
+        "Environment variable NOTIFICATION_CLAIM_LEASE_SECONDS must be >= 5, "
         f"got {NOTIFICATION_CLAIM_LEASE_SECONDS}."
     )
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    path("", include("applicants.urls")),
 ]
 
 admin.site.site_header = "RTO Slot Booking"

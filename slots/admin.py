@@ -1,7 +1,47 @@
-from django.contrib import admin
-from django.utils import timezone
+"""The clerk admin (docs/ADMIN.md): every page scoped to the clerk's offices.
+
+Every ModelAdmin mixes in `OfficeScopedAdminMixin` (slots/admin_scoping.py). Writes with rules
+(marking a service down, extending, resolving, undoing, checking in, no-shows, closures on
+booked days) call the service functions; what clerks do is recorded as admin LogEntry rows, so
+"Recent actions" and each object's history say who did what.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.utils import unquote
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import formats, timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from notifications.models import Notification
+from slots.admin_scoping import (
+    OfficeListFilter,
+    OfficeScopedAdminMixin,
+    clerk_office_ids,
+    clerk_offices,
+)
+from slots.admin_views import (
+    DaySheetForm,
+    OutageExtendForm,
+    OutageMarkDownForm,
+    closure_outage_if_booked,
+    day_sheet,
+    outage_progress,
+)
+from slots.errors import BookingError, Busy
 from slots.models import (
     Booking,
     BookingEvent,
@@ -14,10 +54,44 @@ from slots.models import (
     Slot,
     WeeklySession,
 )
+from slots.services.bookings import booking_check_in, booking_mark_no_show
+from slots.services.outage_undo import (
+    OutageUndoRefused,
+    outage_undo,
+    outage_undo_available,
+    outage_undo_deadline,
+)
+from slots.services.outages import (
+    OutageInvalid,
+    outage_create,
+    outage_extend,
+    outage_preview,
+    outage_resolve,
+)
+from slots.services.slot_generation import slots_generate
+
+# Hidden on pages whose fields are all read-only: changes go through buttons and actions.
+NO_SAVE_BUTTONS = {
+    "show_save": False,
+    "show_save_and_continue": False,
+    "show_save_and_add_another": False,
+}
+
+
+def _when(value) -> str:
+    return formats.date_format(timezone.localtime(value), "j M Y, H:i") if value else "—"
+
+
+def _admin_url(opts, name: str, *args) -> str:
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_{name}", args=args)
+
+
+# --- Offices, services ----------------------------------------------------------------------
 
 
 @admin.register(Office)
-class OfficeAdmin(admin.ModelAdmin):
+class OfficeAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
+    office_lookup = "pk"
     list_display = ["code", "name", "name_hi", "district", "state", "is_active"]
     list_filter = ["state", "is_active"]
     search_fields = ["code", "name", "name_hi", "district"]
@@ -25,41 +99,200 @@ class OfficeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
+    office_lookup = None  # the shared catalogue: the same services everywhere
     list_display = ["slug", "name", "name_hi", "slot_minutes", "sort_order"]
     search_fields = ["slug", "name", "name_hi"]
 
 
-class WeeklySessionInline(admin.TabularInline):
+# --- Capacity: sessions, extra sessions, closures, slots ------------------------------------
+
+
+def _regenerate(request, offering_id: int, *, horizon: bool, dates=()) -> None:
+    """Make the offering's slots match its sessions at once (the hourly job would, later)."""
+    offerings = Offering.objects.filter(pk=offering_id)
+    today = timezone.localdate()
+    created = updated = 0
+    if horizon:
+        result = slots_generate(days=settings.SLOT_GENERATION_DAYS, offerings=offerings)
+        created, updated = result.created, result.updated
+    for day in sorted({d for d in dates if d and d >= today}):
+        result = slots_generate(first_day=day, days=1, offerings=offerings)
+        created, updated = created + result.created, updated + result.updated
+    messages.info(
+        request,
+        gettext("Slots updated from the sessions: %(created)s new, %(updated)s changed.")
+        % {"created": created, "updated": updated},
+    )
+
+
+class ExtraSessionForm(forms.ModelForm):
+    class Meta:
+        model = ExtraSession
+        fields = [
+            "offering",
+            "date",
+            "start_time",
+            "end_time",
+            "slot_minutes",
+            "seats_per_slot",
+            "priority_reserve",
+            "note",
+        ]
+
+    def clean_date(self):
+        day = self.cleaned_data["date"]
+        if day < timezone.localdate() and (not self.instance.pk or "date" in self.changed_data):
+            raise forms.ValidationError(_("An extra session cannot be added in the past."))
+        return day
+
+
+class WeeklySessionInline(OfficeScopedAdminMixin, admin.TabularInline):
     model = WeeklySession
+    office_lookup = "offering__office"
     extra = 0
 
 
-class ExtraSessionInline(admin.TabularInline):
+class ExtraSessionInline(OfficeScopedAdminMixin, admin.TabularInline):
     model = ExtraSession
+    office_lookup = "offering__office"
+    form = ExtraSessionForm
     extra = 0
 
 
 @admin.register(Offering)
-class OfferingAdmin(admin.ModelAdmin):
+class OfferingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
+    """Capacity is edited here: weekly sessions and one-off extra sessions, inline."""
+
     list_display = ["office", "service", "is_active"]
-    list_filter = ["service", "is_active", "office"]
+    list_filter = [("office", OfficeListFilter), "service", "is_active"]
     search_fields = ["office__code", "office__name", "service__slug"]
     list_select_related = ["office", "service"]
     inlines = [WeeklySessionInline, ExtraSessionInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Supervisors change an offering only to edit its sessions.
+        if request.user.is_superuser:
+            return ()
+        return ("office", "service", "is_active")
+
+    def save_formset(self, request, form, formset, change):
+        dates = set()
+        for inline_form in formset.forms:
+            if inline_form.has_changed() and formset.model is ExtraSession:
+                dates.add(inline_form.initial.get("date"))
+                dates.add(inline_form.cleaned_data.get("date"))
+        super().save_formset(request, form, formset, change)
+        touched = formset.new_objects or formset.changed_objects or formset.deleted_objects
+        if touched:
+            pending = request.__dict__.setdefault("_slots_regenerate", {"horizon": False})
+            if formset.model is WeeklySession:
+                pending["horizon"] = True
+            pending.setdefault("dates", set()).update(dates)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        pending = request.__dict__.pop("_slots_regenerate", None)
+        if pending:
+            _regenerate(
+                request,
+                form.instance.pk,
+                horizon=pending["horizon"],
+                dates=pending.get("dates", ()),
+            )
+
+
+@admin.register(ExtraSession)
+class ExtraSessionAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
+    """One-off capacity, e.g. to recover after an outage; its slots exist once it is saved."""
+
+    office_lookup = "offering__office"
+    form = ExtraSessionForm
+    list_display = [
+        "date",
+        "offering",
+        "start_time",
+        "end_time",
+        "slot_minutes",
+        "seats_per_slot",
+        "priority_reserve",
+        "note",
+    ]
+    list_filter = [("offering__office", OfficeListFilter), "offering__service"]
+    date_hierarchy = "date"
+    list_select_related = ["offering__office", "offering__service"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        dates = {obj.date, form.initial.get("date")}
+        offering_ids = {obj.offering_id, form.initial.get("offering")}
+        for offering_id in sorted(i for i in offering_ids if i):
+            _regenerate(request, offering_id, horizon=False, dates=dates)
+
+    def delete_model(self, request, obj):
+        offering_id, day = obj.offering_id, obj.date
+        super().delete_model(request, obj)
+        _regenerate(request, offering_id, horizon=False, dates={day})
+
 
 @admin.register(Closure)
-class ClosureAdmin(admin.ModelAdmin):
+class ClosureAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
+    """A closure on a day with bookings moves them like an outage would (docs/ADMIN.md)."""
+
     list_display = ["date", "office", "service", "reason", "reason_hi"]
-    list_filter = ["office", "service"]
+    list_filter = [("office", OfficeListFilter), "service"]
     date_hierarchy = "date"
     search_fields = ["reason", "office__code"]
     list_select_related = ["office", "service"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and not {"date", "office", "service"} & set(form.changed_data):
+            return
+        outage = closure_outage_if_booked(closure=obj, created_by=request.user)
+        if outage is None:
+            return
+        OutageAdmin.log_outage(
+            request,
+            outage,
+            gettext("Recorded for the closure of %(office)s on %(date)s: %(reason)s")
+            % {"office": obj.office.code, "date": obj.date, "reason": obj.reason},
+            addition=True,
+        )
+        messages.warning(
+            request,
+            format_html(
+                '{} <a href="{}">{}</a>',
+                gettext("That day had bookings: they are being moved as for an outage."),
+                _admin_url(Outage._meta, "change", outage.pk),
+                gettext("Watch the progress"),
+            ),
+        )
+
+
+class SlotForm(forms.ModelForm):
+    class Meta:
+        model = Slot
+        fields = ["offering", "starts_at", "ends_at", "capacity", "priority_reserve"]
+
+    def clean(self):
+        data = super().clean()
+        capacity = data.get("capacity")
+        if capacity is not None and capacity < self.instance.booked:
+            self.add_error(
+                "capacity",
+                _("%(booked)s seats are already booked; capacity cannot be lower.")
+                % {"booked": self.instance.booked},
+            )
+        reserve = data.get("priority_reserve")
+        if capacity is not None and reserve is not None and reserve > capacity:
+            self.add_error("priority_reserve", _("Cannot hold more seats than the capacity."))
+        return data
+
 
 @admin.register(Slot)
-class SlotAdmin(admin.ModelAdmin):
+class SlotAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
+    form = SlotForm
     list_display = [
         "starts_at",
         "ends_at",
@@ -69,73 +302,606 @@ class SlotAdmin(admin.ModelAdmin):
         "booked",
         "priority_reserve",
     ]
-    list_filter = ["office", "service"]
+    list_filter = [("office", OfficeListFilter), "service"]
     date_hierarchy = "starts_at"
     list_select_related = ["office", "service"]
-    readonly_fields = ["booked"]
     raw_id_fields = ["offering"]
 
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("office", "service", "booked")
+        # A slot's time belongs to the bookings in it: only its seats may change.
+        return ("offering", "office", "service", "starts_at", "ends_at", "booked")
 
-class BookingEventInline(admin.TabularInline):
+    def save_model(self, request, obj, form, change):
+        obj.office_id = obj.offering.office_id
+        obj.service_id = obj.offering.service_id
+        super().save_model(request, obj, form, change)
+
+
+# --- Bookings -------------------------------------------------------------------------------
+
+
+class BookingEventInline(OfficeScopedAdminMixin, admin.TabularInline):
     model = BookingEvent
+    office_lookup = "booking__office"
     extra = 0
     can_delete = False
     fields = ["at", "kind", "actor", "from_starts_at", "to_starts_at", "outage", "reason"]
     readonly_fields = fields
+    verbose_name_plural = _("history")
 
     def has_add_permission(self, request, obj=None):
         return False
 
 
+class NotificationInline(OfficeScopedAdminMixin, admin.TabularInline):
+    model = Notification
+    office_lookup = "booking__office"
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "channel", "kind", "language", "recipient", "status", "sent_at"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Booking)
-class BookingAdmin(admin.ModelAdmin):
+class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
+    """Bookings are made, moved and cancelled by the services: here they are read, checked in
+    and marked no-show (actions and buttons), and printed on the day sheet."""
+
     list_display = [
         "reference",
-        "applicant",
+        "applicant_name",
+        "application_number",
+        "mobile",
         "office",
         "service",
         "slot_start",
         "status",
         "priority",
-        "created_at",
     ]
-    list_filter = ["status", "priority", "office", "service"]
+    list_filter = [("office", OfficeListFilter), "service", "status", "priority"]
+    date_hierarchy = "slot__starts_at"
     search_fields = ["reference", "applicant__application_number", "applicant__mobile"]
     list_select_related = ["applicant", "office", "service", "slot"]
-    raw_id_fields = ["applicant", "slot"]
-    readonly_fields = ["reference", "created_at", "updated_at", "self_reschedules"]
-    inlines = [BookingEventInline]
+    fields = [
+        "reference",
+        "applicant",
+        "office",
+        "service",
+        "slot",
+        "status",
+        "priority",
+        "self_reschedules",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+    inlines = [BookingEventInline, NotificationInline]
+    actions = ["check_in", "mark_no_show"]
+    change_list_template = "admin/slots/booking/change_list.html"
+    change_form_template = "admin/slots/booking/change_form.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("name"), ordering="applicant__full_name")
+    def applicant_name(self, obj):
+        return obj.applicant.full_name
+
+    @admin.display(description=_("application number"), ordering="applicant__application_number")
+    def application_number(self, obj):
+        return obj.applicant.application_number
+
+    @admin.display(description=_("mobile"))
+    def mobile(self, obj):
+        return obj.applicant.mobile
 
     @admin.display(description=_("slot"), ordering="slot__starts_at")
     def slot_start(self, obj):
-        return timezone.localtime(obj.slot.starts_at).strftime("%d %b %Y %H:%M")
+        return _when(obj.slot.starts_at)
+
+    # Check-in and no-show, from the list (actions) or a booking's page (buttons).
+
+    def _finish(self, request, bookings, *, service, done_log, done_message) -> None:
+        done, refused = [], []
+        for booking in bookings:
+            try:
+                service(booking=booking, actor=BookingEvent.Actor.STAFF)
+            except BookingError as error:
+                refused.append((booking.reference, str(error.message)))
+            else:
+                done.append(booking)
+        if done:
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk,
+                queryset=done,
+                action_flag=CHANGE,
+                change_message=str(done_log),
+            )
+            self.message_user(
+                request, done_message(len(done)) % {"count": len(done)}, messages.SUCCESS
+            )
+        for reference, reason in refused[:20]:
+            self.message_user(
+                request,
+                gettext("%(reference)s not changed: %(reason)s")
+                % {"reference": reference, "reason": reason},
+                messages.WARNING,
+            )
+        if len(refused) > 20:
+            self.message_user(
+                request,
+                gettext("…and %(count)s more not changed.") % {"count": len(refused) - 20},
+                messages.WARNING,
+            )
+
+    def _check_in(self, request, bookings):
+        self._finish(
+            request,
+            bookings,
+            service=booking_check_in,
+            done_log=_("Checked in."),
+            done_message=lambda n: ngettext(
+                "%(count)s applicant checked in.", "%(count)s applicants checked in.", n
+            ),
+        )
+
+    def _no_show(self, request, bookings):
+        self._finish(
+            request,
+            bookings,
+            service=booking_mark_no_show,
+            done_log=_("Marked as no-show."),
+            done_message=lambda n: ngettext(
+                "%(count)s booking marked as no-show.", "%(count)s bookings marked as no-show.", n
+            ),
+        )
+
+    @admin.action(description=_("Check in the selected applicants"), permissions=["change"])
+    def check_in(self, request, queryset):
+        self._check_in(request, list(queryset.select_related("slot")))
+
+    @admin.action(description=_("Mark the selected bookings as no-show"), permissions=["change"])
+    def mark_no_show(self, request, queryset):
+        self._no_show(request, list(queryset.select_related("slot")))
+
+    def get_urls(self):
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        wrap = self.admin_site.admin_view
+        return [
+            path("day-sheet/", wrap(self.day_sheet_view), name=f"{info}_day_sheet"),
+            path(
+                "<path:object_id>/check-in/",
+                wrap(self.check_in_view),
+                name=f"{info}_check_in",
+            ),
+            path(
+                "<path:object_id>/no-show/",
+                wrap(self.no_show_view),
+                name=f"{info}_no_show",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _booking_for_action(self, request, object_id):
+        booking = self.get_object(request, unquote(object_id))
+        if booking is None:
+            raise Http404(gettext("No such booking."))
+        if not self.has_change_permission(request, booking):
+            raise PermissionDenied
+        return booking
+
+    def check_in_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        booking = self._booking_for_action(request, object_id)
+        self._check_in(request, [booking])
+        return HttpResponseRedirect(_admin_url(self.opts, "change", booking.pk))
+
+    def no_show_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        booking = self._booking_for_action(request, object_id)
+        self._no_show(request, [booking])
+        return HttpResponseRedirect(_admin_url(self.opts, "change", booking.pk))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST":
+            # Nothing on this page is edited in place; the buttons post to their own URLs.
+            return HttpResponseRedirect(request.path)
+        booking = self.get_object(request, unquote(object_id))
+        extra = {**NO_SAVE_BUTTONS, **(extra_context or {})}
+        if booking is not None:
+            extra["can_act"] = (
+                self.has_change_permission(request, booking)
+                and booking.status == Booking.Status.CONFIRMED
+            )
+            extra["can_no_show"] = extra["can_act"] and booking.slot.ends_at <= timezone.now()
+        return super().change_view(request, object_id, form_url, extra)
+
+    def day_sheet_view(self, request):
+        """The printable list of one office × service × day, grouped by slot time."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        offices = clerk_offices(request)
+        code = request.GET.get("office")
+        if code and not offices.filter(code=code).exists():
+            if Office.objects.filter(code=code).exists():
+                raise PermissionDenied
+            raise Http404(gettext("No such office."))
+        initial = {"date": timezone.localdate()}
+        mine = list(offices[:2])
+        if len(mine) == 1:
+            initial["office"] = mine[0].code
+        form = DaySheetForm(request.GET or None, offices=offices, initial=initial)
+        sheet = None
+        if form.is_bound and form.is_valid():
+            sheet = day_sheet(
+                office=form.cleaned_data["office"],
+                service=form.cleaned_data["service"],
+                day=form.cleaned_data["date"],
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Day sheet"),
+            "form": form,
+            "sheet": sheet,
+            "printed_at": timezone.now(),
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/slots/booking/day_sheet.html", context)
+
+
+# --- Outages --------------------------------------------------------------------------------
 
 
 @admin.register(Outage)
-class OutageAdmin(admin.ModelAdmin):
+class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
+    """Mark a service down (preview, then confirm), watch the move live, extend, resolve, undo.
+
+    Nothing here saves an Outage through the model form: the add page calls `outage_create`,
+    the buttons call `outage_extend`, `outage_resolve` and `outage_undo`.
+    """
+
+    office_lookup = "offices"
     list_display = [
         "pk",
         "reason",
+        "office_codes",
+        "service_names",
         "starts_at",
         "expected_end",
         "resolved_at",
         "state",
-        "affected",
-        "moved",
-        "needs_new_slot",
-        "notified",
+        "progress_summary",
     ]
-    list_filter = ["state", "offices", "services"]
-    search_fields = ["reason"]
-    filter_horizontal = ["offices", "services"]
-    readonly_fields = [
-        "state",
-        "affected",
-        "moved",
-        "needs_new_slot",
-        "notified",
-        "last_error",
-        "run_started_at",
-        "run_finished_at",
-        "created_at",
+    list_display_links = ["pk", "reason"]
+    list_filter = ["state", ("offices", OfficeListFilter), "services"]
+    search_fields = ["reason", "reason_hi"]
+    date_hierarchy = "starts_at"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "reason",
+                    "reason_hi",
+                    "office_codes",
+                    "service_names",
+                    "starts_at",
+                    "expected_end",
+                    "resolved_at",
+                    "recorded_by",
+                    "created_at",
+                ]
+            },
+        ),
+        (
+            # The live numbers are in the progress panel above the form.
+            _("Last run"),
+            {"fields": ["run_started_at", "run_finished_at"], "classes": ["collapse"]},
+        ),
     ]
+    readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
+    change_form_template = "admin/slots/outage/change_form.html"
+    change_list_template = "admin/slots/outage/change_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("offices", "services")
+
+    @admin.display(description=_("offices"))
+    def office_codes(self, obj):
+        return ", ".join(o.code for o in obj.offices.all())
+
+    @admin.display(description=_("services"))
+    def service_names(self, obj):
+        return ", ".join(s.slug for s in obj.services.all()) or gettext("all services")
+
+    @admin.display(description=_("recorded by"))
+    def recorded_by(self, obj):
+        # Plain text: clerks may not open user accounts, so no link.
+        return obj.created_by.get_username() if obj.created_by else "—"
+
+    @admin.display(description=_("progress"))
+    def progress_summary(self, obj):
+        return gettext("%(handled)s of %(affected)s") % {
+            "handled": obj.moved + obj.needs_new_slot,
+            "affected": obj.affected,
+        }
+
+    @staticmethod
+    def log_outage(request, outage, message, *, addition=False) -> None:
+        from django.contrib.admin.models import ADDITION
+
+        LogEntry.objects.log_actions(
+            user_id=request.user.pk,
+            queryset=[outage],
+            action_flag=ADDITION if addition else CHANGE,
+            change_message=str(message),
+        )
+
+    def get_urls(self):
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        wrap = self.admin_site.admin_view
+        # Before the default URLs: their "<path:object_id>/" would swallow these.
+        return [
+            path(
+                "<path:object_id>/progress/",
+                wrap(self.progress_view),
+                name=f"{info}_progress",
+            ),
+            path("<path:object_id>/extend/", wrap(self.extend_view), name=f"{info}_extend"),
+            path("<path:object_id>/resolve/", wrap(self.resolve_view), name=f"{info}_resolve"),
+            path("<path:object_id>/undo/", wrap(self.undo_view), name=f"{info}_undo"),
+            *super().get_urls(),
+        ]
+
+    # Mark a service down: a two-step form, preview then confirm.
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        now = timezone.now()
+        offices = clerk_offices(request)
+        preview = None
+        if request.method == "POST":
+            form = OutageMarkDownForm(request.POST, offices=offices, now=now)
+            if "_edit" not in request.POST and form.is_valid():
+                data = form.cleaned_data
+                try:
+                    if "_confirm" in request.POST:
+                        outage = self._mark_down(request, data)
+                        return HttpResponseRedirect(_admin_url(self.opts, "change", outage.pk))
+                    preview = outage_preview(
+                        offices=list(data["offices"]),
+                        services=list(data["services"]),
+                        starts_at=data["starts_at"],
+                        expected_end=data["expected_end"],
+                        now=now,
+                    )
+                except OutageInvalid as error:
+                    for name, problems in (error.fields or {None: [error.message]}).items():
+                        for problem in problems:
+                            form.add_error(name if name in form.fields else None, str(problem))
+        else:
+            form = OutageMarkDownForm(offices=offices, now=now)
+        context = {
+            **self.admin_site.each_context(request),
+            **(extra_context or {}),
+            "opts": self.opts,
+            "title": _("Mark a service down"),
+            "form": form,
+            "preview": preview,
+            "has_view_permission": self.has_view_permission(request),
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/slots/outage/mark_down.html", context)
+
+    def _mark_down(self, request, data) -> Outage:
+        with transaction.atomic():
+            # The task that moves the bookings is enqueued on commit, after the offices and
+            # services are set and the log entry written.
+            outage = outage_create(
+                offices=list(data["offices"]),
+                services=list(data["services"]),
+                starts_at=data["starts_at"],
+                expected_end=data["expected_end"],
+                reason=data["reason"],
+                reason_hi=data["reason_hi"],
+                created_by=request.user,
+            )
+            services = ", ".join(s.slug for s in data["services"]) or gettext("all services")
+            self.log_outage(
+                request,
+                outage,
+                gettext("Marked down: %(offices)s, %(services)s, %(start)s to %(end)s.")
+                % {
+                    "offices": ", ".join(o.code for o in data["offices"]),
+                    "services": services,
+                    "start": _when(outage.starts_at),
+                    "end": _when(outage.expected_end),
+                },
+                addition=True,
+            )
+        self.message_user(
+            request,
+            gettext("Service marked down. Affected bookings are being moved; watch the progress."),
+            messages.SUCCESS,
+        )
+        return outage
+
+    # The outage page: progress, buttons, history.
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST":
+            # Every field is read-only; the buttons post to their own URLs.
+            return HttpResponseRedirect(request.path)
+        outage = self.get_object(request, unquote(object_id))
+        extra = {**NO_SAVE_BUTTONS, **(extra_context or {})}
+        if outage is not None:
+            extra.update(self._panel_context(request, outage))
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _panel_context(self, request, outage) -> dict:
+        can_act = self.has_change_permission(request, outage)
+        actions = (
+            LogEntry.objects.filter(
+                content_type=ContentType.objects.get_for_model(Outage),
+                object_id=str(outage.pk),
+            )
+            .select_related("user")
+            .order_by("-action_time", "-pk")
+        )
+        return {
+            "progress": outage_progress(outage),
+            "progress_url": _admin_url(self.opts, "progress", outage.pk),
+            "can_act": can_act,
+            "can_extend": can_act and outage.resolved_at is None,
+            "can_resolve": can_act and outage.resolved_at is None,
+            # Offered while the window is open; shown once the move is done (the page's script
+            # reveals it when the progress reaches done). The service checks both again.
+            "can_undo": can_act
+            and outage.resolved_at is None
+            and timezone.now() <= outage_undo_deadline(outage=outage),
+            "undo_ready": outage_undo_available(outage=outage),
+            "undo_deadline": outage_undo_deadline(outage=outage),
+            "undo_minutes": settings.OUTAGE_UNDO_WINDOW_MINUTES,
+            "extend_form": OutageExtendForm(),
+            "outage_actions": actions,
+            "other_offices": not can_act and clerk_office_ids(request) is not None,
+        }
+
+    def progress_view(self, request, object_id):
+        """JSON polled every second by the outage page (scoped like the page)."""
+        outage = self.get_object(request, unquote(object_id))
+        if outage is None or not self.has_view_permission(request, outage):
+            raise Http404(gettext("No such outage."))
+        response = JsonResponse(outage_progress(outage))
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def _outage_for_action(self, request, object_id) -> Outage:
+        outage = self.get_object(request, unquote(object_id))
+        if outage is None:
+            raise Http404(gettext("No such outage."))
+        if not self.has_change_permission(request, outage):
+            raise PermissionDenied
+        return outage
+
+    def extend_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        outage = self._outage_for_action(request, object_id)
+        form = OutageExtendForm(request.POST)
+        if not form.is_valid():
+            for problems in form.errors.values():
+                for problem in problems:
+                    self.message_user(request, problem, messages.ERROR)
+        else:
+            hours = form.cleaned_data["hours"]
+            try:
+                with transaction.atomic():
+                    outage = outage_extend(
+                        outage=outage, expected_end=outage.expected_end + timedelta(hours=hours)
+                    )
+                    self.log_outage(
+                        request,
+                        outage,
+                        gettext("Extended by %(hours)s h, expected back %(end)s.")
+                        % {"hours": hours, "end": _when(outage.expected_end)},
+                    )
+            except OutageInvalid as error:
+                self.message_user(request, str(error.message), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    gettext("Outage extended to %(end)s; bookings now inside it are being moved.")
+                    % {"end": _when(outage.expected_end)},
+                    messages.SUCCESS,
+                )
+        return HttpResponseRedirect(_admin_url(self.opts, "change", outage.pk))
+
+    def resolve_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        outage = self._outage_for_action(request, object_id)
+        if outage.resolved_at is not None:
+            self.message_user(request, gettext("This outage is already resolved."), messages.INFO)
+        else:
+            with transaction.atomic():
+                outage = outage_resolve(outage=outage)
+                self.log_outage(
+                    request,
+                    outage,
+                    gettext("Resolved at %(at)s.") % {"at": _when(outage.resolved_at)},
+                )
+            self.message_user(
+                request,
+                gettext(
+                    "Outage resolved: the rest of the window takes bookings again, and the "
+                    "applicants it moved are told they may choose an earlier time."
+                ),
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(_admin_url(self.opts, "change", outage.pk))
+
+    def undo_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        outage = self._outage_for_action(request, object_id)
+        try:
+            with transaction.atomic():
+                result = outage_undo(outage=outage)
+                summary = gettext(
+                    "Undone as a false alarm: %(back)s moved back to their original times, "
+                    "%(stayed)s keep their new times; %(told)s applicants told."
+                ) % {"back": result.moved_back, "stayed": result.stayed, "told": result.told}
+                self.log_outage(request, outage, summary)
+        except (OutageUndoRefused, Busy) as error:
+            self.message_user(request, str(error.message), messages.ERROR)
+        else:
+            self.message_user(request, summary, messages.SUCCESS)
+        return HttpResponseRedirect(_admin_url(self.opts, "change", outage.pk))
+
+
+# --- Models of other apps whose admins need the clerk scope ---------------------------------
+
+
+def _scope_registered_admin(model, office_lookup: str) -> None:
+    """Give an admin registered by another app the office scope, unless it already has it.
+
+    The notifications app registers its own NotificationAdmin; clerks may view notifications
+    (the Clerk group), so without this a clerk would list every office's messages.
+    """
+    if not admin.site.is_registered(model):
+        return
+    current = admin.site.get_model_admin(model)
+    if isinstance(current, OfficeScopedAdminMixin):
+        return
+    cls = type(current)
+    scoped = type(
+        f"OfficeScoped{cls.__name__}",
+        (OfficeScopedAdminMixin, cls),
+        {"office_lookup": office_lookup, "__module__": __name__},
+    )
+    admin.site.unregister(model)
+    admin.site.register(model, scoped)
+
+
+# `slots` comes before `notifications` in INSTALLED_APPS: import its admin module (which
+# registers NotificationAdmin) now, then scope it. Autodiscovery will not import it twice.
+import notifications.admin  # noqa: E402, F401
+
+_scope_registered_admin(Notification, "booking__office")

@@ -281,6 +281,7 @@ class FakeSmsGateway:
     """
 
     default: int = 200
+    delay: float = 0.0  # seconds before each answer: a slow gateway
     requests: list[dict] = field(default_factory=list)
     answers: deque = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -304,6 +305,8 @@ class FakeSmsGateway:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
+                if gateway.delay:
+                    time.sleep(gateway.delay)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with gateway._lock:
@@ -321,11 +324,13 @@ class FakeSmsGateway:
                 else:
                     payload = {"error": "invalid number" if status < 500 else "upstream down"}
                 data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                # The client may be gone (a killed worker): that is what some tests do.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
 
             def log_message(self, format, *args):  # keep test output clean
                 pass

@@ -1,9 +1,10 @@
 """Outages: record, extend, resolve, preview, and move every affected booking.
 
-The move (DESIGN.md, "Rescheduling") is set-based: each (office, service) group is processed in
-chunks of RESCHEDULE_CHUNK_SIZE bookings, each chunk one transaction that locks the group
-(a transaction-level advisory lock, so concurrent runs queue instead of deadlocking), moves the
-bookings, fixes both slot counters, appends history and writes the outbox rows. A crash loses at
+The move (DESIGN.md, "Rescheduling") is set-based: the outage's bookings are processed in chunks
+of RESCHEDULE_CHUNK_SIZE (ordered by office, service, original start, booking time), each chunk
+one transaction that takes the advisory locks of the outage's (office, service) groups in one
+sorted order (so concurrent runs queue instead of deadlocking), moves the bookings, fixes both
+slot counters, appends history and writes the outbox rows. A crash loses at
 most the chunk in flight, which rolls back; a re-run finds only what is left. Running the task
 twice, concurrently, or after `kill -9` therefore ends in the same state as one clean run.
 """
@@ -20,7 +21,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -185,23 +186,18 @@ def _affected(*, group: Group, start: datetime, end: datetime, now: datetime):
     )
 
 
-def _blocked_intervals(*, group: Group, since: datetime) -> list[tuple[datetime, datetime]]:
-    """Windows of every unresolved outage of the group ending after `since`."""
-    return list(
-        Outage.objects.filter(
-            resolved_at__isnull=True, offices=group.office_id, expected_end__gt=since
-        )
-        .filter(Q(services=group.service_id) | Q(services__isnull=True))
-        .values_list("starts_at", "expected_end")
-        .distinct()
-    )
-
-
-def _closed_days(*, group: Group, since: date) -> set[date]:
-    return set(
-        Closure.objects.filter(office_id=group.office_id, date__gte=since)
-        .filter(Q(service__isnull=True) | Q(service_id=group.service_id))
-        .values_list("date", flat=True)
+def _affected_in(*, groups: list[Group], start: datetime, end: datetime, now: datetime):
+    """`_affected` over several groups at once (one query)."""
+    office_ids = {g.office_id for g in groups}
+    service_ids = {g.service_id for g in groups}
+    # Groups are the offerings of the outage's offices (× its services): a booking of one of
+    # those offices and services always belongs to one of them, so IN × IN selects exactly them.
+    return Booking.objects.filter(
+        office_id__in=office_ids,
+        service_id__in=service_ids,
+        status=Booking.Status.CONFIRMED,
+        slot__starts_at__lt=end,
+        slot__ends_at__gt=max(start, now),
     )
 
 
@@ -211,32 +207,76 @@ class Candidate:
     free: int
 
 
-def _candidates(*, group: Group, earliest: datetime, now: datetime, lock: bool) -> list[Candidate]:
-    """Slots that could take moved bookings, earliest first, with the seats each can give.
+def _candidates_for(
+    *, groups: list[Group], earliest: datetime, now: datetime, lock: bool
+) -> dict[Group, list[Candidate]]:
+    """Slots that could take moved bookings, per group, earliest first: three queries in all.
 
     Moved bookings may use the priority reserve, so a candidate's free seats are
-    capacity - booked. Slots inside another unresolved outage or on a closed day are skipped.
+    capacity - booked. Slots inside another unresolved outage of their office and service, or on
+    a closed day, are skipped.
     """
+    office_ids = sorted({g.office_id for g in groups})
+    service_ids = sorted({g.service_id for g in groups})
     latest = now + timedelta(days=settings.SLOT_GENERATION_DAYS + 1)
     slots = Slot.objects.filter(
-        office_id=group.office_id,
-        service_id=group.service_id,
+        office_id__in=office_ids,
+        service_id__in=service_ids,
         starts_at__gte=earliest,
         starts_at__lt=latest,
         booked__lt=F("capacity"),
         offering__is_active=True,
-    ).order_by("starts_at", "pk")
+    ).order_by("office_id", "service_id", "starts_at", "pk")
     if lock:
         slots = slots.select_for_update(of=("self",))
-    blocked = _blocked_intervals(group=group, since=earliest)
-    closed = _closed_days(group=group, since=timezone.localdate(earliest))
-    result = []
-    for slot in slots.only("id", "starts_at", "ends_at", "capacity", "booked", "priority_reserve"):
-        if timezone.localdate(slot.starts_at) in closed:
+
+    # Unresolved outages of these offices: (office, service or None for all) → windows.
+    blocked: dict[tuple[int, int | None], list[tuple[datetime, datetime]]] = {}
+    outages = (
+        Outage.objects.filter(
+            resolved_at__isnull=True, offices__in=office_ids, expected_end__gt=earliest
+        )
+        .distinct()
+        .prefetch_related("offices", "services")
+    )
+    for other in outages:
+        window = (other.starts_at, other.expected_end)
+        named = [s.pk for s in other.services.all()] or [None]
+        for office in other.offices.all():
+            for service_id in named:
+                blocked.setdefault((office.pk, service_id), []).append(window)
+    closed: dict[tuple[int, int | None], set[date]] = {}
+    for office_id, service_id, day in Closure.objects.filter(
+        office_id__in=office_ids, date__gte=timezone.localdate(earliest)
+    ).values_list("office_id", "service_id", "date"):
+        closed.setdefault((office_id, service_id), set()).add(day)
+
+    wanted = set(groups)
+    result: dict[Group, list[Candidate]] = {g: [] for g in groups}
+    for slot in slots.only(
+        "id",
+        "office_id",
+        "service_id",
+        "starts_at",
+        "ends_at",
+        "capacity",
+        "booked",
+        "priority_reserve",
+    ):
+        group = Group(slot.office_id, slot.service_id)
+        if group not in wanted:
             continue
-        if any(s < slot.ends_at and e > slot.starts_at for s, e in blocked):
+        day = timezone.localdate(slot.starts_at)
+        if day in closed.get((group.office_id, None), ()) or day in closed.get(
+            (group.office_id, group.service_id), ()
+        ):
             continue
-        result.append(Candidate(slot=slot, free=slot.capacity - slot.booked))
+        windows = blocked.get((group.office_id, None), []) + blocked.get(
+            (group.office_id, group.service_id), []
+        )
+        if any(s < slot.ends_at and e > slot.starts_at for s, e in windows):
+            continue
+        result[group].append(Candidate(slot=slot, free=slot.capacity - slot.booked))
     return result
 
 
@@ -280,10 +320,27 @@ def advisory_lock_group(group: Group) -> None:
     """Serialise runs touching one (office, service): concurrent runs wait, never deadlock."""
     if connection.vendor != "postgresql":
         return
-    key = zlib.crc32(f"reschedule:{group.office_id}:{group.service_id}".encode())
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL lock_timeout = %s", [f"{settings.RESCHEDULE_LOCK_TIMEOUT_S}s"])
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7001, key - 2**31])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7001, _lock_key(group)])
+
+
+def _lock_key(group: Group) -> int:
+    return zlib.crc32(f"reschedule:{group.office_id}:{group.service_id}".encode()) - 2**31
+
+
+def advisory_lock_groups(groups: list[Group]) -> None:
+    """Take the advisory locks of several groups, in one sorted order (no lock-order cycles)."""
+    if connection.vendor != "postgresql" or not groups:
+        return
+    keys = sorted({_lock_key(g) for g in groups})
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = %s", [f"{settings.RESCHEDULE_LOCK_TIMEOUT_S}s"])
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, k)) "
+            "FROM (SELECT k FROM unnest(%s::int[]) AS k ORDER BY k) AS ordered",
+            [7001, keys],
+        )
 
 
 def _values_sql(rows: list[tuple[int, int]]) -> str:
@@ -339,13 +396,13 @@ def _move_bookings(moves: list[tuple[Booking, Slot]], now: datetime) -> None:
 
 
 def _outbox_insert(rows: list) -> None:
-    """INSERT the unsaved outbox rows, skipping (event, channel) pairs already written."""
+    """INSERT the unsaved outbox rows, skipping (event, channel) pairs already written.
+
+    Portable path (SQLite); PostgreSQL builds the rows itself from the event ids.
+    """
     from notifications.models import Notification
 
-    if connection.vendor != "postgresql":
-        Notification.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
-        return
-    _jsonb_insert(Notification, rows, ignore_conflicts=True)
+    Notification.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
 
 
 def _json_default(value):
@@ -354,19 +411,20 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _attach_shared(bookings: list[Booking], group: Group) -> None:
+def _attach_shared(bookings: list[Booking]) -> None:
     """Give the bookings their office, service and slot, one shared instance of each.
 
-    A chunk's bookings share one office and service and a few dozen slots: three small
+    A chunk's bookings share a few offices and services and a few hundred slots: three small
     queries instead of joining (and building) them once per booking.
     """
-    office = Office.objects.get(pk=group.office_id)
-    service = Service.objects.get(pk=group.service_id)
+    offices = Office.objects.in_bulk({b.office_id for b in bookings})
+    services = Service.objects.in_bulk({b.service_id for b in bookings})
     slots = Slot.objects.in_bulk({b.slot_id for b in bookings})
     for booking in bookings:
         # What the forward descriptors store, without their per-call checks.
         cache = booking._state.fields_cache
-        cache["office"], cache["service"] = office, service
+        cache["office"] = offices[booking.office_id]
+        cache["service"] = services[booking.service_id]
         cache["slot"] = slots[booking.slot_id]
 
 
@@ -376,6 +434,8 @@ def _events_insert(events: list[BookingEvent]) -> None:
         BookingEvent.objects.bulk_create(events, batch_size=2000)
         return
     ids = dict(_jsonb_insert(BookingEvent, events, returning=("booking_id", "id")))
+    if len(ids) != len(events):  # RETURNING is matched to events by booking
+        raise RuntimeError("_events_insert takes at most one event per booking")
     for event in events:
         event.pk = ids[event.booking_id]
         event._state.adding = False
@@ -383,30 +443,45 @@ def _events_insert(events: list[BookingEvent]) -> None:
 
 
 def _jsonb_insert(model, rows: list, *, ignore_conflicts: bool = False, returning=()) -> list:
-    """INSERT unsaved instances in one statement: the rows travel as one JSON array of arrays.
+    """INSERT unsaved instances in one statement: the rows travel as one JSON document.
 
     Django's bulk_create sends them as UNNEST arrays, and quoting those client-side (strings
     with quotes, the JSON contexts above all) costs more than everything else a chunk does.
-    For models whose fields need no pre_save hook (no auto_now), like the history and outbox.
+    The document is [json_values, rows]: each row an array of column values, a JSON column
+    holding an index into json_values, where a value shared by several rows (one outbox context
+    for the SMS and the e-mail) is written once. For models whose fields need no pre_save hook
+    (no auto_now), like the history and the outbox.
     """
     if not rows:
         return []
     quote = connection.ops.quote_name
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    json_columns = [i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"]
     names = ", ".join(quote(f.column) for f in fields)
     values = ", ".join(
-        f"nullif(e->{i}, 'null')"
-        if f.get_internal_type() == "JSONField"
+        f"nullif(d.doc->0->((e->>{i})::int), 'null')"
+        if i in json_columns
         else f"(e->>{i})::{f.db_type(connection).split('(')[0]}"
         for i, f in enumerate(fields)
     )
     row_values = operator.attrgetter(*(f.attname for f in fields))
-    document = json.dumps(
-        [row_values(row) for row in rows], default=_json_default, ensure_ascii=False
-    )
+    shared: list = []
+    index: dict[int, int] = {}
+    table = []
+    for row in rows:
+        row_list = list(row_values(row))
+        for i in json_columns:
+            value = row_list[i]
+            position = index.get(id(value))
+            if position is None:
+                position = index[id(value)] = len(shared)
+                shared.append(value)
+            row_list[i] = position
+        table.append(row_list)
+    document = json.dumps([shared, table], default=_json_default, ensure_ascii=False)
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({names}) SELECT {values} "  # noqa: S608
-        "FROM jsonb_array_elements(%s::jsonb) AS e"
+        "FROM (SELECT %s::jsonb AS doc) AS d, jsonb_array_elements(d.doc->1) AS e"
     )
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
@@ -417,26 +492,42 @@ def _jsonb_insert(model, rows: list, *, ignore_conflicts: bool = False, returnin
         return cursor.fetchall() if returning else []
 
 
-def _process_chunk(*, outage: Outage, group: Group, now: datetime) -> tuple[int, int]:
-    """Move one chunk of the group's affected bookings. Returns (moved, needs_new_slot)."""
+def _process_chunk(*, outage: Outage, groups: list[Group], now: datetime) -> tuple[int, int]:
+    """Move one chunk of the outage's affected bookings. Returns (moved, needs_new_slot).
+
+    A chunk may span several (office, service) groups: it locks all of the outage's groups in
+    one sorted order, so runs of overlapping outages queue behind each other, never deadlock.
+    """
     from notifications.models import Notification
-    from notifications.services import notification_rows_for_events
+    from notifications.services import (
+        notification_rows_for_events,
+        notifications_write_for_event_ids,
+    )
 
     window_end = outage.expected_end
     with transaction.atomic():
-        advisory_lock_group(group)
+        advisory_lock_groups(groups)
         bookings = list(
-            _affected(group=group, start=outage.starts_at, end=window_end, now=now)
+            _affected_in(groups=groups, start=outage.starts_at, end=window_end, now=now)
             .select_for_update(of=("self",))
             .select_related("applicant")
-            .order_by("slot__starts_at", "created_at", "pk")[: settings.RESCHEDULE_CHUNK_SIZE]
+            .order_by("office_id", "service_id", "slot__starts_at", "created_at", "pk")[
+                : settings.RESCHEDULE_CHUNK_SIZE
+            ]
         )
         if not bookings:
             return 0, 0
-        _attach_shared(bookings, group)
+        _attach_shared(bookings)
+        by_group: dict[Group, list[Booking]] = {}
+        for booking in bookings:
+            by_group.setdefault(Group(booking.office_id, booking.service_id), []).append(booking)
         earliest = max(window_end, booking_cutoff(now))
-        candidates = _candidates(group=group, earliest=earliest, now=now, lock=True)
-        moves, stranded = _assign(bookings=bookings, candidates=candidates)
+        candidates = _candidates_for(groups=list(by_group), earliest=earliest, now=now, lock=True)
+        moves, stranded = [], []
+        for group, members in by_group.items():
+            group_moves, group_stranded = _assign(bookings=members, candidates=candidates[group])
+            moves += group_moves
+            stranded += group_stranded
 
         deltas = Counter(slot.pk for _b, slot in moves)
         deltas.subtract(b.slot_id for b in bookings)
@@ -481,16 +572,28 @@ def _process_chunk(*, outage: Outage, group: Group, now: datetime) -> tuple[int,
             )
         _events_insert(events)
 
-        for event in events:
-            event.outage = outage
-        rows = notification_rows_for_events(
-            events=[e for e in events if e.kind == BookingEvent.Kind.RESCHEDULED],
-            kind=Notification.Kind.RESCHEDULED_OUTAGE,
-        ) + notification_rows_for_events(
-            events=[e for e in events if e.kind == BookingEvent.Kind.NEEDS_NEW_SLOT],
-            kind=Notification.Kind.NEEDS_NEW_SLOT,
-        )
-        _outbox_insert(rows)
+        if connection.vendor == "postgresql":
+            # Rows built inside PostgreSQL from the events just written (see notifications).
+            for kind, event_kind in (
+                (Notification.Kind.RESCHEDULED_OUTAGE, BookingEvent.Kind.RESCHEDULED),
+                (Notification.Kind.NEEDS_NEW_SLOT, BookingEvent.Kind.NEEDS_NEW_SLOT),
+            ):
+                notifications_write_for_event_ids(
+                    event_ids=[e.pk for e in events if e.kind == event_kind], kind=kind
+                )
+        else:
+            for event in events:
+                event.outage = outage
+            _outbox_insert(
+                notification_rows_for_events(
+                    events=[e for e in events if e.kind == BookingEvent.Kind.RESCHEDULED],
+                    kind=Notification.Kind.RESCHEDULED_OUTAGE,
+                )
+                + notification_rows_for_events(
+                    events=[e for e in events if e.kind == BookingEvent.Kind.NEEDS_NEW_SLOT],
+                    kind=Notification.Kind.NEEDS_NEW_SLOT,
+                )
+            )
 
         Outage.objects.filter(pk=outage.pk).update(
             moved=F("moved") + len(moves),
@@ -519,9 +622,12 @@ def outage_reschedule(*, outage_id: int, now: datetime | None = None) -> Outage 
         office_ids=list(outage.offices.values_list("pk", flat=True)),
         service_ids=list(outage.services.values_list("pk", flat=True)),
     )
-    remaining = sum(
-        _affected(group=g, start=outage.starts_at, end=outage.expected_end, now=now).count()
-        for g in groups
+    remaining = (
+        _affected_in(
+            groups=groups, start=outage.starts_at, end=outage.expected_end, now=now
+        ).count()
+        if groups
+        else 0
     )
     Outage.objects.filter(pk=outage.pk).update(
         state=Outage.State.RUNNING,
@@ -530,12 +636,11 @@ def outage_reschedule(*, outage_id: int, now: datetime | None = None) -> Outage 
         last_error="",
     )
     try:
-        for group in groups:
-            while True:
-                moved, stranded = _process_chunk(outage=outage, group=group, now=now)
-                if moved + stranded == 0:
-                    break
-                notifications_dispatch_on_commit()  # outside the chunk: publishes at once
+        while groups:
+            moved, stranded = _process_chunk(outage=outage, groups=groups, now=now)
+            if moved + stranded == 0:
+                break
+            notifications_dispatch_on_commit()  # outside the chunk: publishes at once
     except Exception as error:
         Outage.objects.filter(pk=outage.pk).update(
             state=Outage.State.FAILED, last_error=f"{type(error).__name__}: {error}"[:2000]
@@ -665,7 +770,9 @@ def outage_preview(
         row = PreviewRow(office=codes[group.office_id], service=slugs[group.service_id])
         row.affected = len(bookings)
         if bookings:
-            candidates = _candidates(group=group, earliest=earliest, now=now, lock=False)
+            candidates = _candidates_for(groups=[group], earliest=earliest, now=now, lock=False)[
+                group
+            ]
             moves, stranded = _assign(bookings=bookings, candidates=candidates)
             row.would_move, row.needs_new_slot = len(moves), len(stranded)
             if moves:

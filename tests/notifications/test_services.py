@@ -198,3 +198,32 @@ def test_notifications_for_booking_oldest_first():
     )
     NotificationFactory()  # another booking's
     assert list(notifications_for_booking(booking=first.booking)) == [first, second]
+
+
+def test_sql_rows_equal_python_rows(make_event, outage, hindi_applicant):
+    """notifications_write_for_event_ids builds in PostgreSQL exactly the rows (and contexts)
+    that notification_rows_for_events builds in Python."""
+    from notifications.services import notifications_write_for_event_ids
+
+    events = [
+        make_event(kind="rescheduled", outage=outage, from_hour=9),
+        make_event(applicant=hindi_applicant, kind="rescheduled", outage=outage, from_hour=11),
+        make_event(applicant=ApplicantFactory(email=""), kind="needs_new_slot", outage=outage),
+        make_event(kind="booked"),
+    ]
+    events[0].reason = "Server down"
+    events[0].save(update_fields=["reason"])
+
+    def key(row):
+        return (row.event_key, row.channel, row.kind, row.language, row.recipient, row.booking_id)
+
+    expected = {
+        key(r): r.context
+        for r in notification_rows_for_events(events=events, kind=Kind.RESCHEDULED_OUTAGE)
+    }
+    notifications_write_for_event_ids(
+        event_ids=[e.pk for e in events], kind=Kind.RESCHEDULED_OUTAGE
+    )
+    written = {key(r): r.context for r in Notification.objects.all()}
+    assert written == expected
+    assert len(written) == 7  # four SMS, three e-mails (one applicant has none)

@@ -1,0 +1,152 @@
+"""Reads behind the applicant pages. Keyword-only; no writes here.
+
+Every read of a booking is scoped to its applicant, so a page can never show somebody else's
+booking: a reference that belongs to another applicant reads exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from applicants.models import Applicant
+from notifications.models import Notification
+from slots.models import Booking, BookingEvent, Offering, Office, Slot
+from slots.selectors import DayAvailability, SlotAvailability, availability_for_office
+
+
+def applicant_get(*, applicant_id) -> Applicant | None:
+    try:
+        return Applicant.objects.filter(pk=int(applicant_id)).first()
+    except (TypeError, ValueError):
+        return None
+
+
+def booking_days(*, now: datetime | None = None) -> tuple[date, date]:
+    """The first and last day an applicant may pick: today to today + BOOKING_HORIZON_DAYS."""
+    today = timezone.localdate(now or timezone.now())
+    return today, today + timedelta(days=settings.BOOKING_HORIZON_DAYS)
+
+
+def office_by_code(*, code: str) -> Office | None:
+    return Office.objects.filter(code=code, is_active=True).first()
+
+
+def offering_for_booking(*, office_code: str, service_slug: str) -> Offering | None:
+    """The active offering of a service at an active office, or None."""
+    return (
+        Offering.objects.select_related("office", "service")
+        .filter(
+            office__code=office_code,
+            office__is_active=True,
+            service__slug=service_slug,
+            is_active=True,
+        )
+        .first()
+    )
+
+
+def offering_of_slot(*, slot: Slot) -> Offering:
+    return Offering.objects.select_related("office", "service").get(pk=slot.offering_id)
+
+
+def slot_get(*, slot_id: int) -> Slot | None:
+    return (
+        Slot.objects.select_related("office", "service", "offering__office", "offering__service")
+        .filter(pk=slot_id)
+        .first()
+    )
+
+
+def day_availability(
+    *, offering: Offering, day: date, priority: bool = False, now: datetime | None = None
+) -> DayAvailability:
+    return availability_for_office(
+        offering=offering, date_from=day, date_to=day, priority=priority, now=now
+    )[0]
+
+
+def free_slots_after(
+    *,
+    offering: Offering,
+    day: date,
+    exclude_slot_id: int | None = None,
+    priority: bool = False,
+    limit: int = 6,
+    days: int = 7,
+    now: datetime | None = None,
+) -> list[SlotAvailability]:
+    """The first free times from `day` on (that day and the next `days` days, within the
+    booking horizon): the alternatives offered when a chosen time has just filled up."""
+    first, last = booking_days(now=now)
+    date_from = max(day, first)
+    date_to = min(day + timedelta(days=days), last)
+    if date_from > date_to:
+        return []
+    found: list[SlotAvailability] = []
+    for entry in availability_for_office(
+        offering=offering, date_from=date_from, date_to=date_to, priority=priority, now=now
+    ):
+        for slot in entry.slots:
+            if slot.available and slot.slot.pk != exclude_slot_id:
+                found.append(slot)
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+def _bookings_of(applicant: Applicant) -> QuerySet[Booking]:
+    return Booking.objects.filter(applicant=applicant).select_related(
+        "slot", "office", "service", "applicant"
+    )
+
+
+def applicant_booking_get(*, applicant: Applicant, reference: str) -> Booking | None:
+    """One of the applicant's own bookings, or None (also for another applicant's)."""
+    return _bookings_of(applicant).filter(reference=reference).first()
+
+
+def applicant_active_booking_for_service(
+    *, applicant: Applicant, service_id: int
+) -> Booking | None:
+    return (
+        _bookings_of(applicant)
+        .filter(service_id=service_id, status__in=Booking.ACTIVE)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def booking_by_reference(*, reference: str) -> Booking | None:
+    """Any booking by its reference: only for pages that verified a signed link first."""
+    return (
+        Booking.objects.select_related("slot", "office", "service", "applicant")
+        .filter(reference=reference)
+        .first()
+    )
+
+
+def _with_history(bookings: QuerySet[Booking]) -> QuerySet[Booking]:
+    events = BookingEvent.objects.select_related(
+        "outage", "from_slot__office", "to_slot__office"
+    ).order_by("at", "id")
+    notifications = Notification.objects.order_by("created_at", "id").only(
+        "id", "booking_id", "channel", "kind", "status", "created_at", "sent_at", "recipient"
+    )
+    return bookings.prefetch_related(
+        Prefetch("events", queryset=events, to_attr="history"),
+        Prefetch("notifications", queryset=notifications, to_attr="sent_messages"),
+    )
+
+
+def applicant_bookings(*, applicant: Applicant) -> list[Booking]:
+    """The applicant's bookings, newest first, each with `history` (events, oldest first) and
+    `sent_messages` (notifications, oldest first): four queries however many bookings."""
+    return list(_with_history(_bookings_of(applicant).order_by("-created_at", "-id")))
+
+
+def applicant_booking_with_history(*, applicant: Applicant, reference: str) -> Booking | None:
+    return _with_history(_bookings_of(applicant).filter(reference=reference)).first()

@@ -1,0 +1,589 @@
+"""The applicant's web pages: register, sign in, book, see, move and cancel bookings.
+
+Thin by design: each view parses its input with a form or the URL, calls one service or
+selector, and renders. Booking rules live in slots.services.bookings and slots.rules; their
+errors (slots.errors) carry translated messages that are shown here as they are.
+
+Sign-in is session based: the applicant's id is kept in `request.session` under
+`APPLICANT_SESSION_KEY`, and the session key is rotated at sign-in (no fixation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from itertools import groupby
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import rotate_token
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from applicants import selectors
+from applicants.forms import RegisterForm, SignInForm
+from applicants.links import one_tap_cancel_reference
+from applicants.models import Applicant
+from applicants.services import applicant_authenticate, applicant_register
+from applicants.templatetags.applicant_pages import when
+from notifications.backends import appointment_ics
+from slots.errors import AlreadyBooked, BookingError, BookingNotActive, SlotFull
+from slots.models import Booking, BookingEvent, Offering, Slot
+from slots.selectors import (
+    DayAvailability,
+    availability_for_office,
+    office_list_with_services,
+    outage_active_by_office,
+)
+from slots.services.bookings import booking_cancel, booking_create, booking_reschedule
+
+APPLICANT_SESSION_KEY = "applicant_id"
+
+# Failed sign-ins allowed per window, counted in the cache (Redis in production).
+SIGNIN_WINDOW_SECONDS = 15 * 60
+SIGNIN_FAILURES_PER_NUMBER = 5
+SIGNIN_FAILURES_PER_ADDRESS = 20
+
+
+# --- Session ---------------------------------------------------------------------------------
+
+
+def _session_applicant(request: HttpRequest) -> Applicant | None:
+    applicant_id = request.session.get(APPLICANT_SESSION_KEY)
+    return selectors.applicant_get(applicant_id=applicant_id) if applicant_id else None
+
+
+def _sign_in(request: HttpRequest, applicant: Applicant) -> None:
+    # A new session key (keeping the data, e.g. the chosen language) and a new CSRF token:
+    # a key planted before sign-in is worth nothing after it.
+    request.session.cycle_key()
+    request.session[APPLICANT_SESSION_KEY] = applicant.pk
+    rotate_token(request)
+
+
+def applicant_required(view: Callable) -> Callable:
+    """Run `view` with `request.applicant`, or send the visitor to sign in and come back."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        applicant = _session_applicant(request)
+        if applicant is None:
+            return redirect_to_login(request.get_full_path(), reverse("applicants:signin"))
+        request.applicant = applicant
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+class SignInLimiter:
+    """Fixed-window counters of failed sign-ins per application number and per client address.
+
+    Failures only: an applicant who types the right pair is never slowed down, while guessing
+    dates of birth for one number (or trying many numbers from one address) stops early. The
+    address is REMOTE_ADDR: behind a proxy, the proxy must pass the client's address there.
+    """
+
+    def __init__(self, *, request: HttpRequest, application_number: str):
+        window = int(time.time() // SIGNIN_WINDOW_SECONDS)
+        # Hashed: the raw input may hold anything, and a cache key must be short and clean.
+        number = hashlib.sha256(application_number.encode("utf-8", "replace")).hexdigest()[:32]
+        address = request.META.get("REMOTE_ADDR", "")
+        self.limits = [(f"signin-page:number:{number}:{window}", SIGNIN_FAILURES_PER_NUMBER)]
+        if address:
+            self.limits.append(
+                (f"signin-page:address:{address}:{window}", SIGNIN_FAILURES_PER_ADDRESS)
+            )
+
+    @staticmethod
+    def enabled() -> bool:
+        return getattr(settings, "RATE_LIMITS", "on") != "off"
+
+    def blocked(self) -> bool:
+        if not self.enabled():
+            return False
+        counts = cache.get_many([key for key, _limit in self.limits])
+        return any(counts.get(key, 0) >= limit for key, limit in self.limits)
+
+    def record_failure(self) -> None:
+        if not self.enabled():
+            return
+        for key, _limit in self.limits:
+            cache.add(key, 0, timeout=SIGNIN_WINDOW_SECONDS + 1)
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, timeout=SIGNIN_WINDOW_SECONDS + 1)
+
+
+# --- Register, sign in, sign out -------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    form = RegisterForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            applicant = applicant_register(**form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            _sign_in(request, applicant)
+            return redirect("applicants:welcome")
+    return render(request, "applicants/register.html", {"form": form})
+
+
+@applicant_required
+def welcome(request: HttpRequest) -> HttpResponse:
+    return render(request, "applicants/welcome.html", {"applicant": request.applicant})
+
+
+@require_http_methods(["GET", "POST"])
+def signin(request: HttpRequest) -> HttpResponse:
+    form = SignInForm(request.POST if request.method == "POST" else None)
+    next_url = _safe_next(request, reverse("applicants:my_bookings"))
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        limiter = SignInLimiter(
+            request=request, application_number=form.cleaned_data["application_number"]
+        )
+        if limiter.blocked():
+            form.add_error(
+                None,
+                _(
+                    "Too many unsuccessful attempts. For your safety, please wait "
+                    "15 minutes and try again."
+                ),
+            )
+            status = 429
+        else:
+            applicant = applicant_authenticate(**form.cleaned_data)
+            if applicant is None:
+                limiter.record_failure()
+                # One message for both mistakes: the page never tells which half was wrong.
+                form.add_error(
+                    None,
+                    _(
+                        "The application number and date of birth do not match our records. "
+                        "Please check both and try again."
+                    ),
+                )
+            else:
+                _sign_in(request, applicant)
+                return HttpResponseRedirect(next_url)
+    return render(
+        request, "applicants/signin.html", {"form": form, "next": next_url}, status=status
+    )
+
+
+@require_POST
+def signout(request: HttpRequest) -> HttpResponse:
+    request.session.flush()  # the language choice is a cookie of its own and stays
+    messages.success(request, _("You have signed out."))
+    return redirect("home")
+
+
+# --- Booking flow: office → service → day → time → confirm -----------------------------------
+
+
+def _calendar(days: list[DayAvailability], url_for: Callable[[date], str]) -> list:
+    """Days grouped by month, each with its free seats and (when bookable) its link."""
+    cells = []
+    for day in days:
+        free = sum(entry.available for entry in day.slots)
+        cells.append(
+            {
+                "day": day,
+                "free": free,
+                "url": url_for(day.date) if day.status == "open" else "",
+            }
+        )
+    return [
+        {"month": month, "cells": list(group)}
+        for month, group in groupby(cells, key=lambda c: c["day"].date.replace(day=1))
+    ]
+
+
+def _offering_or_404(office_code: str, service_slug: str) -> Offering:
+    offering = selectors.offering_for_booking(office_code=office_code, service_slug=service_slug)
+    if offering is None:
+        raise Http404
+    return offering
+
+
+def _bookable_day_or_404(day: date) -> date:
+    first, last = selectors.booking_days()
+    if not first <= day <= last:
+        raise Http404
+    return day
+
+
+def book_offices(request: HttpRequest) -> HttpResponse:
+    offices = office_list_with_services()
+    outages = outage_active_by_office()
+    return render(
+        request,
+        "applicants/book_offices.html",
+        {"offices": [(office, outages.get(office.pk, [])) for office in offices]},
+    )
+
+
+def book_services(request: HttpRequest, office_code: str) -> HttpResponse:
+    offices = [o for o in office_list_with_services() if o.code == office_code]
+    if not offices:
+        raise Http404
+    office = offices[0]
+    return render(
+        request,
+        "applicants/book_services.html",
+        {"office": office, "outages": outage_active_by_office().get(office.pk, [])},
+    )
+
+
+def book_days(request: HttpRequest, office_code: str, service_slug: str) -> HttpResponse:
+    offering = _offering_or_404(office_code, service_slug)
+    first, last = selectors.booking_days()
+    days = availability_for_office(offering=offering, date_from=first, date_to=last)
+    months = _calendar(
+        days,
+        lambda day: reverse(
+            "applicants:book_times", args=[offering.office.code, offering.service.slug, day]
+        ),
+    )
+    return render(
+        request,
+        "applicants/days.html",
+        {"offering": offering, "months": months, "horizon_days": settings.BOOKING_HORIZON_DAYS},
+    )
+
+
+def book_times(
+    request: HttpRequest, office_code: str, service_slug: str, day: date
+) -> HttpResponse:
+    offering = _offering_or_404(office_code, service_slug)
+    availability = selectors.day_availability(offering=offering, day=_bookable_day_or_404(day))
+    times = [
+        (entry, reverse("applicants:book_confirm", args=[entry.slot.pk]))
+        for entry in availability.slots
+    ]
+    return render(
+        request,
+        "applicants/times.html",
+        {
+            "offering": offering,
+            "availability": availability,
+            "times": times,
+            "back_url": reverse(
+                "applicants:book_days", args=[offering.office.code, offering.service.slug]
+            ),
+        },
+    )
+
+
+def _slot_or_404(slot_id: int) -> Slot:
+    slot = selectors.slot_get(slot_id=slot_id)
+    if slot is None:
+        raise Http404
+    return slot
+
+
+def _problem(
+    request: HttpRequest,
+    error: BookingError,
+    *,
+    slot: Slot,
+    url_for_slot: Callable[[Slot], str],
+    priority: bool = False,
+    back_url: str,
+) -> HttpResponse:
+    """A booking error as a page in the applicant's language, with a way forward."""
+    alternatives = []
+    existing = None
+    if isinstance(error, SlotFull):
+        alternatives = [
+            (entry, url_for_slot(entry.slot))
+            for entry in selectors.free_slots_after(
+                offering=slot.offering,
+                day=timezone.localdate(slot.starts_at),
+                exclude_slot_id=slot.pk,
+                priority=priority,
+            )
+        ]
+    elif isinstance(error, AlreadyBooked):
+        existing = selectors.applicant_active_booking_for_service(
+            applicant=request.applicant, service_id=slot.service_id
+        )
+    return render(
+        request,
+        "applicants/problem.html",
+        {
+            "error": error,
+            "slot": slot,
+            "alternatives": alternatives,
+            "existing": existing,
+            "back_url": back_url,
+        },
+        status=error.status,
+    )
+
+
+@applicant_required
+@require_http_methods(["GET", "POST"])
+def book_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
+    slot = _slot_or_404(slot_id)
+    back_url = reverse(
+        "applicants:book_times",
+        args=[slot.office.code, slot.service.slug, timezone.localdate(slot.starts_at)],
+    )
+    if request.method == "POST":
+        try:
+            booking = booking_create(applicant=request.applicant, slot_id=slot.pk)
+        except BookingError as error:
+            return _problem(
+                request,
+                error,
+                slot=slot,
+                url_for_slot=lambda s: reverse("applicants:book_confirm", args=[s.pk]),
+                back_url=back_url,
+            )
+        messages.success(
+            request,
+            _("Booked. Your reference is %(reference)s.") % {"reference": booking.reference},
+        )
+        return redirect("applicants:booking_slip", reference=booking.reference)
+    return render(
+        request,
+        "applicants/confirm.html",
+        {"slot": slot, "back_url": back_url, "action": request.path},
+    )
+
+
+# --- My bookings -----------------------------------------------------------------------------
+
+
+def _own_booking_or_404(request: HttpRequest, reference: str, *, history: bool = False) -> Booking:
+    if history:
+        booking = selectors.applicant_booking_with_history(
+            applicant=request.applicant, reference=reference
+        )
+    else:
+        booking = selectors.applicant_booking_get(applicant=request.applicant, reference=reference)
+    if booking is None:
+        raise Http404
+    return booking
+
+
+@applicant_required
+def my_bookings(request: HttpRequest) -> HttpResponse:
+    bookings = selectors.applicant_bookings(applicant=request.applicant)
+    return render(
+        request,
+        "applicants/my_bookings.html",
+        {"applicant": request.applicant, "bookings": bookings},
+    )
+
+
+@applicant_required
+def booking_slip(request: HttpRequest, reference: str) -> HttpResponse:
+    booking = _own_booking_or_404(request, reference, history=True)
+    return render(request, "applicants/slip.html", {"booking": booking})
+
+
+@applicant_required
+def booking_calendar(request: HttpRequest, reference: str) -> HttpResponse:
+    booking = _own_booking_or_404(request, reference)
+    if booking.status != Booking.Status.CONFIRMED:
+        raise Http404
+    slot, office, service = booking.slot, booking.office, booking.service
+    slip_url = settings.SITE_URL + reverse("applicants:booking_slip", args=[booking.reference])
+    location = ", ".join(part for part in (office.display_name, office.display_address) if part)
+    body = appointment_ics(
+        reference=booking.reference,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        summary=f"{service.display_name} — {office.display_name}",
+        location=location,
+        description=_(
+            "Reference %(reference)s. Bring your documents and this reference to the office."
+        )
+        % {"reference": booking.reference},
+        url=slip_url,
+        # Moves bump the sequence, so a calendar replaces the old time with the new one.
+        sequence=booking.events.filter(kind=BookingEvent.Kind.RESCHEDULED).count(),
+    )
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="rto-{booking.reference}.ics"'
+    return response
+
+
+# --- Reschedule: day → time → confirm, for the same office and service -----------------------
+
+
+def _changeable_or_problem(request: HttpRequest, booking: Booking) -> HttpResponse | None:
+    if booking.is_active:
+        return None
+    return _problem(
+        request,
+        BookingNotActive(),
+        slot=booking.slot,
+        url_for_slot=lambda s: "",
+        back_url=reverse("applicants:my_bookings"),
+    )
+
+
+@applicant_required
+def reschedule_days(request: HttpRequest, reference: str) -> HttpResponse:
+    booking = _own_booking_or_404(request, reference)
+    if (problem := _changeable_or_problem(request, booking)) is not None:
+        return problem
+    offering = selectors.offering_of_slot(slot=booking.slot)
+    first, last = selectors.booking_days()
+    days = availability_for_office(
+        offering=offering, date_from=first, date_to=last, priority=booking.priority
+    )
+    months = _calendar(
+        days, lambda day: reverse("applicants:reschedule_times", args=[booking.reference, day])
+    )
+    return render(
+        request,
+        "applicants/days.html",
+        {
+            "offering": offering,
+            "months": months,
+            "booking": booking,
+            "horizon_days": settings.BOOKING_HORIZON_DAYS,
+        },
+    )
+
+
+@applicant_required
+def reschedule_times(request: HttpRequest, reference: str, day: date) -> HttpResponse:
+    booking = _own_booking_or_404(request, reference)
+    if (problem := _changeable_or_problem(request, booking)) is not None:
+        return problem
+    offering = selectors.offering_of_slot(slot=booking.slot)
+    availability = selectors.day_availability(
+        offering=offering, day=_bookable_day_or_404(day), priority=booking.priority
+    )
+    times = [
+        (entry, reverse("applicants:reschedule_confirm", args=[booking.reference, entry.slot.pk]))
+        for entry in availability.slots
+        if not (entry.slot.pk == booking.slot_id and booking.status == Booking.Status.CONFIRMED)
+    ]
+    return render(
+        request,
+        "applicants/times.html",
+        {
+            "offering": offering,
+            "availability": availability,
+            "times": times,
+            "booking": booking,
+            "back_url": reverse("applicants:reschedule_days", args=[booking.reference]),
+        },
+    )
+
+
+@applicant_required
+@require_http_methods(["GET", "POST"])
+def reschedule_confirm(request: HttpRequest, reference: str, slot_id: int) -> HttpResponse:
+    booking = _own_booking_or_404(request, reference)
+    slot = _slot_or_404(slot_id)
+    back_url = reverse(
+        "applicants:reschedule_times",
+        args=[booking.reference, timezone.localdate(slot.starts_at)],
+    )
+    if request.method == "POST":
+        try:
+            booking = booking_reschedule(booking=booking, slot_id=slot.pk)
+        except BookingError as error:
+            return _problem(
+                request,
+                error,
+                slot=slot,
+                url_for_slot=lambda s: reverse(
+                    "applicants:reschedule_confirm", args=[booking.reference, s.pk]
+                ),
+                priority=booking.priority,
+                back_url=back_url,
+            )
+        messages.success(
+            request,
+            _("Your appointment is now on %(when)s.") % {"when": when(booking.slot.starts_at)},
+        )
+        return redirect("applicants:booking_slip", reference=booking.reference)
+    if (problem := _changeable_or_problem(request, booking)) is not None:
+        return problem
+    return render(
+        request,
+        "applicants/confirm.html",
+        {"slot": slot, "booking": booking, "back_url": back_url, "action": request.path},
+    )
+
+
+# --- Cancel ----------------------------------------------------------------------------------
+
+
+@applicant_required
+@require_http_methods(["GET", "POST"])
+def cancel(request: HttpRequest, reference: str) -> HttpResponse:
+    booking = _own_booking_or_404(request, reference)
+    if request.method == "POST":
+        try:
+            booking_cancel(booking=booking)
+        except BookingError as error:
+            return _problem(
+                request,
+                error,
+                slot=booking.slot,
+                url_for_slot=lambda s: "",
+                back_url=reverse("applicants:my_bookings"),
+            )
+        messages.success(
+            request,
+            _("Booking %(reference)s is cancelled. Its seat is free for someone else now.")
+            % {"reference": booking.reference},
+        )
+        return redirect("applicants:my_bookings")
+    if (problem := _changeable_or_problem(request, booking)) is not None:
+        return problem
+    return render(request, "applicants/cancel.html", {"booking": booking})
+
+
+@require_http_methods(["GET", "POST"])
+def one_tap_cancel(request: HttpRequest, token: str) -> HttpResponse:
+    """The "I can't come" link of the reminder: no sign-in, the signed token is the proof."""
+    reference = one_tap_cancel_reference(token=token)
+    booking = selectors.booking_by_reference(reference=reference) if reference else None
+    if booking is None:
+        return render(request, "applicants/link_invalid.html", status=400)
+    done = False
+    if request.method == "POST" and booking.is_active:
+        try:
+            booking = booking_cancel(
+                booking=booking,
+                actor=BookingEvent.Actor.APPLICANT,
+                reason="one-tap cancel link",
+            )
+            done = True
+        except BookingNotActive:
+            booking.refresh_from_db()
+    return render(request, "applicants/one_tap_cancel.html", {"booking": booking, "done": done})

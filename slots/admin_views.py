@@ -1,0 +1,245 @@
+"""Forms and reads behind the clerk admin's own pages (see slots/admin.py and docs/ADMIN.md).
+
+The pages themselves are ModelAdmin methods (they need the admin's scoping); what they show or
+validate lives here: the "mark service down" form, the progress numbers an outage page polls,
+the day sheet, and the closure → outage step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from slots.models import Booking, Closure, Office, Outage, Service, Slot
+from slots.services.outages import outage_create
+
+MARK_DOWN_DEFAULT_HOURS = 4
+EXTEND_MAX_HOURS = 72
+
+
+def _minute(value: datetime) -> datetime:
+    return value.replace(second=0, microsecond=0)
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    """The browser's own date-and-time picker; values are local (Asia/Kolkata) wall time."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format="%Y-%m-%dT%H:%M")
+
+
+# --- Mark a service down ----------------------------------------------------------------------
+
+
+class OutageMarkDownForm(forms.Form):
+    offices = forms.ModelMultipleChoiceField(
+        label=_("Offices"),
+        queryset=Office.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    services = forms.ModelMultipleChoiceField(
+        label=_("Services down"),
+        queryset=Service.objects.order_by("sort_order", "slug"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Leave all unticked when every service of the office is down."),
+    )
+    starts_at = forms.DateTimeField(label=_("Down since"), widget=LocalDateTimeInput())
+    expected_end = forms.DateTimeField(label=_("Expected back"), widget=LocalDateTimeInput())
+    reason = forms.CharField(
+        label=_("Reason (English)"),
+        max_length=300,
+        help_text=_("Shown to applicants, e.g. “Photo-capture server down”."),
+    )
+    reason_hi = forms.CharField(label=_("Reason (Hindi)"), max_length=300, required=False)
+
+    def __init__(self, *args, offices, now: datetime, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.now = now
+        self.fields["offices"].queryset = offices
+        if not self.is_bound:
+            local_now = _minute(timezone.localtime(now))
+            self.initial.setdefault("starts_at", local_now)
+            self.initial.setdefault(
+                "expected_end", local_now + timedelta(hours=MARK_DOWN_DEFAULT_HOURS)
+            )
+            only = list(offices[:2])
+            if len(only) == 1:
+                self.initial.setdefault("offices", only)
+
+    def clean(self):
+        data = super().clean()
+        starts_at, expected_end = data.get("starts_at"), data.get("expected_end")
+        if starts_at and expected_end:
+            if expected_end <= starts_at:
+                self.add_error("expected_end", _("The expected end must be after the start."))
+            elif expected_end <= self.now:
+                self.add_error("expected_end", _("The expected end must be in the future."))
+        return data
+
+
+class OutageExtendForm(forms.Form):
+    hours = forms.IntegerField(
+        label=_("Extend by (hours)"), min_value=1, max_value=EXTEND_MAX_HOURS, initial=4
+    )
+
+
+# --- Progress -------------------------------------------------------------------------------
+
+
+def outage_progress(outage: Outage) -> dict:
+    """What the progress bar shows; the JSON the outage page polls."""
+    handled = outage.moved + outage.needs_new_slot
+    finished = outage.state == Outage.State.DONE
+    if outage.affected:
+        percent = min(100, round(100 * handled / outage.affected))
+    else:
+        percent = 100 if finished else 0
+    return {
+        "id": outage.pk,
+        "state": outage.state,
+        "state_label": str(outage.get_state_display()),
+        "affected": outage.affected,
+        "moved": outage.moved,
+        "needs_new_slot": outage.needs_new_slot,
+        "notified": outage.notified,
+        "handled": handled,
+        "percent": percent,
+        # <progress max=…> must be positive; an outage that moved nobody is simply full.
+        "bar_max": max(outage.affected, 1),
+        "bar_value": handled if outage.affected else (1 if finished else 0),
+        "finished": finished,
+        "failed": outage.state == Outage.State.FAILED,
+        "resolved": outage.resolved_at is not None,
+        "last_error": outage.last_error[:300],
+    }
+
+
+# --- Day sheet ------------------------------------------------------------------------------
+
+
+class DaySheetForm(forms.Form):
+    office = forms.ModelChoiceField(
+        label=_("Office"), queryset=Office.objects.none(), to_field_name="code"
+    )
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    service = forms.ModelChoiceField(
+        label=_("Service"),
+        queryset=Service.objects.order_by("sort_order", "slug"),
+        to_field_name="slug",
+    )
+
+    def __init__(self, *args, offices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["office"].queryset = offices
+
+
+@dataclass
+class DaySheetCounts:
+    booked: int = 0
+    waiting: int = 0
+    attended: int = 0
+    no_show: int = 0
+    priority: int = 0
+
+    def add(self, booking: Booking) -> None:
+        self.booked += 1
+        self.waiting += booking.status == Booking.Status.CONFIRMED
+        self.attended += booking.status == Booking.Status.ATTENDED
+        self.no_show += booking.status == Booking.Status.NO_SHOW
+        self.priority += booking.priority
+
+
+@dataclass
+class DaySheetSlot:
+    slot: Slot
+    bookings: list[Booking] = field(default_factory=list)
+    counts: DaySheetCounts = field(default_factory=DaySheetCounts)
+
+
+@dataclass
+class DaySheet:
+    office: Office
+    service: Service
+    date: date
+    slots: list[DaySheetSlot] = field(default_factory=list)
+    totals: DaySheetCounts = field(default_factory=DaySheetCounts)
+
+
+def day_sheet(*, office: Office, service: Service, day: date) -> DaySheet:
+    """Every slot of the office × service on the local `day`, each with its seat-holding
+    bookings, priority applicants first, then in booking order. Two queries."""
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(day, time.min, tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+    sheet = DaySheet(office=office, service=service, date=day)
+    by_slot: dict[int, DaySheetSlot] = {}
+    for slot in Slot.objects.filter(
+        office=office, service=service, starts_at__gte=start, starts_at__lt=end
+    ).order_by("starts_at", "pk"):
+        by_slot[slot.pk] = DaySheetSlot(slot=slot)
+        sheet.slots.append(by_slot[slot.pk])
+    bookings = (
+        Booking.objects.filter(
+            slot_id__in=list(by_slot), status__in=Booking.SEAT_HOLDING, service=service
+        )
+        .select_related("applicant")
+        .order_by("-priority", "created_at", "pk")
+    )
+    for booking in bookings:
+        row = by_slot[booking.slot_id]
+        row.bookings.append(booking)
+        row.counts.add(booking)
+        sheet.totals.add(booking)
+    return sheet
+
+
+# --- Closures -------------------------------------------------------------------------------
+
+
+def closure_outage_if_booked(*, closure: Closure, created_by=None, now=None) -> Outage | None:
+    """A closure on a day that already has bookings is handled like an outage of that day.
+
+    The outage covers the closure's office (and its service, if it names one) for the whole
+    local day, with the closure's reasons; `outage_create` records it and moves the bookings
+    after commit, exactly as when a clerk marks the service down. No bookings: no outage.
+    """
+    now = now or timezone.now()
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(closure.date, time.min, tzinfo=tz)
+    end = datetime.combine(closure.date + timedelta(days=1), time.min, tzinfo=tz)
+    if end <= now:
+        return None
+    booked = Booking.objects.filter(
+        office_id=closure.office_id,
+        status=Booking.Status.CONFIRMED,
+        slot__starts_at__lt=end,
+        slot__ends_at__gt=max(start, now),
+    )
+    if closure.service_id:
+        booked = booked.filter(service_id=closure.service_id)
+    if not booked.exists():
+        return None
+    return outage_create(
+        offices=[closure.office],
+        services=[closure.service] if closure.service_id else None,
+        starts_at=start,
+        expected_end=end,
+        reason=closure.reason,
+        reason_hi=closure.reason_hi,
+        created_by=created_by,
+    )
+
+
+def closures_on(*, office_id: int, service_id: int | None, day: date):
+    query = Closure.objects.filter(office_id=office_id, date=day)
+    if service_id:
+        query = query.filter(Q(service__isnull=True) | Q(service_id=service_id))
+    return query

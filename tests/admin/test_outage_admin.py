@@ -1,0 +1,247 @@
+"""Marking a service down through the admin: preview, confirm, live progress, extend, resolve,
+undo — each recorded in the admin log."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.urls import reverse
+from django.utils import timezone
+
+from notifications.models import Notification
+from slots.models import Booking, Outage
+from tests.admin.conftest import DAY, fill_day, local_dt, record_outage
+
+pytestmark = pytest.mark.django_db
+
+ADD = reverse("admin:slots_outage_add")
+
+
+def _url(name, outage):
+    return reverse(f"admin:slots_outage_{name}", args=[outage.pk])
+
+
+def _form(offices, day, *, services=(), hours=24, reason="Photo-capture server down"):
+    start = local_dt(day, 0)
+    return {
+        "offices": [o.pk for o in offices],
+        "services": [s.pk for s in services],
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "expected_end": (start + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M"),
+        "reason": reason,
+        "reason_hi": "फोटो सर्वर बंद",
+    }
+
+
+def _messages(response):
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_add_form_has_good_defaults(bhopal_client, bhopal, indore):
+    response = bhopal_client.get(ADD)
+
+    assert response.status_code == 200
+    form = response.context["form"]
+    now = timezone.localtime()
+    assert abs(form.initial["starts_at"] - now) < timedelta(minutes=2)
+    assert form.initial["expected_end"] - form.initial["starts_at"] == timedelta(hours=4)
+    assert list(form.fields["offices"].queryset) == [bhopal]  # Indore is not offered
+    assert form.initial["offices"] == [bhopal]  # the clerk's only office is ticked
+    html = response.content.decode()
+    assert 'name="_preview"' in html and "MP-09" not in html
+
+
+def test_preview_shows_what_will_move_and_records_nothing(
+    bhopal_client, photo_bhopal, bhopal, photo, outage_day
+):
+    fill_day(photo_bhopal, outage_day, per_slot=2)
+
+    response = bhopal_client.post(ADD, {**_form([bhopal], outage_day, services=[photo]), "_preview": "1"})
+
+    assert response.status_code == 200
+    preview = response.context["preview"]
+    (row,) = preview.rows
+    assert (row.office, row.service, row.affected, row.would_move, row.needs_new_slot) == (
+        "MP-04",
+        "photo-biometrics",
+        8,
+        8,
+        0,
+    )
+    assert timezone.localdate(row.first_new) == outage_day + DAY
+    html = response.content.decode()
+    assert "Confirm and move bookings" in html and 'id="outage-preview"' in html
+    assert not Outage.objects.exists()
+
+
+def test_confirm_moves_bookings_and_progress_reaches_done(
+    bhopal_client, clerk_bhopal, photo_bhopal, bhopal, photo, outage_day, django_capture_on_commit_callbacks
+):
+    booked = fill_day(photo_bhopal, outage_day, per_slot=2)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = bhopal_client.post(
+            ADD, {**_form([bhopal], outage_day, services=[photo]), "_confirm": "1"}
+        )
+
+    outage = Outage.objects.get()
+    assert response.status_code == 302 and response.url == _url("change", outage)
+    assert outage.created_by == clerk_bhopal
+    assert list(outage.offices.all()) == [bhopal] and list(outage.services.all()) == [photo]
+    progress = bhopal_client.get(_url("progress", outage)).json()
+    assert progress["state"] == "done" and progress["finished"]
+    assert (progress["affected"], progress["moved"], progress["needs_new_slot"]) == (8, 8, 0)
+    assert progress["notified"] == 8 and progress["percent"] == 100
+    assert all(
+        b.slot.starts_at >= outage.expected_end
+        for b in Booking.objects.filter(pk__in=[b.pk for b in booked])
+    )
+    entry = LogEntry.objects.get(object_id=str(outage.pk))
+    assert (entry.user, entry.action_flag) == (clerk_bhopal, ADDITION)
+    assert "Marked down: MP-04, photo-biometrics" in entry.get_change_message()
+
+    page = bhopal_client.get(_url("change", outage))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="outage-progress-bar"' in html and 'max="8" value="8"' in html
+    assert "Marked down: MP-04" in html  # the outage's own actions
+    assert 'name="_save"' not in html  # nothing is saved through the model form
+
+
+def test_progress_while_running_and_the_page_refreshes_without_javascript(
+    bhopal_client, photo_bhopal, bhopal, photo, outage_day
+):
+    fill_day(photo_bhopal, outage_day, per_slot=1)
+    # Recorded without running the task (no on-commit callbacks in this test): still queued.
+    bhopal_client.post(ADD, {**_form([bhopal], outage_day, services=[photo]), "_confirm": "1"})
+    outage = Outage.objects.get()
+    Outage.objects.filter(pk=outage.pk).update(state="running", affected=4, moved=1)
+
+    progress = bhopal_client.get(_url("progress", outage)).json()
+    page = bhopal_client.get(_url("change", outage)).content.decode()
+
+    assert (progress["state"], progress["percent"], progress["finished"]) == ("running", 25, False)
+    assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in page
+    assert 'data-finished="false"' in page
+
+
+def test_invalid_window_is_refused_with_a_message(bhopal_client, bhopal, outage_day):
+    data = _form([bhopal], outage_day)
+    data["expected_end"] = data["starts_at"]
+
+    response = bhopal_client.post(ADD, {**data, "_confirm": "1"})
+
+    assert response.status_code == 200
+    assert "The expected end must be after the start." in response.content.decode()
+    assert not Outage.objects.exists()
+
+
+def test_extend_through_the_admin_moves_the_newly_covered_bookings(
+    bhopal_client, clerk_bhopal, photo_bhopal, bhopal, photo, outage_day, django_capture_on_commit_callbacks
+):
+    fill_day(photo_bhopal, outage_day, per_slot=1)
+    next_day = fill_day(photo_bhopal, outage_day + DAY, per_slot=1)
+    outage = record_outage([bhopal], outage_day, services=[photo])
+    end = outage.expected_end
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = bhopal_client.post(_url("extend", outage), {"hours": "24"}, follow=True)
+
+    outage.refresh_from_db()
+    assert outage.expected_end == end + timedelta(hours=24)
+    assert outage.state == "done"
+    assert all(
+        b.slot.starts_at >= outage.expected_end
+        for b in Booking.objects.filter(pk__in=[b.pk for b in next_day])
+    )
+    assert any("Outage extended" in m for m in _messages(response))
+    entry = LogEntry.objects.filter(object_id=str(outage.pk), action_flag=CHANGE).get()
+    assert entry.user == clerk_bhopal and "Extended by 24 h" in entry.change_message
+
+
+def test_resolve_through_the_admin(bhopal_client, clerk_bhopal, photo_bhopal, bhopal, photo, outage_day):
+    booked = fill_day(photo_bhopal, outage_day, per_slot=1)
+    outage = record_outage([bhopal], outage_day, services=[photo])
+
+    response = bhopal_client.post(_url("resolve", outage), follow=True)
+
+    outage.refresh_from_db()
+    assert outage.resolved_at is not None
+    assert any("Outage resolved" in m for m in _messages(response))
+    assert Notification.objects.filter(
+        booking__in=booked, kind="service_restored", channel="sms"
+    ).count() == len(booked)
+    assert LogEntry.objects.filter(
+        object_id=str(outage.pk), user=clerk_bhopal, change_message__startswith="Resolved at"
+    ).exists()
+    # Resolved: no more buttons, and resolving again changes nothing.
+    again = bhopal_client.post(_url("resolve", outage), follow=True)
+    assert any("already resolved" in m for m in _messages(again))
+    assert 'id="outage-resolve"' not in again.content.decode()
+
+
+def test_undo_within_the_window_through_the_admin(
+    bhopal_client, clerk_bhopal, photo_bhopal, bhopal, photo, outage_day
+):
+    booked = fill_day(photo_bhopal, outage_day, per_slot=2)
+    original = {b.pk: b.slot_id for b in booked}
+    outage = record_outage([bhopal], outage_day, services=[photo])
+    assert 'id="outage-undo"' in bhopal_client.get(_url("change", outage)).content.decode()
+    before = Notification.objects.count()
+
+    response = bhopal_client.post(_url("undo", outage), follow=True)
+
+    assert any("Undone as a false alarm: 8 moved back" in m for m in _messages(response))
+    assert dict(Booking.objects.filter(pk__in=original).values_list("pk", "slot_id")) == original
+    new_rows = Counter(
+        Notification.objects.order_by("pk")[before:].values_list("booking_id", "channel")
+    )
+    assert new_rows == Counter({(pk, channel): 1 for pk in original for channel in ("sms", "email")})
+    outage.refresh_from_db()
+    assert outage.resolved_at is not None
+    assert LogEntry.objects.filter(
+        object_id=str(outage.pk), user=clerk_bhopal, change_message__startswith="Undone"
+    ).exists()
+
+
+def test_undo_after_the_window_is_refused_with_a_clear_message(
+    bhopal_client, photo_bhopal, bhopal, photo, outage_day, settings
+):
+    settings.OUTAGE_UNDO_WINDOW_MINUTES = 30
+    fill_day(photo_bhopal, outage_day, per_slot=1)
+    outage = record_outage([bhopal], outage_day, services=[photo])
+    Outage.objects.filter(pk=outage.pk).update(created_at=timezone.now() - timedelta(minutes=31))
+
+    page = bhopal_client.get(_url("change", outage)).content.decode()
+    response = bhopal_client.post(_url("undo", outage), follow=True)
+
+    assert 'id="outage-undo"' not in page
+    assert any("only within 30 minutes" in m for m in _messages(response))
+    outage.refresh_from_db()
+    assert outage.resolved_at is None
+
+
+def test_outage_pages_need_post_for_actions(bhopal_client, bhopal, outage_day):
+    outage = record_outage([bhopal], outage_day)
+    for name in ("extend", "resolve", "undo"):
+        assert bhopal_client.get(_url(name, outage)).status_code == 405
+
+
+def test_all_services_when_none_ticked(bhopal_client, photo_bhopal, bhopal, outage_day, django_capture_on_commit_callbacks):
+    fill_day(photo_bhopal, outage_day, per_slot=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        bhopal_client.post(ADD, {**_form([bhopal], outage_day), "_confirm": "1"})
+    outage = Outage.objects.get()
+    assert not outage.services.exists()
+    assert (outage.state, outage.moved) == ("done", 4)
+    listing = bhopal_client.get(reverse("admin:slots_outage_changelist")).content.decode()
+    assert "all services" in listing and "4 of 4" in listing
+
+
+def test_log_entries_show_in_recent_actions(root_client, superuser, bhopal, outage_day):
+    root_client.post(ADD, {**_form([bhopal], outage_day), "_confirm": "1"})
+    index = root_client.get(reverse("admin:index")).content.decode()
+    assert "Recent actions" in index and "Photo-capture server down" in index

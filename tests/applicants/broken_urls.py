@@ -1,0 +1,13 @@
+"""A URLconf with a view that fails, to see the 500 page the way an applicant would."""
+
+from django.urls import include, path
+
+
+def broken(request):
+    raise RuntimeError("secret internal detail")
+
+
+urlpatterns = [
+    path("broken/", broken),
+    path("", include("rto_booking.urls")),
+]
