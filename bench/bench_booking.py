@@ -1,0 +1,523 @@
+"""Benchmark: booking bursts and availability through the real API, against the raw-SQL limit.
+
+Run: .venv/bin/python bench/bench_booking.py [--clients 64] [--bookings 5000] [--workers 4]
+
+1. Builds its own PostgreSQL database (rto_bench_booking): Bhopal MP-04 with photo-biometrics
+   slots for the next 9 days (60 seats every 30 minutes, 10:00–17:00), 5,500 applicants with
+   signed API tokens, and one extra slot of 50 seats for the last-seats phase. An identical copy
+   (CREATE DATABASE … TEMPLATE) is made for the raw-SQL limit.
+2. Starts gunicorn with production settings (DEBUG off, RATE_LIMITS=off, Redis as broker and
+   cache) and drives it with an asyncio HTTP/1.1 keep-alive client (64 connections; the client
+   is cheap enough to share the 2 cores): 5,000 applicants each POST /api/v1/bookings/ for a
+   slot in the next 7 days. Then the last-seats phase: 500 clients at once for 50 seats.
+3. The raw limit, in the same run: the same conditional UPDATE + INSERT straight through
+   psycopg by the same number of clients, on the copy.
+4. Availability: GET 31 days for one office × service, p50/p95 and queries per request.
+5. Prints one table, checks nothing was overbooked (counters = rows, booked <= capacity) and
+   writes bench/results/booking.json. Exit 1 only on wrong results (overbooking, lost answers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+DB = "rto_bench_booking"
+DB_RAW = "rto_bench_booking_raw"
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
+RESULTS = ROOT / "bench" / "results" / "booking.json"
+TARGETS = {"ratio": 0.20, "p99_ms": 150, "availability_p95_ms": 25, "availability_queries": 4}
+
+
+def configure_env() -> dict[str, str]:
+    env = {
+        "DJANGO_SETTINGS_MODULE": "rto_booking.settings",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_COOKIES": "false",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": f"{PG.replace('postgresql://', 'postgres://')}/{DB}",
+        "REDIS_URL": REDIS,
+        "RATE_LIMITS": "off",
+        "SMS_BACKEND": "console",
+        "LOG_LEVEL": "WARNING",
+        "LOG_FORMAT": "plain",
+    }
+    os.environ.update(env)
+    return env
+
+
+def admin(sql: str) -> None:
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def recreate(name: str, template: str | None = None) -> None:
+    admin(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    )
+    admin(f"DROP DATABASE IF EXISTS {name}")
+    admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+
+
+def build(bookings: int, last_clients: int) -> dict:
+    """Catalogue, slots, applicants and tokens. Returns what the phases need."""
+    import django
+    from django.core.management import call_command
+
+    recreate(DB)
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+    from datetime import time as clock
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from applicants.models import Applicant
+    from applicants.tokens import applicant_token_issue
+    from slots.models import Offering, Office, Service, Slot, WeeklySession
+    from slots.services.slot_generation import slots_generate
+
+    office = Office.objects.create(
+        code="MP-04", name="RTO Bhopal", name_hi="आरटीओ भोपाल", district="Bhopal"
+    )
+    photo = Service.objects.create(
+        slug="photo-biometrics", name="Photo and biometrics", name_hi="फोटो और बायोमेट्रिक"
+    )
+    learner = Service.objects.create(
+        slug="learner-test", name="Learner's licence test", name_hi="लर्नर लाइसेंस परीक्षा"
+    )
+    offering = Offering.objects.create(office=office, service=photo)
+    for weekday in range(7):
+        WeeklySession.objects.create(
+            offering=offering,
+            weekday=weekday,
+            start_time=clock(10, 0),
+            end_time=clock(17, 0),
+            slot_minutes=30,
+            seats_per_slot=60,
+            priority_reserve=0,
+        )
+    slots_generate(days=9)
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    burst_slots = list(
+        Slot.objects.filter(
+            offering=offering,
+            starts_at__date__gte=tomorrow,
+            starts_at__date__lt=tomorrow + timedelta(days=7),
+        )
+        .order_by("starts_at")
+        .values_list("pk", flat=True)
+    )
+    # The last-seats slot: another service (so no applicant holds it already), 50 seats.
+    last_offering = Offering.objects.create(office=office, service=learner)
+    start = timezone.make_aware(
+        timezone.datetime.combine(tomorrow + timedelta(days=2), clock(10, 0))
+    )
+    last_slot = Slot.objects.create(
+        offering=last_offering,
+        office=office,
+        service=learner,
+        starts_at=start,
+        ends_at=start + timedelta(minutes=30),
+        capacity=50,
+    )
+    applicants = Applicant.objects.bulk_create(
+        [
+            Applicant(
+                application_number=f"26{i:08d}",
+                full_name=f"Applicant {i}",
+                date_of_birth=date(1995, 1, 1),
+                mobile=f"+9198{i:08d}",
+                email=f"a{i}@example.in" if i % 2 else "",
+                preferred_language="hi" if i % 3 == 0 else "en",
+            )
+            for i in range(bookings + last_clients)
+        ],
+        batch_size=2000,
+    )
+    tokens = [applicant_token_issue(applicant=a).token for a in applicants]
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    connection.close()
+    return {
+        "burst": [
+            (tokens[i], burst_slots[i % len(burst_slots)], applicants[i].pk)
+            for i in range(bookings)
+        ],
+        "last": [(tokens[bookings + i], last_slot.pk, None) for i in range(last_clients)],
+        "last_slot": last_slot.pk,
+        "today": timezone.localdate(),
+    }
+
+
+# --- A small asyncio HTTP/1.1 client ------------------------------------------------------------
+
+
+class Connection:
+    def __init__(self, port: int):
+        self.port = port
+        self.reader = self.writer = None
+
+    async def request(self, method: str, path: str, body: bytes = b"", headers=()) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: keep-alive"]
+        head += list(headers)
+        if body:
+            head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        if not status_line:
+            await self.close()
+            raise ConnectionError("server closed the connection")
+        status = int(status_line.split()[1])
+        length, close = 0, False
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "connection" and value.strip().lower() == "close":
+                close = True
+        if length:
+            await self.reader.readexactly(length)
+        if close:
+            await self.close()
+        return status
+
+    async def close(self):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = self.reader = None
+
+
+async def burst(port: int, jobs: list, clients: int) -> dict:
+    """POST a booking for each (token, slot) with `clients` keep-alive connections."""
+    queue: asyncio.Queue = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def client():
+        conn = Connection(port)
+        while not queue.empty():
+            token, slot_id, _ = queue.get_nowait()
+            body = json.dumps({"slot": slot_id}).encode()
+            began = time.perf_counter()
+            for attempt in range(3):
+                try:
+                    status = await conn.request(
+                        "POST",
+                        "/api/v1/bookings/",
+                        body,
+                        headers=(f"Authorization: Bearer {token}",),
+                    )
+                    break
+                except (ConnectionError, OSError, asyncio.IncompleteReadError):
+                    await conn.close()
+                    if attempt == 2:
+                        status = 599
+            latencies.append((time.perf_counter() - began) * 1000)
+            statuses[status] = statuses.get(status, 0) + 1
+        await conn.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    elapsed = time.perf_counter() - began
+    return {"elapsed": elapsed, "latencies": latencies, "statuses": statuses}
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+async def raw_limit(jobs: list, clients: int) -> dict:
+    """The same conditional UPDATE + INSERT, straight through psycopg, on the identical copy."""
+    queue: asyncio.Queue = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+    done = {"booked": 0, "full": 0}
+    latencies: list[float] = []
+
+    async def client():
+        conn = await psycopg.AsyncConnection.connect(f"{PG}/{DB_RAW}", autocommit=False)
+        try:
+            while not queue.empty():
+                _token, slot_id, applicant_id = queue.get_nowait()
+                began = time.perf_counter()
+                cursor = await conn.execute(
+                    "UPDATE slots_slot SET booked = booked + 1 "
+                    "WHERE id = %s AND booked < capacity RETURNING office_id, service_id",
+                    [slot_id],
+                )
+                row = await cursor.fetchone()
+                if row is None:
+                    await conn.rollback()
+                    done["full"] += 1
+                else:
+                    await conn.execute(
+                        "INSERT INTO slots_booking (reference, applicant_id, slot_id, office_id, "
+                        "service_id, status, priority, self_reschedules, created_at, updated_at) "
+                        "VALUES (%s, %s, %s, %s, %s, 'confirmed', false, 0, now(), now())",
+                        [secrets.token_hex(5).upper(), applicant_id, slot_id, row[0], row[1]],
+                    )
+                    await conn.commit()
+                    done["booked"] += 1
+                latencies.append((time.perf_counter() - began) * 1000)
+        finally:
+            await conn.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return {**done, "elapsed": time.perf_counter() - began, "latencies": latencies}
+
+
+async def availability(port: int, today: date, requests: int) -> list[float]:
+    conn = Connection(port)
+    path = (
+        "/api/v1/offices/MP-04/availability/?service=photo-biometrics"
+        f"&from={today.isoformat()}&to={(today + timedelta(days=30)).isoformat()}"
+    )
+    latencies = []
+    for _ in range(requests):
+        began = time.perf_counter()
+        status = await conn.request("GET", path)
+        latencies.append((time.perf_counter() - began) * 1000)
+        if status != 200:
+            raise RuntimeError(f"availability answered {status}")
+    await conn.close()
+    return latencies
+
+
+def availability_queries(today: date) -> int:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    path = (
+        "/api/v1/offices/MP-04/availability/?service=photo-biometrics"
+        f"&from={today.isoformat()}&to={(today + timedelta(days=30)).isoformat()}"
+    )
+    client.get(path, HTTP_HOST="127.0.0.1")  # warm
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path, HTTP_HOST="127.0.0.1")
+    assert response.status_code == 200, response.content[:300]
+    return len(queries)
+
+
+def overbooking(db: str) -> dict:
+    with psycopg.connect(f"{PG}/{db}") as conn:
+        over = conn.execute("SELECT count(*) FROM slots_slot WHERE booked > capacity").fetchone()
+        mismatched = conn.execute(
+            "SELECT count(*) FROM slots_slot s LEFT JOIN ("
+            " SELECT slot_id, count(*) AS n FROM slots_booking"
+            " WHERE status IN ('confirmed','attended','no_show') GROUP BY slot_id) b"
+            " ON b.slot_id = s.id WHERE s.booked <> coalesce(b.n, 0)"
+        ).fetchone()
+    return {"overbooked_slots": over[0], "counter_mismatches": mismatched[0]}
+
+
+def start_gunicorn(env: dict, workers: int) -> tuple[subprocess.Popen, int]:
+    from tests.live import free_port, wait_for
+
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "rto_booking.wsgi",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--backlog",
+            "2048",
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    def ready():
+        try:
+            return asyncio.run(Connection(port).request("GET", "/api/v1/offices/")) == 200
+        except OSError:
+            return False
+
+    if not wait_for(ready, timeout=30, interval=0.3):
+        process.kill()
+        raise RuntimeError("gunicorn did not start")
+    return process, port
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--bookings", type=int, default=5000)
+    parser.add_argument("--last-clients", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    args = parser.parse_args()
+
+    env = configure_env()
+    began = time.perf_counter()
+    data = build(args.bookings, args.last_clients)
+    print(
+        f"set-up: {args.bookings + args.last_clients} applicants "
+        f"in {time.perf_counter() - began:.1f} s (not timed)"
+    )
+    recreate(DB_RAW, template=DB)
+
+    import redis
+
+    redis.Redis.from_url(REDIS).flushdb()
+    server, port = start_gunicorn(env, args.workers)
+    try:
+        api = asyncio.run(burst(port, data["burst"], args.clients))
+        last = asyncio.run(burst(port, data["last"], args.last_clients))
+        avail = asyncio.run(availability(port, data["today"], 200))
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    raw = asyncio.run(raw_limit(data["burst"], args.clients))
+    queries = availability_queries(data["today"])
+    checks = overbooking(DB)
+    with psycopg.connect(f"{PG}/{DB}") as conn:
+        last_booked = conn.execute(
+            "SELECT booked FROM slots_slot WHERE id = %s", [data["last_slot"]]
+        ).fetchone()[0]
+
+    api_ok = api["statuses"].get(201, 0)
+    api_rate = api_ok / api["elapsed"]
+    raw_rate = raw["booked"] / raw["elapsed"]
+    five_xx = sum(n for s, n in api["statuses"].items() if s >= 500) + sum(
+        n for s, n in last["statuses"].items() if s >= 500
+    )
+    result = {
+        "machine": {"cores": os.cpu_count(), "gunicorn_workers": args.workers},
+        "clients": args.clients,
+        "burst": {
+            "requests": len(data["burst"]),
+            "statuses": api["statuses"],
+            "bookings_per_s": round(api_rate, 1),
+            "p50_ms": round(percentile(api["latencies"], 50), 1),
+            "p95_ms": round(percentile(api["latencies"], 95), 1),
+            "p99_ms": round(percentile(api["latencies"], 99), 1),
+        },
+        "raw": {
+            "bookings_per_s": round(raw_rate, 1),
+            "p99_ms": round(percentile(raw["latencies"], 99), 1),
+        },
+        "ratio": round(api_rate / raw_rate, 3) if raw_rate else None,
+        "last_seats": {
+            "clients": args.last_clients,
+            "seats": 50,
+            "statuses": last["statuses"],
+            "booked": last_booked,
+            "p99_ms": round(percentile(last["latencies"], 99), 1),
+        },
+        "availability": {
+            "p50_ms": round(percentile(avail, 50), 2),
+            "p95_ms": round(percentile(avail, 95), 2),
+            "mean_ms": round(statistics.mean(avail), 2),
+            "queries": queries,
+        },
+        "five_xx": five_xx,
+        **checks,
+        "targets": TARGETS,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, default=str))
+
+    def verdict(ok):
+        return "met" if ok else "MISSED"
+
+    print()
+    print(f"{'measure':38} {'value':>12}  target")
+    rows = [
+        ("booking API bookings/s", f"{api_rate:.0f}", ""),
+        ("raw SQL bookings/s (same clients)", f"{raw_rate:.0f}", ""),
+        (
+            "ratio API / raw",
+            f"{result['ratio']:.2f}",
+            f">= {TARGETS['ratio']:.2f}: {verdict(result['ratio'] >= TARGETS['ratio'])}",
+        ),
+        (
+            "booking p50 / p95 ms",
+            f"{result['burst']['p50_ms']:.0f} / {result['burst']['p95_ms']:.0f}",
+            "",
+        ),
+        (
+            "booking p99 ms",
+            f"{result['burst']['p99_ms']:.0f}",
+            f"<= {TARGETS['p99_ms']}: {verdict(result['burst']['p99_ms'] <= TARGETS['p99_ms'])}",
+        ),
+        ("burst answers", json.dumps(api["statuses"]), ""),
+        ("last seats: answers", json.dumps(last["statuses"]), "50 × 201, 450 × 409"),
+        ("5xx", str(five_xx), "0"),
+        (
+            "overbooked slots / counter mismatches",
+            f"{checks['overbooked_slots']} / {checks['counter_mismatches']}",
+            "0 / 0",
+        ),
+        (
+            "availability p50 / p95 ms",
+            f"{result['availability']['p50_ms']:.1f} / {result['availability']['p95_ms']:.1f}",
+            f"p95 <= {TARGETS['availability_p95_ms']}: "
+            f"{verdict(result['availability']['p95_ms'] <= TARGETS['availability_p95_ms'])}",
+        ),
+        (
+            "availability queries per request",
+            str(queries),
+            f"<= {TARGETS['availability_queries']}: "
+            f"{verdict(queries <= TARGETS['availability_queries'])}",
+        ),
+    ]
+    for name, value, target in rows:
+        print(f"{name:38} {value:>12}  {target}")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+    wrong = (
+        checks["overbooked_slots"]
+        or checks["counter_mismatches"]
+        or last_booked != 50
+        or last["statuses"].get(201, 0) != 50
+        or five_xx
+        or sum(api["statuses"].values()) != len(data["burst"])
+    )
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
