@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test venv messages services lint format migrations-check compose-check bench worker beat clean
+.PHONY: run test venv messages services browser lint format migrations-check compose-check bench worker beat clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ run: venv messages
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 ## make test: the full suite on real PostgreSQL + Redis (started if they are not running).
-test: venv messages services migrations-check lint compose-check
+test: venv messages services browser migrations-check lint compose-check
 	$(BIN)/pytest --create-db $(PYTEST_ARGS)
 
 compose-check:
@@ -39,6 +39,11 @@ compose-check:
 
 services:
 	./scripts/ensure_services.sh
+
+## Debian's Chromium (driven by Playwright in tests/browser and tests/admin; never a downloaded
+## browser) and Noto fonts so Hindi renders in screenshots.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core)
 
 migrations-check: venv
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run

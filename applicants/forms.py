@@ -22,13 +22,13 @@ class DateInput(forms.DateInput):
         super().__init__(attrs=attrs, format="%Y-%m-%d")
 
 
-def _date_field(label, *, required=True, help_text=""):
+def _date_field(label, *, required=True, help_text="", autocomplete="off"):
     return forms.DateField(
         label=label,
         required=required,
         help_text=help_text,
         input_formats=DATE_INPUT_FORMATS,
-        widget=DateInput(),
+        widget=DateInput(attrs={"autocomplete": autocomplete}),
         error_messages={"invalid": _("Enter the date as day-month-year, e.g. 15-06-2004.")},
     )
 
@@ -48,7 +48,7 @@ class RegisterForm(PageForm):
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
         help_text=_("As on your Aadhaar card or other identity document."),
     )
-    date_of_birth = _date_field(_("Date of birth"))
+    date_of_birth = _date_field(_("Date of birth"), autocomplete="bday")
     mobile = forms.CharField(
         label=_("Mobile number"),
         max_length=20,
@@ -102,7 +102,7 @@ class SignInForm(PageForm):
         ),
         help_text=_("The 10-digit number you got when you registered."),
     )
-    date_of_birth = _date_field(_("Date of birth"))
+    date_of_birth = _date_field(_("Date of birth"), autocomplete="bday")
 
     def clean_application_number(self) -> str:
         return "".join(self.cleaned_data["application_number"].split())

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from applicants.models import Applicant
 from notifications.models import Notification
-from slots.models import Booking, BookingEvent, Offering, Office, Slot
+from slots.models import Booking, BookingEvent, Offering, Slot
 from slots.selectors import DayAvailability, SlotAvailability, availability_for_office
 
 
@@ -29,10 +29,6 @@ def booking_days(*, now: datetime | None = None) -> tuple[date, date]:
     """The first and last day an applicant may pick: today to today + BOOKING_HORIZON_DAYS."""
     today = timezone.localdate(now or timezone.now())
     return today, today + timedelta(days=settings.BOOKING_HORIZON_DAYS)
-
-
-def office_by_code(*, code: str) -> Office | None:
-    return Office.objects.filter(code=code, is_active=True).first()
 
 
 def offering_for_booking(*, office_code: str, service_slug: str) -> Offering | None:
@@ -73,7 +69,7 @@ def free_slots_after(
     *,
     offering: Offering,
     day: date,
-    exclude_slot_id: int | None = None,
+    exclude_slot_ids: tuple[int | None, ...] = (),
     priority: bool = False,
     limit: int = 6,
     days: int = 7,
@@ -91,7 +87,7 @@ def free_slots_after(
         offering=offering, date_from=date_from, date_to=date_to, priority=priority, now=now
     ):
         for slot in entry.slots:
-            if slot.available and slot.slot.pk != exclude_slot_id:
+            if slot.available and slot.slot.pk not in exclude_slot_ids:
                 found.append(slot)
                 if len(found) >= limit:
                     return found

@@ -314,6 +314,7 @@ def _problem(
     url_for_slot: Callable[[Slot], str],
     priority: bool = False,
     back_url: str,
+    current_slot_id: int | None = None,
 ) -> HttpResponse:
     """A booking error as a page in the applicant's language, with a way forward."""
     alternatives = []
@@ -324,7 +325,8 @@ def _problem(
             for entry in selectors.free_slots_after(
                 offering=slot.offering,
                 day=timezone.localdate(slot.starts_at),
-                exclude_slot_id=slot.pk,
+                # Neither the time that just filled up nor the booking's own current time.
+                exclude_slot_ids=(slot.pk, current_slot_id),
                 priority=priority,
             )
         ]
@@ -524,6 +526,9 @@ def reschedule_confirm(request: HttpRequest, reference: str, slot_id: int) -> Ht
                 ),
                 priority=booking.priority,
                 back_url=back_url,
+                current_slot_id=(
+                    booking.slot_id if booking.status == Booking.Status.CONFIRMED else None
+                ),
             )
         messages.success(
             request,

@@ -4,6 +4,7 @@ from django.utils.translation import ngettext
 
 from notifications.models import Notification
 from notifications.services import notifications_retry
+from slots.admin_scoping import OfficeScopedAdminMixin
 
 
 class DueFilter(admin.SimpleListFilter):
@@ -30,7 +31,9 @@ class DueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
+    office_lookup = "booking__office"  # a clerk sees the messages of their offices only
+
     list_display = [
         "created_at",
         "booking_reference",

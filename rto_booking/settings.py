@@ -392,11 +392,88 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging -------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": _env("str", "LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+# One line per record on stderr: JSON (python-json-logger) in production, readable lines in
+# debug. Every record carries the request id (and in a worker the task id and name); see
+# rto_booking/logging.py and docs/OPERATIONS.md, "Logs and request ids".
+LOG_FORMAT = _env("str", "LOG_FORMAT", default="plain" if DEBUG else "json").lower()
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(
+        f"Environment variable LOG_FORMAT must be json or plain, got {LOG_FORMAT!r}."
+    )
+LOG_LEVEL = _env("str", "LOG_LEVEL", default="INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"Environment variable LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}."
+    )
+# One access-log line per request (method, path, status, ms, route, request id).
+REQUEST_LOG = _env("bool", "REQUEST_LOG", default=True)
+from rto_booking.logging import logging_config  # noqa: E402
+
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# Celery keeps Django's logging (and so the JSON format and the request-id filter) instead of
+# installing its own handlers on the root logger.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Operations: health, metrics, request ids, database errors (docs/OPERATIONS.md) ---------
+# /healthz, /readyz and /metrics are answered first (no host check, no session), then every
+# request gets an id; a lost database becomes a 503 instead of a 500.
+MIDDLEWARE = [
+    "rto_booking.middleware.OpsEndpointsMiddleware",
+    "rto_booking.middleware.RequestIdMiddleware",
+    *MIDDLEWARE,
+    "rto_booking.middleware.DatabaseUnavailableMiddleware",
+]
+# DRF would answer a lost database with its generic 500; this wrapper of
+# api.errors.api_exception_handler lets DatabaseUnavailableMiddleware answer 503 instead.
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "rto_booking.middleware.api_exception_handler"
+# The cache holds throttle counters and markers only: when Redis is away it is empty instead
+# of failing every request (DESIGN.md invariant 8; rto_booking/cache.py).
+if REDIS_URL:
+    CACHES["default"]["BACKEND"] = "rto_booking.cache.FailOpenRedisCache"
+# /readyz: a worker of each of these queues must have sent a heartbeat this recently.
+READINESS_WORKER_QUEUES = _env(
+    "list", "READINESS_WORKER_QUEUES", default=["rescheduling", "notifications"]
+)
+READINESS_HEARTBEAT_MAX_AGE = _positive_int("READINESS_HEARTBEAT_MAX_AGE", 60)
+# /metrics asks for "Authorization: Bearer <token>" when this is set.
+METRICS_TOKEN = _env("str", "METRICS_TOKEN", default="")
+# Database metrics are computed on scrape and reused for this long by the same process.
+METRICS_DB_CACHE_SECONDS = _positive_int("METRICS_DB_CACHE_SECONDS", 10)
+# A worker serves its task metrics on this port when set (0: off).
+WORKER_METRICS_PORT = _positive_int("WORKER_METRICS_PORT", 0)
+
+# --- Security: Content Security Policy (django-csp) -------------------------------------------
+# Scripts and styles from this site only (inline ones only with the per-request nonce, as
+# {{ request.csp_nonce }}); images also as data: URIs (the slip's QR code); no plugins, no
+# framing, forms post only here. The admin and the Swagger page still carry inline scripts and
+# styles: CSP_ALLOW_INLINE_PREFIXES allows them there until their templates are fixed
+# (docs/OPERATIONS.md, "Content Security Policy").
+INSTALLED_APPS.append("csp")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "rto_booking.middleware.ContentSecurityPolicyMiddleware",
+)
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
 }
+CSP_ALLOW_INLINE_PREFIXES = _env(
+    "list", "CSP_ALLOW_INLINE_PREFIXES", default=["/admin/", "/api/docs/"]
+)
+# The health endpoints answer plain HTTP (Docker, the load balancer, Prometheus inside the
+# network) even with DJANGO_SECURE_SSL_REDIRECT=true.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$", r"^metrics/?$"]
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

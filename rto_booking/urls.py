@@ -14,3 +14,15 @@ urlpatterns = [
 admin.site.site_header = "RTO Slot Booking"
 admin.site.site_title = "RTO Slot Booking"
 admin.site.index_title = "Administration"
+
+# Operations (answered first by rto_booking.middleware.OpsEndpointsMiddleware; listed here too
+# so that they resolve and reverse like any other URL).
+from rto_booking import health, metrics  # noqa: E402
+from rto_booking.middleware import server_error  # noqa: E402
+
+urlpatterns += [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+]
+handler500 = server_error

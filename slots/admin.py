@@ -37,7 +37,6 @@ from slots.admin_views import (
     DaySheetForm,
     OutageExtendForm,
     OutageMarkDownForm,
-    closure_outage_if_booked,
     day_sheet,
     outage_progress,
 )
@@ -55,6 +54,7 @@ from slots.models import (
     WeeklySession,
 )
 from slots.services.bookings import booking_check_in, booking_mark_no_show
+from slots.services.closures import closure_outage_if_booked
 from slots.services.outage_undo import (
     OutageUndoRefused,
     outage_undo,
@@ -866,7 +866,7 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
                 result = outage_undo(outage=outage)
                 summary = gettext(
                     "Undone as a false alarm: %(back)s moved back to their original times, "
-                    "%(stayed)s keep their new times; %(told)s applicants told."
+                    "%(stayed)s keep their new times; applicants told: %(told)s."
                 ) % {"back": result.moved_back, "stayed": result.stayed, "told": result.told}
                 self.log_outage(request, outage, summary)
         except (OutageUndoRefused, Busy) as error:
@@ -874,34 +874,3 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         else:
             self.message_user(request, summary, messages.SUCCESS)
         return HttpResponseRedirect(_admin_url(self.opts, "change", outage.pk))
-
-
-# --- Models of other apps whose admins need the clerk scope ---------------------------------
-
-
-def _scope_registered_admin(model, office_lookup: str) -> None:
-    """Give an admin registered by another app the office scope, unless it already has it.
-
-    The notifications app registers its own NotificationAdmin; clerks may view notifications
-    (the Clerk group), so without this a clerk would list every office's messages.
-    """
-    if not admin.site.is_registered(model):
-        return
-    current = admin.site.get_model_admin(model)
-    if isinstance(current, OfficeScopedAdminMixin):
-        return
-    cls = type(current)
-    scoped = type(
-        f"OfficeScoped{cls.__name__}",
-        (OfficeScopedAdminMixin, cls),
-        {"office_lookup": office_lookup, "__module__": __name__},
-    )
-    admin.site.unregister(model)
-    admin.site.register(model, scoped)
-
-
-# `slots` comes before `notifications` in INSTALLED_APPS: import its admin module (which
-# registers NotificationAdmin) now, then scope it. Autodiscovery will not import it twice.
-import notifications.admin  # noqa: E402, F401
-
-_scope_registered_admin(Notification, "booking__office")

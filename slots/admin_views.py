@@ -11,12 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django import forms
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from slots.models import Booking, Closure, Office, Outage, Service, Slot
-from slots.services.outages import outage_create
+from slots.models import Booking, Office, Outage, Service, Slot
 
 MARK_DOWN_DEFAULT_HOURS = 4
 EXTEND_MAX_HOURS = 72
@@ -129,7 +127,9 @@ class DaySheetForm(forms.Form):
     office = forms.ModelChoiceField(
         label=_("Office"), queryset=Office.objects.none(), to_field_name="code"
     )
-    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(
+        label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     service = forms.ModelChoiceField(
         label=_("Service"),
         queryset=Service.objects.order_by("sort_order", "slug"),
@@ -199,47 +199,3 @@ def day_sheet(*, office: Office, service: Service, day: date) -> DaySheet:
         row.counts.add(booking)
         sheet.totals.add(booking)
     return sheet
-
-
-# --- Closures -------------------------------------------------------------------------------
-
-
-def closure_outage_if_booked(*, closure: Closure, created_by=None, now=None) -> Outage | None:
-    """A closure on a day that already has bookings is handled like an outage of that day.
-
-    The outage covers the closure's office (and its service, if it names one) for the whole
-    local day, with the closure's reasons; `outage_create` records it and moves the bookings
-    after commit, exactly as when a clerk marks the service down. No bookings: no outage.
-    """
-    now = now or timezone.now()
-    tz = timezone.get_current_timezone()
-    start = datetime.combine(closure.date, time.min, tzinfo=tz)
-    end = datetime.combine(closure.date + timedelta(days=1), time.min, tzinfo=tz)
-    if end <= now:
-        return None
-    booked = Booking.objects.filter(
-        office_id=closure.office_id,
-        status=Booking.Status.CONFIRMED,
-        slot__starts_at__lt=end,
-        slot__ends_at__gt=max(start, now),
-    )
-    if closure.service_id:
-        booked = booked.filter(service_id=closure.service_id)
-    if not booked.exists():
-        return None
-    return outage_create(
-        offices=[closure.office],
-        services=[closure.service] if closure.service_id else None,
-        starts_at=start,
-        expected_end=end,
-        reason=closure.reason,
-        reason_hi=closure.reason_hi,
-        created_by=created_by,
-    )
-
-
-def closures_on(*, office_id: int, service_id: int | None, day: date):
-    query = Closure.objects.filter(office_id=office_id, date=day)
-    if service_id:
-        query = query.filter(Q(service__isnull=True) | Q(service_id=service_id))
-    return query

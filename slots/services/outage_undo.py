@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 
 from slots.errors import Busy
 from slots.models import Booking, BookingEvent, Closure, Outage, Slot
-from slots.services.outages import Group, OutageInvalid, advisory_lock_group, outage_groups
+from slots.services.outages import Group, OutageInvalid, advisory_lock_groups, outage_groups
 
 FALSE_ALARM_REASON = "false alarm"
 
@@ -110,10 +110,9 @@ def _undo(*, outage: Outage, now: datetime) -> OutageUndoResult:
         office_ids=list(locked.offices.values_list("pk", flat=True)),
         service_ids=list(locked.services.values_list("pk", flat=True)),
     )
-    # The rescheduler's and slot generation's lock, in the same (sorted) order: whatever
-    # still touches these offices × services finishes first and nothing starts meanwhile.
-    for group in groups:
-        advisory_lock_group(group)
+    # The rescheduler's locks, taken the way it takes them (one sorted order, no cycles):
+    # whatever still touches these offices × services finishes first, nothing starts meanwhile.
+    advisory_lock_groups(groups)
     Outage.objects.filter(pk=locked.pk, resolved_at__isnull=True).update(
         resolved_at=max(now, locked.starts_at + timedelta(seconds=1))
     )

@@ -507,6 +507,12 @@ def _process_chunk(*, outage: Outage, groups: list[Group], now: datetime) -> tup
     window_end = outage.expected_end
     with transaction.atomic():
         advisory_lock_groups(groups)
+        # Re-read under the locks: a resolve or a change of the expected end since this run
+        # started means this run's window is stale — stop; the new state has its own run.
+        if not Outage.objects.filter(
+            pk=outage.pk, resolved_at__isnull=True, expected_end=outage.expected_end
+        ).exists():
+            return 0, 0
         bookings = list(
             _affected_in(groups=groups, start=outage.starts_at, end=window_end, now=now)
             .select_for_update(of=("self",))

@@ -68,7 +68,7 @@ def record_outage(offices, day, *, services=None, created_by=None, reason="Photo
 def ensure_groups():
     """The groups come from migration slots 0002; a transactional test (live server) flushes
     every table after it, so later transactional tests run the same code again."""
-    if not Group.objects.filter(name__in=["Clerk", "Supervisor"]).count() == 2:
+    if Group.objects.filter(name__in=["Clerk", "Supervisor"]).count() != 2:
         migration = importlib.import_module("slots.migrations.0002_clerk_groups")
         migration.create_groups(django_apps, None)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.urls import reverse
@@ -53,10 +54,16 @@ def test_filters_by_day_service_status_and_priority(bhopal_client, photo_bhopal)
     Booking.objects.filter(pk=today_ones[0].pk).update(priority=True)
     booking_cancel(booking=today_ones[1])
 
-    by_day = {"slot__starts_at__year": day.year, "slot__starts_at__month": day.month, "slot__starts_at__day": day.day}
+    by_day = {
+        "slot__starts_at__year": day.year,
+        "slot__starts_at__month": day.month,
+        "slot__starts_at__day": day.day,
+    }
     assert _results(bhopal_client.get(CHANGELIST, by_day)) == {b.pk for b in today_ones}
     assert _results(bhopal_client.get(CHANGELIST, {"priority__exact": "1"})) == {today_ones[0].pk}
-    assert _results(bhopal_client.get(CHANGELIST, {"status__exact": "cancelled"})) == {today_ones[1].pk}
+    assert _results(bhopal_client.get(CHANGELIST, {"status__exact": "cancelled"})) == {
+        today_ones[1].pk
+    }
     response = bhopal_client.get(CHANGELIST)
     assert {f.title for f in response.context["cl"].filter_specs} >= {"status", "priority"}
     assert response.context["cl"].date_hierarchy == "slot__starts_at"
@@ -77,16 +84,20 @@ def test_check_in_action_reports_successes_and_refusals(bhopal_client, clerk_bho
     shown = _messages(response)
     assert "2 applicants checked in." in shown
     assert f"{cancelled.reference} not changed: This booking is no longer active." in shown
-    assert set(Booking.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)) == {
-        "attended"
-    }
+    assert set(
+        Booking.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)
+    ) == {"attended"}
     events = BookingEvent.objects.filter(booking=first, kind="attended")
     assert events.get().actor == "staff"
-    logged = LogEntry.objects.filter(user=clerk_bhopal, action_flag=CHANGE, change_message="Checked in.")
+    logged = LogEntry.objects.filter(
+        user=clerk_bhopal, action_flag=CHANGE, change_message="Checked in."
+    )
     assert set(logged.values_list("object_id", flat=True)) == {str(first.pk), str(second.pk)}
 
 
-def test_no_show_action_only_after_the_slot(bhopal_client, clerk_bhopal, photo_bhopal, past_booking):
+def test_no_show_action_only_after_the_slot(
+    bhopal_client, clerk_bhopal, photo_bhopal, past_booking
+):
     future = fill_day(photo_bhopal, timezone.localdate() + 2 * DAY, per_slot=1)[0]
 
     response = bhopal_client.post(
@@ -97,14 +108,20 @@ def test_no_show_action_only_after_the_slot(bhopal_client, clerk_bhopal, photo_b
 
     shown = _messages(response)
     assert "1 booking marked as no-show." in shown
-    assert any(m.startswith(f"{future.reference} not changed: A booking can be marked") for m in shown)
+    assert any(
+        m.startswith(f"{future.reference} not changed: A booking can be marked") for m in shown
+    )
     past_booking.refresh_from_db()
     future.refresh_from_db()
     assert (past_booking.status, future.status) == ("no_show", "confirmed")
-    assert LogEntry.objects.filter(object_id=str(past_booking.pk), change_message="Marked as no-show.").exists()
+    assert LogEntry.objects.filter(
+        object_id=str(past_booking.pk), change_message="Marked as no-show."
+    ).exists()
 
 
-def test_booking_page_has_history_notifications_and_desk_buttons(bhopal_client, photo_bhopal, past_booking):
+def test_booking_page_has_history_notifications_and_desk_buttons(
+    bhopal_client, photo_bhopal, past_booking
+):
     booking = fill_day(photo_bhopal, timezone.localdate() + 2 * DAY, per_slot=1)[0]
     page = bhopal_client.get(reverse("admin:slots_booking_change", args=[booking.pk]))
 
@@ -115,18 +132,25 @@ def test_booking_page_has_history_notifications_and_desk_buttons(bhopal_client, 
     assert 'id="booking-check-in"' in html and 'id="booking-no-show"' not in html
     assert 'name="_save"' not in html
 
-    response = bhopal_client.post(reverse("admin:slots_booking_check_in", args=[booking.pk]), follow=True)
+    response = bhopal_client.post(
+        reverse("admin:slots_booking_check_in", args=[booking.pk]), follow=True
+    )
     assert "1 applicant checked in." in _messages(response)
     past_page = bhopal_client.get(reverse("admin:slots_booking_change", args=[past_booking.pk]))
     assert 'id="booking-no-show"' in past_page.content.decode()
-    response = bhopal_client.post(reverse("admin:slots_booking_no_show", args=[past_booking.pk]), follow=True)
+    response = bhopal_client.post(
+        reverse("admin:slots_booking_no_show", args=[past_booking.pk]), follow=True
+    )
     assert "1 booking marked as no-show." in _messages(response)
 
 
 def test_bookings_cannot_be_added_edited_or_deleted_by_hand(bhopal_client, photo_bhopal):
     booking = fill_day(photo_bhopal, timezone.localdate() + 2 * DAY, per_slot=1)[0]
     assert bhopal_client.get(reverse("admin:slots_booking_add")).status_code == 403
-    assert bhopal_client.get(reverse("admin:slots_booking_delete", args=[booking.pk])).status_code == 403
+    assert (
+        bhopal_client.get(reverse("admin:slots_booking_delete", args=[booking.pk])).status_code
+        == 403
+    )
     bhopal_client.post(
         reverse("admin:slots_booking_change", args=[booking.pk]), {"status": "cancelled"}
     )
@@ -138,9 +162,13 @@ def test_day_sheet_groups_by_slot_with_priority_first_and_counts(bhopal_client, 
     day = timezone.localdate() + 2 * DAY
     ten, half_past, *_ = day_slots(photo_bhopal, day)
     early = booking_create(applicant=ApplicantFactory(full_name="Asha Early"), slot_id=ten.pk)
-    late_priority = booking_create(applicant=ApplicantFactory(full_name="Priya Priority"), slot_id=ten.pk)
+    late_priority = booking_create(
+        applicant=ApplicantFactory(full_name="Priya Priority"), slot_id=ten.pk
+    )
     attended = booking_create(applicant=ApplicantFactory(full_name="Arun Attended"), slot_id=ten.pk)
-    cancelled = booking_create(applicant=ApplicantFactory(full_name="Chetan Cancelled"), slot_id=half_past.pk)
+    cancelled = booking_create(
+        applicant=ApplicantFactory(full_name="Chetan Cancelled"), slot_id=half_past.pk
+    )
     later = booking_create(applicant=ApplicantFactory(full_name="Lata Later"), slot_id=half_past.pk)
     Booking.objects.filter(pk=late_priority.pk).update(priority=True)
     Booking.objects.filter(pk=attended.pk).update(status="attended")
@@ -175,4 +203,6 @@ def test_day_sheet_form_defaults_to_the_clerks_office_and_today(bhopal_client, p
     form = response.context["form"]
     assert form.initial == {"date": timezone.localdate(), "office": "MP-04"}
     assert response.context["sheet"] is None
-    assert reverse("admin:slots_booking_day_sheet") in bhopal_client.get(CHANGELIST).content.decode()
+    assert (
+        reverse("admin:slots_booking_day_sheet") in bhopal_client.get(CHANGELIST).content.decode()
+    )

@@ -51,7 +51,9 @@ def test_extra_session_creates_its_slots_at_once(supervisor_client, photo_bhopal
 
     assert response.status_code == 200
     assert ExtraSession.objects.filter(offering=photo_bhopal, date=day).exists()
-    afternoon = [s for s in day_slots(photo_bhopal, day) if timezone.localtime(s.starts_at).hour >= 14]
+    afternoon = [
+        s for s in day_slots(photo_bhopal, day) if timezone.localtime(s.starts_at).hour >= 14
+    ]
     assert len(day_slots(photo_bhopal, day)) == before + 4
     assert [(s.capacity, s.priority_reserve) for s in afternoon] == [(6, 2)] * 4
     assert any("4 new" in str(m) for m in response.context["messages"])
@@ -128,7 +130,12 @@ def test_closure_on_a_booked_day_moves_the_bookings_like_an_outage(
     with django_capture_on_commit_callbacks(execute=True):
         response = supervisor_client.post(
             reverse("admin:slots_closure_add"),
-            {"office": bhopal.pk, "date": str(day), "reason": "Local holiday", "reason_hi": "स्थानीय अवकाश"},
+            {
+                "office": bhopal.pk,
+                "date": str(day),
+                "reason": "Local holiday",
+                "reason_hi": "स्थानीय अवकाश",
+            },
             follow=True,
         )
 
@@ -153,7 +160,8 @@ def test_closure_on_a_booked_day_moves_the_bookings_like_an_outage(
 def test_closure_on_an_empty_day_records_no_outage(supervisor_client, photo_bhopal, bhopal):
     day = timezone.localdate() + 9 * DAY
     supervisor_client.post(
-        reverse("admin:slots_closure_add"), {"office": bhopal.pk, "date": str(day), "reason": "Holiday"}
+        reverse("admin:slots_closure_add"),
+        {"office": bhopal.pk, "date": str(day), "reason": "Holiday"},
     )
     assert Closure.objects.filter(date=day).exists()
     assert not Outage.objects.exists()
@@ -162,11 +170,18 @@ def test_closure_on_an_empty_day_records_no_outage(supervisor_client, photo_bhop
 def test_clerks_view_capacity_but_only_supervisors_change_it(bhopal_client, photo_bhopal):
     assert bhopal_client.get(reverse("admin:slots_closure_add")).status_code == 403
     assert bhopal_client.get(reverse("admin:slots_extrasession_add")).status_code == 403
-    assert bhopal_client.get(reverse("admin:slots_offering_change", args=[photo_bhopal.pk])).status_code == 200
+    assert (
+        bhopal_client.get(
+            reverse("admin:slots_offering_change", args=[photo_bhopal.pk])
+        ).status_code
+        == 200
+    )
     assert bhopal_client.get(reverse("admin:slots_closure_changelist")).status_code == 200
 
 
-def test_slot_added_by_hand_takes_office_and_service_from_its_offering(supervisor_client, photo_bhopal):
+def test_slot_added_by_hand_takes_office_and_service_from_its_offering(
+    supervisor_client, photo_bhopal
+):
     day = timezone.localdate() + 7 * DAY
     response = supervisor_client.post(
         reverse("admin:slots_slot_add"),
@@ -190,7 +205,8 @@ def test_slot_capacity_cannot_drop_below_its_bookings(supervisor_client, photo_b
     fill_day(photo_bhopal, day, per_slot=2)
     slot = day_slots(photo_bhopal, day)[0]
     response = supervisor_client.post(
-        reverse("admin:slots_slot_change", args=[slot.pk]), {"capacity": "1", "priority_reserve": "0"}
+        reverse("admin:slots_slot_change", args=[slot.pk]),
+        {"capacity": "1", "priority_reserve": "0"},
     )
     assert response.status_code == 200
     assert "capacity" in response.context["adminform"].form.errors

@@ -59,7 +59,9 @@ def test_preview_shows_what_will_move_and_records_nothing(
 ):
     fill_day(photo_bhopal, outage_day, per_slot=2)
 
-    response = bhopal_client.post(ADD, {**_form([bhopal], outage_day, services=[photo]), "_preview": "1"})
+    response = bhopal_client.post(
+        ADD, {**_form([bhopal], outage_day, services=[photo]), "_preview": "1"}
+    )
 
     assert response.status_code == 200
     preview = response.context["preview"]
@@ -78,7 +80,13 @@ def test_preview_shows_what_will_move_and_records_nothing(
 
 
 def test_confirm_moves_bookings_and_progress_reaches_done(
-    bhopal_client, clerk_bhopal, photo_bhopal, bhopal, photo, outage_day, django_capture_on_commit_callbacks
+    bhopal_client,
+    clerk_bhopal,
+    photo_bhopal,
+    bhopal,
+    photo,
+    outage_day,
+    django_capture_on_commit_callbacks,
 ):
     booked = fill_day(photo_bhopal, outage_day, per_slot=2)
 
@@ -140,7 +148,13 @@ def test_invalid_window_is_refused_with_a_message(bhopal_client, bhopal, outage_
 
 
 def test_extend_through_the_admin_moves_the_newly_covered_bookings(
-    bhopal_client, clerk_bhopal, photo_bhopal, bhopal, photo, outage_day, django_capture_on_commit_callbacks
+    bhopal_client,
+    clerk_bhopal,
+    photo_bhopal,
+    bhopal,
+    photo,
+    outage_day,
+    django_capture_on_commit_callbacks,
 ):
     fill_day(photo_bhopal, outage_day, per_slot=1)
     next_day = fill_day(photo_bhopal, outage_day + DAY, per_slot=1)
@@ -162,7 +176,9 @@ def test_extend_through_the_admin_moves_the_newly_covered_bookings(
     assert entry.user == clerk_bhopal and "Extended by 24 h" in entry.change_message
 
 
-def test_resolve_through_the_admin(bhopal_client, clerk_bhopal, photo_bhopal, bhopal, photo, outage_day):
+def test_resolve_through_the_admin(
+    bhopal_client, clerk_bhopal, photo_bhopal, bhopal, photo, outage_day
+):
     booked = fill_day(photo_bhopal, outage_day, per_slot=1)
     outage = record_outage([bhopal], outage_day, services=[photo])
 
@@ -199,7 +215,9 @@ def test_undo_within_the_window_through_the_admin(
     new_rows = Counter(
         Notification.objects.order_by("pk")[before:].values_list("booking_id", "channel")
     )
-    assert new_rows == Counter({(pk, channel): 1 for pk in original for channel in ("sms", "email")})
+    assert new_rows == Counter(
+        {(pk, channel): 1 for pk in original for channel in ("sms", "email")}
+    )
     outage.refresh_from_db()
     assert outage.resolved_at is not None
     assert LogEntry.objects.filter(
@@ -230,7 +248,9 @@ def test_outage_pages_need_post_for_actions(bhopal_client, bhopal, outage_day):
         assert bhopal_client.get(_url(name, outage)).status_code == 405
 
 
-def test_all_services_when_none_ticked(bhopal_client, photo_bhopal, bhopal, outage_day, django_capture_on_commit_callbacks):
+def test_all_services_when_none_ticked(
+    bhopal_client, photo_bhopal, bhopal, outage_day, django_capture_on_commit_callbacks
+):
     fill_day(photo_bhopal, outage_day, per_slot=1)
     with django_capture_on_commit_callbacks(execute=True):
         bhopal_client.post(ADD, {**_form([bhopal], outage_day), "_confirm": "1"})

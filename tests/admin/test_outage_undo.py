@@ -1,4 +1,4 @@
-"""outage_undo: a false alarm puts bookings back where seats remain and tells each applicant once."""
+"""outage_undo: a false alarm puts bookings back where seats remain; each applicant told once."""
 
 from __future__ import annotations
 
@@ -82,7 +82,9 @@ def test_only_the_seats_that_remain_are_given_back_first_come_first_served(
     assert later.slot_id != first_slot.pk and later.priority  # stays moved, keeps priority
     assert later.slot.starts_at >= outage.expected_end
     told = _undo_notifications(booked)
-    assert told[later.pk] == Counter({("service_restored", "sms"): 1, ("service_restored", "email"): 1})
+    assert told[later.pk] == Counter(
+        {("service_restored", "sms"): 1, ("service_restored", "email"): 1}
+    )
     assert told[earlier.pk] == Counter({("rescheduled", "sms"): 1, ("rescheduled", "email"): 1})
     assert Slot.objects.get(pk=first_slot.pk).booked == Slot.objects.get(pk=first_slot.pk).capacity
     assert integrity_violations() == {}
@@ -99,12 +101,14 @@ def test_bookings_left_without_a_slot_get_their_original_slot_back(bhopal, drivi
         slot_minutes=30,
         seats_per_slot=3,
     )
-    slots_generate(first_day=outage_day, days=1, offerings=type(offering).objects.filter(pk=offering.pk))
+    slots_generate(
+        first_day=outage_day, days=1, offerings=type(offering).objects.filter(pk=offering.pk)
+    )
     booked = fill_day(offering, outage_day, per_slot=2)
     outage = record_outage([bhopal], outage_day, services=[driving])
-    assert set(Booking.objects.filter(pk__in=[b.pk for b in booked]).values_list("status", flat=True)) == {
-        "needs_new_slot"
-    }
+    assert set(
+        Booking.objects.filter(pk__in=[b.pk for b in booked]).values_list("status", flat=True)
+    ) == {"needs_new_slot"}
 
     result = outage_undo(outage=outage)
 
@@ -156,7 +160,9 @@ def test_undo_is_refused_after_the_window(photo_bhopal, bhopal, photo, outage_da
     settings.OUTAGE_UNDO_WINDOW_MINUTES = 30
     booked = fill_day(photo_bhopal, outage_day, per_slot=1)
     outage = record_outage([bhopal], outage_day, services=[photo])
-    moved_to = dict(Booking.objects.filter(pk__in=[b.pk for b in booked]).values_list("pk", "slot_id"))
+    moved_to = dict(
+        Booking.objects.filter(pk__in=[b.pk for b in booked]).values_list("pk", "slot_id")
+    )
 
     with pytest.raises(OutageUndoRefused, match="within 30 minutes"):
         outage_undo(outage=outage, now=outage.created_at + timedelta(minutes=31))

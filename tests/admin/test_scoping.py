@@ -20,7 +20,10 @@ pytestmark = pytest.mark.django_db
 def world(photo_bhopal, photo_indore, bhopal, indore, photo, outage_day):
     """Bookings, an outage, a closure and notifications at each office, plus a joint outage."""
     data = {}
-    for name, offering, office in (("bhopal", photo_bhopal, bhopal), ("indore", photo_indore, indore)):
+    for name, offering, office in (
+        ("bhopal", photo_bhopal, bhopal),
+        ("indore", photo_indore, indore),
+    ):
         data[f"{name}_bookings"] = fill_day(offering, outage_day - DAY, per_slot=1)
         fill_day(offering, outage_day, per_slot=1)
         data[f"{name}_outage"] = record_outage([office], outage_day, services=[photo])
@@ -28,7 +31,9 @@ def world(photo_bhopal, photo_indore, bhopal, indore, photo, outage_day):
             office=office, date=outage_day + 20 * DAY, reason=f"Holiday {name}"
         )
         data[f"{name}_slot"] = day_slots(offering, outage_day - DAY)[0]
-    data["joint_outage"] = record_outage([bhopal, indore], outage_day + 6 * DAY, reason="State server")
+    data["joint_outage"] = record_outage(
+        [bhopal, indore], outage_day + 6 * DAY, reason="State server"
+    )
     return data
 
 
@@ -47,13 +52,22 @@ def test_lists_show_only_the_clerks_offices(bhopal_client, world):
     assert _changelist(bhopal_client, "slots_closure") == {world["bhopal_closure"].pk}
     slots = _changelist(bhopal_client, "slots_slot")
     assert world["bhopal_slot"].pk in slots and world["indore_slot"].pk not in slots
-    assert {o.code for o in bhopal_client.get(reverse("admin:slots_office_changelist")).context["cl"].result_list} == {"MP-04"}
+    assert {
+        o.code
+        for o in bhopal_client.get(reverse("admin:slots_office_changelist"))
+        .context["cl"]
+        .result_list
+    } == {"MP-04"}
     applicants = _changelist(bhopal_client, "applicants_applicant")
     assert {b.applicant_id for b in world["bhopal_bookings"]} <= applicants
     assert not applicants & {b.applicant_id for b in world["indore_bookings"]}
     notifications = _changelist(bhopal_client, "notifications_notification")
     assert notifications
-    assert set(Notification.objects.filter(pk__in=notifications).values_list("booking__office__code", flat=True)) == {"MP-04"}
+    assert set(
+        Notification.objects.filter(pk__in=notifications).values_list(
+            "booking__office__code", flat=True
+        )
+    ) == {"MP-04"}
 
 
 def test_search_and_filters_do_not_reach_other_offices(bhopal_client, clerk_bhopal, world, indore):
@@ -87,7 +101,10 @@ def test_change_pages_of_other_offices_do_not_open(bhopal_client, world):
 
 def test_outage_endpoints_of_other_offices_answer_404(bhopal_client, world):
     outage = world["indore_outage"]
-    assert bhopal_client.get(reverse("admin:slots_outage_progress", args=[outage.pk])).status_code == 404
+    assert (
+        bhopal_client.get(reverse("admin:slots_outage_progress", args=[outage.pk])).status_code
+        == 404
+    )
     for name, data in (("extend", {"hours": "4"}), ("resolve", {}), ("undo", {})):
         response = bhopal_client.post(reverse(f"admin:slots_outage_{name}", args=[outage.pk]), data)
         assert response.status_code == 404, name
@@ -147,7 +164,9 @@ def test_day_sheet_of_another_office_is_forbidden(bhopal_client, world, outage_d
     assert bhopal_client.get(url, {**params, "office": "MP-04"}).status_code == 200
 
 
-def test_form_choices_offer_only_the_clerks_offices(client, supervisor_bhopal, world, indore, bhopal):
+def test_form_choices_offer_only_the_clerks_offices(
+    client, supervisor_bhopal, world, indore, bhopal
+):
     client.force_login(supervisor_bhopal)
     form = client.get(reverse("admin:slots_closure_add")).context["adminform"].form
     assert list(form.fields["office"].queryset) == [bhopal]
@@ -162,19 +181,32 @@ def test_form_choices_offer_only_the_clerks_offices(client, supervisor_bhopal, w
 
 def test_superuser_sees_and_acts_on_every_office(root_client, world, indore, outage_day):
     outages = _changelist(root_client, "slots_outage")
-    assert {world["bhopal_outage"].pk, world["indore_outage"].pk, world["joint_outage"].pk} <= outages
+    assert {
+        world["bhopal_outage"].pk,
+        world["indore_outage"].pk,
+        world["joint_outage"].pk,
+    } <= outages
     outage = world["indore_outage"]
-    assert root_client.get(reverse("admin:slots_outage_change", args=[outage.pk])).status_code == 200
-    assert root_client.get(reverse("admin:slots_outage_progress", args=[outage.pk])).json()["state"] == "done"
+    assert (
+        root_client.get(reverse("admin:slots_outage_change", args=[outage.pk])).status_code == 200
+    )
+    assert (
+        root_client.get(reverse("admin:slots_outage_progress", args=[outage.pk])).json()["state"]
+        == "done"
+    )
     params = {"office": "MP-09", "date": str(outage_day - DAY), "service": "photo-biometrics"}
     assert root_client.get(reverse("admin:slots_booking_day_sheet"), params).status_code == 200
-    response = root_client.post(reverse("admin:slots_outage_resolve", args=[world["joint_outage"].pk]))
+    response = root_client.post(
+        reverse("admin:slots_outage_resolve", args=[world["joint_outage"].pk])
+    )
     assert response.status_code == 302
     world["joint_outage"].refresh_from_db()
     assert world["joint_outage"].resolved_at is not None
     notifications = _changelist(root_client, "notifications_notification")
     assert {"MP-04", "MP-09"} <= set(
-        Notification.objects.filter(pk__in=notifications).values_list("booking__office__code", flat=True)
+        Notification.objects.filter(pk__in=notifications).values_list(
+            "booking__office__code", flat=True
+        )
     )
 
 

@@ -208,17 +208,21 @@ def test_reschedule_times_leave_out_the_current_slot(applicant_client, booking, 
 
 
 def test_reschedule_into_a_full_slot_offers_alternatives(applicant_client, booking, slots):
-    full = slots[(4, 10, 0)]
+    full = slots[(3, 10, 30)]
     Slot.objects.filter(pk=full.pk).update(booked=full.capacity)
     response = applicant_client.post(
         reverse("applicants:reschedule_confirm", args=[booking.reference, full.pk])
     )
     html = response.content.decode()
     assert response.status_code == 409
-    assert (
-        reverse("applicants:reschedule_confirm", args=[booking.reference, slots[(4, 10, 30)].pk])
-        in html
-    )
+
+    def link(key):
+        url = reverse("applicants:reschedule_confirm", args=[booking.reference, slots[key].pk])
+        return f'href="{url}"'
+
+    assert link((4, 10, 0)) in html and link((4, 10, 30)) in html
+    # Neither the full time nor the booking's own time is offered.
+    assert link((3, 10, 30)) not in html and link((3, 10, 0)) not in html
 
 
 def test_reschedule_limit_is_explained(applicant_client, booking, slots, settings):

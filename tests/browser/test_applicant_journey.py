@@ -207,3 +207,75 @@ def test_register_sign_in_book_reschedule_cancel_on_a_phone(
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert not errors
     context.close()
+
+
+def test_outage_move_needs_new_slot_and_full_slot_pages_on_a_phone(
+    browser, live_server, http_cookies, bookable, screenshot_dir, hindi_applicant, bhopal, photo
+):
+    from datetime import timedelta
+
+    from slots.models import BookingEvent, Outage, Service, Slot
+    from tests.factories import BookingFactory, OfferingFactory, ServiceFactory
+
+    slots = list(Slot.objects.order_by("starts_at"))
+    moved = BookingFactory(applicant=hindi_applicant, slot=slots[3], priority=True)
+    outage = Outage.objects.create(
+        reason="Photo-capture server down",
+        reason_hi="फोटो कैप्चर सर्वर बंद",
+        starts_at=slots[0].starts_at - timedelta(hours=1),
+        expected_end=slots[0].ends_at,
+        resolved_at=slots[0].ends_at,
+    )
+    outage.offices.add(bhopal)
+    outage.services.add(photo)
+    BookingEvent.objects.create(
+        booking=moved,
+        kind=BookingEvent.Kind.RESCHEDULED,
+        actor=BookingEvent.Actor.SYSTEM,
+        from_slot=slots[0],
+        to_slot=slots[3],
+        from_starts_at=slots[0].starts_at,
+        to_starts_at=slots[3].starts_at,
+        outage=outage,
+        reason=outage.reason,
+    )
+    driving = ServiceFactory(slug=Service.DRIVING_TEST, name="Driving test", name_hi="ड्राइविंग टेस्ट")
+    driving_slot = SlotFactory(
+        offering=OfferingFactory(office=bhopal, service=driving), starts_at=slots[1].starts_at
+    )
+    BookingFactory(
+        applicant=hindi_applicant,
+        slot=driving_slot,
+        status=Booking.Status.NEEDS_NEW_SLOT,
+        priority=True,
+    )
+    Slot.objects.filter(pk=slots[2].pk).update(booked=slots[2].capacity)
+
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, locale="hi-IN")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    journey = Journey(page, "hi-outage", screenshot_dir)
+    page.goto(live_server.url + "/signin/")
+    page.fill("#id_application_number", hindi_applicant.application_number)
+    page.fill("#id_date_of_birth", "1995-06-15")
+    journey.submit()
+    page.locator(f"#booking-{moved.reference} summary").click()  # opens the history
+    history = page.locator(f"#booking-{moved.reference} .history").inner_text()
+    assert "फोटो कैप्चर सर्वर बंद" in history and "बदला गया" in history
+    assert page.locator(".notice.urgent").count() == 1
+    journey.shot("my-bookings")
+
+    # Booking the same service again points to the booking she has.
+    page.goto(f"{live_server.url}/book/slot/{slots[4].pk}/")
+    page.locator("main form button[type=submit]").click()
+    assert page.locator(".notice.error").get_attribute("data-code") == "already_booked"
+    assert page.locator(f"main a[href$='/my/bookings/{moved.reference}/']").is_visible()
+    journey.shot("already-booked")
+
+    # Moving into a time that filled up a moment ago offers the next free times.
+    page.goto(f"{live_server.url}/my/bookings/{moved.reference}/reschedule/slot/{slots[2].pk}/")
+    page.locator("main form button[type=submit]").click()
+    assert page.locator(".notice.error").get_attribute("data-code") == "slot_full"
+    assert page.locator("a.time").count() >= 3
+    journey.shot("slot-full")
+    context.close()

@@ -1,0 +1,221 @@
+"""Operations middleware: health endpoints, request ids, CSP, and "database unavailable".
+
+Order in settings.MIDDLEWARE (outermost first):
+
+1. `OpsEndpointsMiddleware` answers /healthz, /readyz and /metrics before anything else: no
+   host check (Docker and Prometheus call with container addresses), no SSL redirect, no
+   session, no request log.
+2. `RequestIdMiddleware` sets the request id (rto_booking.logging), returns it in X-Request-ID,
+   counts the request for /metrics and writes one access-log line.
+3. Django's SecurityMiddleware, then `ContentSecurityPolicyMiddleware`.
+4. ... the rest, and last `DatabaseUnavailableMiddleware`, which turns a lost database
+   (`OperationalError`/`InterfaceError` reaching a view) into 503: the API's error shape
+   {"code": "database_unavailable" | "busy", "detail"} under /api/, a small bilingual page
+   elsewhere. `server_error` (handler500) does the same for errors raised outside views.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.middleware import CSPMiddleware, PolicyParts
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from django.utils.html import escape
+from django.views import defaults
+
+from rto_booking import health, metrics
+from rto_booking.logging import REQUEST_ID_HEADER, request_id_from_header, request_id_var
+
+access_logger = logging.getLogger("rto.request")
+logger = logging.getLogger(__name__)
+
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+# SQLSTATEs that mean "the database is up but this statement waited too long": lock_not_available
+# and query_canceled (statement_timeout). Everything else means it is not reachable.
+_BUSY_SQLSTATES = {"55P03", "57014"}
+RETRY_AFTER_SECONDS = 10
+
+
+class OpsEndpointsMiddleware:
+    views = {"/healthz": health.healthz, "/readyz": health.readyz, "/metrics": metrics.metrics_view}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        view = self.views.get(request.path_info.rstrip("/"))
+        if view is not None and request.method in {"GET", "HEAD"}:
+            return view(request)
+        return self.get_response(request)
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = request_id_from_header(request.headers.get(REQUEST_ID_HEADER))
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        started = time.monotonic()
+        try:
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            elapsed = time.monotonic() - started
+            match = getattr(request, "resolver_match", None)
+            route = (match.view_name if match else None) or "unmatched"
+            metrics.HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+            metrics.HTTP_DURATION.labels(route).observe(elapsed)
+            if settings.REQUEST_LOG:
+                access_logger.info(
+                    "%s %s %s %.0f ms",
+                    request.method,
+                    request.path,
+                    response.status_code,
+                    elapsed * 1000,
+                    extra={
+                        "method": request.method,
+                        "path": request.path,
+                        "status": response.status_code,
+                        "duration_ms": round(elapsed * 1000, 1),
+                        "route": route,
+                    },
+                )
+            return response
+        finally:
+            request_id_var.reset(token)
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, with inline scripts and styles allowed on two kinds of page.
+
+    * URL prefixes in CSP_ALLOW_INLINE_PREFIXES (the clerks' admin and the Swagger UI page
+      still carry inline <script>, <style>, style= and on...= attributes; see
+      docs/OPERATIONS.md, "Content Security Policy"): a stop-gap until those templates use
+      nonces and static files. With no nonce in the header, 'unsafe-inline' takes effect.
+    * 500 pages: templates/500.html is self-contained on purpose (a <style> block, no request
+      context, so no nonce), and it holds no user input.
+    """
+
+    RELAXED = {"script-src": [SELF, UNSAFE_INLINE], "style-src": [SELF, UNSAFE_INLINE]}
+
+    def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only)
+        relaxed = response.status_code == 500 or request.path_info.startswith(
+            tuple(settings.CSP_ALLOW_INLINE_PREFIXES)
+        )
+        if relaxed and parts.replace is None and parts.config is None:
+            parts.replace = dict(self.RELAXED)
+            parts.nonce = None
+        return parts
+
+
+# --- The database is unavailable -----------------------------------------------------------------
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Please try again in a few minutes · कृपया कुछ मिनट बाद फिर कोशिश करें</title>
+<style{nonce}>
+body {{ margin: 0; font: 17px/1.5 system-ui, "Noto Sans", "Noto Sans Devanagari", sans-serif;
+  color: #1b1f24; background: #f6f7f9; }}
+header {{ background: #0b4f9c; color: #fff; padding: 12px 16px; font-weight: 700; }}
+main {{ max-width: 48rem; margin: 0 auto; padding: 16px; }}
+a {{ color: #0b4f9c; }}
+</style>
+</head>
+<body>
+<header>RTO Slot Booking · आरटीओ स्लॉट बुकिंग</header>
+<main>
+<h1>Please try again in a few minutes</h1>
+<p>The booking system is briefly unavailable. Your bookings are safe; nothing you booked has
+been lost. Please reload this page in a few minutes.</p>
+<h1 lang="hi">कृपया कुछ मिनट बाद फिर कोशिश करें</h1>
+<p lang="hi">बुकिंग सिस्टम कुछ समय के लिए उपलब्ध नहीं है। आपकी बुकिंग सुरक्षित है। कृपया कुछ मिनट
+बाद यह पेज फिर से खोलें।</p>
+<p><a href="/">Home · होम</a></p>
+</main>
+</body>
+</html>
+"""
+
+
+def _is_busy(error: Exception) -> bool:
+    cause = error.__cause__
+    return getattr(cause, "sqlstate", None) in _BUSY_SQLSTATES
+
+
+def database_unavailable_response(request, error: Exception) -> HttpResponse:
+    busy = _is_busy(error)
+    logger.error(
+        "Database %s: %s: %s",
+        "busy" if busy else "unavailable",
+        type(error).__name__,
+        str(error).strip()[:300],
+    )
+    if request.path_info.startswith("/api/"):
+        if busy:
+            body = {"code": "busy", "detail": "The system is busy. Please try again in a moment."}
+        else:
+            body = {
+                "code": "database_unavailable",
+                "detail": "The booking system is briefly unavailable. Please try again shortly.",
+            }
+        response = JsonResponse(body, status=503)
+    else:
+        # request.csp_nonce is lazy (and falsy until read): reading it puts it in the header.
+        nonce = str(request.csp_nonce) if hasattr(request, "csp_nonce") else ""
+        nonce_attr = f' nonce="{escape(nonce)}"' if nonce else ""
+        response = HttpResponse(_PAGE.format(nonce=nonce_attr), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, DATABASE_ERRORS):
+            return database_unavailable_response(request, exception)
+        return None
+
+
+def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):
+    """handler500: a lost database raised outside a view (a middleware, a session save) gets
+    the same 503 as inside one; every other error gets Django's 500 page (templates/500.html),
+    and under /api/ the API's error shape."""
+    error = sys.exc_info()[1]
+    if isinstance(error, DATABASE_ERRORS):
+        return database_unavailable_response(request, error)
+    if request.path_info.startswith("/api/"):
+        return JsonResponse(
+            {
+                "code": "server_error",
+                "detail": "Something went wrong on our side. Please try again.",
+            },
+            status=500,
+        )
+    return defaults.server_error(request, template_name)
+
+
+def api_exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: api.errors.api_exception_handler, except that a lost database
+    is re-raised (DRF re-raises when the handler returns None) so that
+    DatabaseUnavailableMiddleware answers 503 instead of the API handler's generic 500."""
+    if isinstance(exc, DATABASE_ERRORS):
+        return None
+    from api.errors import api_exception_handler as handler
+
+    return handler(exc, context)
