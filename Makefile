@@ -70,3 +70,8 @@ clean:
 bench: venv services
 	mkdir -p bench/results
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+## make drills: the fault drills of docs/OPERATIONS.md on real processes (each under a minute):
+## a worker killed mid-reschedule, Redis down while applicants book, PostgreSQL restarted.
+drills: venv messages services
+	$(BIN)/pytest --create-db tests/drills tests/integration/test_outage_live.py -v $(PYTEST_ARGS)

@@ -38,7 +38,6 @@ sys.path.insert(0, str(ROOT))
 PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 DB = "rto_bench_reschedule"
 DB_SQL = "rto_bench_reschedule_sql"
-DB_EXP = "rto_bench_reschedule_exp"
 OFFICES = 50
 DAYS = 2
 PER_SLOT = 14
@@ -70,7 +69,6 @@ def admin(*statements: str) -> None:
 
 
 admin(
-    f"DROP DATABASE IF EXISTS {DB_EXP} WITH (FORCE)",
     f"DROP DATABASE IF EXISTS {DB_SQL} WITH (FORCE)",
     f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)",
 )
@@ -419,90 +417,10 @@ def _time_phases(timings: dict[str, list[float]]) -> None:
     wrap(connection, "commit")
 
 
-SERVER_OUTBOX_SQL = """
-INSERT INTO notifications_notification (
-    booking_id, event_key, channel, kind, language, recipient, context, subject, body,
-    body_html, status, attempts, next_attempt_at, last_error, provider_id, created_at)
-SELECT b.id, 'event:' || ev.id, ch.channel, %(kind)s,
-       coalesce(nullif(ap.preferred_language, ''), 'en'), ch.recipient,
-       jsonb_build_object(
-           'reference', b.reference, 'full_name', ap.full_name,
-           'office', jsonb_build_object('code', o.code, 'name', o.name, 'name_hi', o.name_hi,
-                                        'address', o.address, 'address_hi', o.address_hi),
-           'service', jsonb_build_object('slug', sv.slug, 'name', sv.name, 'name_hi', sv.name_hi),
-           'slot', jsonb_build_object('starts_at', to_json(s.starts_at),
-                                      'ends_at', to_json(s.ends_at)),
-           'links', jsonb_build_object(
-               'booking', %(site)s || '/my/bookings/' || b.reference || '/'),
-           'event_id', ev.id,
-           'from_starts_at', to_json(ev.from_starts_at),
-           'to_starts_at', to_json(ev.to_starts_at),
-           'outage', CASE WHEN ot.id IS NULL THEN 'null'::jsonb ELSE jsonb_build_object(
-               'id', ot.id, 'reason', ot.reason, 'reason_hi', ot.reason_hi) END)
-       || CASE WHEN ev.reason <> '' THEN jsonb_build_object('event_reason', ev.reason)
-               ELSE '{}'::jsonb END,
-       '', '', '', 'pending', 0, now(), '', '', now()
-FROM slots_bookingevent ev
-JOIN slots_booking b ON b.id = ev.booking_id
-JOIN applicants_applicant ap ON ap.id = b.applicant_id
-JOIN slots_office o ON o.id = b.office_id
-JOIN slots_service sv ON sv.id = b.service_id
-JOIN slots_slot s ON s.id = b.slot_id
-LEFT JOIN slots_outage ot ON ot.id = ev.outage_id
-CROSS JOIN LATERAL (VALUES ('sms', ap.mobile), ('email', ap.email)) ch(channel, recipient)
-WHERE ev.id = ANY(%(ids)s) AND ch.recipient <> ''
-ON CONFLICT DO NOTHING
-"""
-
-
-def run_server_outbox_experiment(
-    outage_id: int, reference: dict, start: datetime, end: datetime
-) -> tuple[float, list[str]]:
-    """The Django path on a third copy, with notification_rows_for_events replaced by one
-    INSERT ... SELECT per chunk that builds the same rows in PostgreSQL (what the notifications
-    owner could offer). Measures the headroom; the shipped code is not changed by it."""
-    from django.conf import settings
-
-    def rows_in_sql(*, events, kind, extra=None):
-        if events:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    SERVER_OUTBOX_SQL,
-                    {"ids": [e.pk for e in events], "kind": kind, "site": settings.SITE_URL},
-                )
-        return []
-
-    connections.close_all()
-    connections["default"].settings_dict["NAME"] = DB_EXP
-    original = notification_services.notification_rows_for_events
-    notification_services.notification_rows_for_events = rows_in_sql
-    admin("CHECKPOINT")
-    try:
-        began = time.perf_counter()
-        outage_reschedule(outage_id=outage_id)
-        spent = time.perf_counter() - began
-    finally:
-        notification_services.notification_rows_for_events = original
-        connections.close_all()
-        connections["default"].settings_dict["NAME"] = DB
-    got = snapshot(DB_EXP, outage_id, start, end)
-    errors = [f"{key} differs" for key in reference if got[key] != reference[key]]
-    with psycopg.connect(f"{PG}/{DB}") as a, psycopg.connect(f"{PG}/{DB_EXP}") as b:
-        query = "SELECT event_key, channel, context FROM notifications_notification ORDER BY 1, 2"
-        if a.execute(query).fetchall() != b.execute(query).fetchall():
-            errors.append("outbox contexts differ")
-    return spent, errors
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", action="store_true", help="cProfile the Django path")
     parser.add_argument("--queries", action="store_true", help="time the Django path's SQL")
-    parser.add_argument(
-        "--server-outbox",
-        action="store_true",
-        help="also time the Django path with outbox rows built in SQL (an experiment)",
-    )
     args = parser.parse_args()
 
     t = time.perf_counter()
@@ -513,8 +431,6 @@ def main() -> int:
     # An identical copy for the SQL path (TEMPLATE needs no other session on the source).
     connections.close_all()
     admin(f"CREATE DATABASE {DB_SQL} TEMPLATE {DB}")
-    if args.server_outbox:
-        admin(f"CREATE DATABASE {DB_EXP} TEMPLATE {DB}")
 
     # The dispatcher belongs to another worker in production; count requests, send nothing.
     dispatches = []
@@ -622,19 +538,8 @@ def main() -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
-    if args.server_outbox:
-        exp_s, exp_errors = run_server_outbox_experiment(outage_id, ours, start, end)
-        result["experiment_server_outbox_seconds"] = round(exp_s, 3)
-        result["experiment_server_outbox_ratio"] = round(exp_s / sql_s, 2)
-        result["experiment_errors"] = exp_errors
-        RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-        print(
-            f"experiment (outbox rows built in SQL, not the shipped code): {exp_s:.2f} s, "
-            f"ratio {exp_s / sql_s:.2f}{', WRONG: ' + '; '.join(exp_errors) if exp_errors else ''}"
-        )
     connections.close_all()
     admin(f"DROP DATABASE IF EXISTS {DB_SQL} WITH (FORCE)")
-    admin(f"DROP DATABASE IF EXISTS {DB_EXP} WITH (FORCE)")
     if errors:
         print("WRONG RESULTS:", *errors, sep="\n  ", file=sys.stderr)
         return 1

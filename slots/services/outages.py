@@ -18,6 +18,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -201,10 +202,40 @@ def _affected_in(*, groups: list[Group], start: datetime, end: datetime, now: da
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
-    slot: Slot
+    """A slot that can take moved bookings (values only: a chunk reads thousands of them)."""
+
+    slot_id: int
+    starts_at: datetime
+    day: date
     free: int
+
+
+@dataclass(slots=True)
+class Affected:
+    """A booking to move, as far as the move needs to know it."""
+
+    pk: int
+    slot_id: int
+    office_id: int
+    service_id: int
+    starts_at: datetime  # of its current slot
+    learner_issued: date | None
+
+
+def _affected_rows(queryset) -> list[Affected]:
+    return [
+        Affected(*row)
+        for row in queryset.values_list(
+            "pk",
+            "slot_id",
+            "office_id",
+            "service_id",
+            "slot__starts_at",
+            "applicant__learner_licence_issued_on",
+        )
+    ]
 
 
 def _candidates_for(
@@ -253,36 +284,30 @@ def _candidates_for(
 
     wanted = set(groups)
     result: dict[Group, list[Candidate]] = {g: [] for g in groups}
-    for slot in slots.only(
-        "id",
-        "office_id",
-        "service_id",
-        "starts_at",
-        "ends_at",
-        "capacity",
-        "booked",
-        "priority_reserve",
+    tz = timezone.get_current_timezone()
+    for slot_id, office_id, service_id, starts_at, ends_at, capacity, booked in slots.values_list(
+        "id", "office_id", "service_id", "starts_at", "ends_at", "capacity", "booked"
     ):
-        group = Group(slot.office_id, slot.service_id)
+        group = Group(office_id, service_id)
         if group not in wanted:
             continue
-        day = timezone.localdate(slot.starts_at)
-        if day in closed.get((group.office_id, None), ()) or day in closed.get(
-            (group.office_id, group.service_id), ()
+        day = starts_at.astimezone(tz).date()
+        if day in closed.get((office_id, None), ()) or day in closed.get(
+            (office_id, service_id), ()
         ):
             continue
-        windows = blocked.get((group.office_id, None), []) + blocked.get(
-            (group.office_id, group.service_id), []
-        )
-        if any(s < slot.ends_at and e > slot.starts_at for s, e in windows):
+        windows = blocked.get((office_id, None), []) + blocked.get((office_id, service_id), [])
+        if any(s < ends_at and e > starts_at for s, e in windows):
             continue
-        result[group].append(Candidate(slot=slot, free=slot.capacity - slot.booked))
+        result[group].append(
+            Candidate(slot_id=slot_id, starts_at=starts_at, day=day, free=capacity - booked)
+        )
     return result
 
 
 def _assign(
-    *, bookings: list[Booking], candidates: list[Candidate]
-) -> tuple[list[tuple[Booking, Slot]], list[Booking]]:
+    *, bookings: list[Affected], candidates: list[Candidate], driving_test_id: int | None
+) -> tuple[list[tuple[Affected, Candidate]], list[Affected]]:
     """FIFO assignment: each booking, in order, takes the earliest candidate with a free seat.
 
     A shared cursor only moves forward, so an earlier original appointment never gets a later
@@ -293,24 +318,26 @@ def _assign(
     cursor = 0
     for booking in bookings:
         window = None
-        issued = booking.applicant.learner_licence_issued_on
-        if booking.service.slug == Service.DRIVING_TEST and issued is not None:
-            window = licence_window(learner_issued_on=issued)
+        if booking.service_id == driving_test_id and booking.learner_issued is not None:
+            window = licence_window(learner_issued_on=booking.learner_issued)
         while cursor < len(candidates) and candidates[cursor].free <= 0:
             cursor += 1
         index = cursor
         while index < len(candidates):
             candidate = candidates[index]
-            day = timezone.localdate(candidate.slot.starts_at)
-            if candidate.free > 0 and (window is None or window[0] <= day <= window[1]):
+            if candidate.free > 0 and (window is None or window[0] <= candidate.day <= window[1]):
                 break
             index += 1
         if index >= len(candidates):
             stranded.append(booking)
             continue
         candidates[index].free -= 1
-        moves.append((booking, candidates[index].slot))
+        moves.append((booking, candidates[index]))
     return moves, stranded
+
+
+def _driving_test_id() -> int | None:
+    return Service.objects.filter(slug=Service.DRIVING_TEST).values_list("pk", flat=True).first()
 
 
 # --- The move -------------------------------------------------------------------------------
@@ -371,7 +398,7 @@ def _counter_update(deltas: dict[int, int], sign: int = 1) -> None:
     )
 
 
-def _move_bookings(moves: list[tuple[Booking, Slot]], now: datetime) -> None:
+def _move_bookings(moves: list[tuple[int, int]], now: datetime) -> None:
     """Point each moved booking at its new slot and mark it priority, one statement."""
     if not moves:
         return
@@ -380,29 +407,19 @@ def _move_bookings(moves: list[tuple[Booking, Slot]], now: datetime) -> None:
             cursor.execute(
                 f"UPDATE {Booking._meta.db_table} AS b "  # noqa: S608
                 "SET slot_id = v.slot_id, priority = true, updated_at = %s "
-                f"FROM (VALUES {_values_sql([(b.pk, s.pk) for b, s in moves])}) "
+                f"FROM (VALUES {_values_sql(moves)}) "
                 "AS v(id, slot_id) WHERE b.id = v.id",
                 [now],
             )
         return
-    Booking.objects.filter(pk__in=[b.pk for b, _s in moves]).update(
+    Booking.objects.filter(pk__in=[b for b, _s in moves]).update(
         slot_id=Case(
-            *[When(pk=b.pk, then=Value(s.pk)) for b, s in moves],
+            *[When(pk=b, then=Value(s)) for b, s in moves],
             output_field=IntegerField(),
         ),
         priority=True,
         updated_at=now,
     )
-
-
-def _outbox_insert(rows: list) -> None:
-    """INSERT the unsaved outbox rows, skipping (event, channel) pairs already written.
-
-    Portable path (SQLite); PostgreSQL builds the rows itself from the event ids.
-    """
-    from notifications.models import Notification
-
-    Notification.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
 
 
 def _json_default(value):
@@ -411,35 +428,23 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _attach_shared(bookings: list[Booking]) -> None:
-    """Give the bookings their office, service and slot, one shared instance of each.
+def _events_insert(events: list[SimpleNamespace]) -> None:
+    """INSERT history rows given as plain attribute bags; set each one's `pk`.
 
-    A chunk's bookings share a few offices and services and a few hundred slots: three small
-    queries instead of joining (and building) them once per booking.
+    One event per booking here: on PostgreSQL the new ids come back matched by booking.
     """
-    offices = Office.objects.in_bulk({b.office_id for b in bookings})
-    services = Service.objects.in_bulk({b.service_id for b in bookings})
-    slots = Slot.objects.in_bulk({b.slot_id for b in bookings})
-    for booking in bookings:
-        # What the forward descriptors store, without their per-call checks.
-        cache = booking._state.fields_cache
-        cache["office"] = offices[booking.office_id]
-        cache["service"] = services[booking.service_id]
-        cache["slot"] = slots[booking.slot_id]
-
-
-def _events_insert(events: list[BookingEvent]) -> None:
-    """INSERT the history rows and set their primary keys (one event per booking here)."""
     if connection.vendor != "postgresql":
-        BookingEvent.objects.bulk_create(events, batch_size=2000)
+        created = BookingEvent.objects.bulk_create(
+            [BookingEvent(**vars(event)) for event in events], batch_size=2000
+        )
+        for event, row in zip(events, created, strict=True):
+            event.pk = row.pk
         return
     ids = dict(_jsonb_insert(BookingEvent, events, returning=("booking_id", "id")))
     if len(ids) != len(events):  # RETURNING is matched to events by booking
         raise RuntimeError("_events_insert takes at most one event per booking")
     for event in events:
         event.pk = ids[event.booking_id]
-        event._state.adding = False
-        event._state.db = connection.alias
 
 
 def _jsonb_insert(model, rows: list, *, ignore_conflicts: bool = False, returning=()) -> list:
@@ -492,17 +497,17 @@ def _jsonb_insert(model, rows: list, *, ignore_conflicts: bool = False, returnin
         return cursor.fetchall() if returning else []
 
 
-def _process_chunk(*, outage: Outage, groups: list[Group], now: datetime) -> tuple[int, int]:
+def _process_chunk(
+    *, outage: Outage, groups: list[Group], now: datetime, driving_test_id: int | None
+) -> tuple[int, int]:
     """Move one chunk of the outage's affected bookings. Returns (moved, needs_new_slot).
 
     A chunk may span several (office, service) groups: it locks all of the outage's groups in
     one sorted order, so runs of overlapping outages queue behind each other, never deadlock.
+    Rows travel as plain values, not model instances: a statewide chunk handles thousands.
     """
     from notifications.models import Notification
-    from notifications.services import (
-        notification_rows_for_events,
-        notifications_write_for_event_ids,
-    )
+    from notifications.services import notifications_write_for_event_ids
 
     window_end = outage.expected_end
     with transaction.atomic():
@@ -513,93 +518,76 @@ def _process_chunk(*, outage: Outage, groups: list[Group], now: datetime) -> tup
             pk=outage.pk, resolved_at__isnull=True, expected_end=outage.expected_end
         ).exists():
             return 0, 0
-        bookings = list(
+        bookings = _affected_rows(
             _affected_in(groups=groups, start=outage.starts_at, end=window_end, now=now)
             .select_for_update(of=("self",))
-            .select_related("applicant")
             .order_by("office_id", "service_id", "slot__starts_at", "created_at", "pk")[
                 : settings.RESCHEDULE_CHUNK_SIZE
             ]
         )
         if not bookings:
             return 0, 0
-        _attach_shared(bookings)
-        by_group: dict[Group, list[Booking]] = {}
+        by_group: dict[Group, list[Affected]] = {}
         for booking in bookings:
             by_group.setdefault(Group(booking.office_id, booking.service_id), []).append(booking)
         earliest = max(window_end, booking_cutoff(now))
         candidates = _candidates_for(groups=list(by_group), earliest=earliest, now=now, lock=True)
-        moves, stranded = [], []
+        moves: list[tuple[Affected, Candidate]] = []
+        stranded: list[Affected] = []
         for group, members in by_group.items():
-            group_moves, group_stranded = _assign(bookings=members, candidates=candidates[group])
+            group_moves, group_stranded = _assign(
+                bookings=members, candidates=candidates[group], driving_test_id=driving_test_id
+            )
             moves += group_moves
             stranded += group_stranded
 
-        deltas = Counter(slot.pk for _b, slot in moves)
+        deltas = Counter(slot.slot_id for _b, slot in moves)
         deltas.subtract(b.slot_id for b in bookings)
         _counter_update(dict(deltas))
 
-        events: list[BookingEvent] = []
-        for booking, new_slot in moves:
-            events.append(
-                BookingEvent(
-                    booking=booking,
-                    at=now,
-                    kind=BookingEvent.Kind.RESCHEDULED,
-                    actor=BookingEvent.Actor.SYSTEM,
-                    from_slot_id=booking.slot_id,
-                    to_slot_id=new_slot.pk,
-                    from_starts_at=booking.slot.starts_at,
-                    to_starts_at=new_slot.starts_at,
-                    outage=outage,
-                    reason=outage.reason,
-                )
+        common = {
+            "at": now,
+            "actor": BookingEvent.Actor.SYSTEM,
+            "outage_id": outage.pk,
+            "reason": outage.reason,
+        }
+        moved_events = [
+            SimpleNamespace(
+                booking_id=booking.pk,
+                kind=BookingEvent.Kind.RESCHEDULED,
+                from_slot_id=booking.slot_id,
+                to_slot_id=slot.slot_id,
+                from_starts_at=booking.starts_at,
+                to_starts_at=slot.starts_at,
+                **common,
             )
-            booking.slot = new_slot
-        for booking in stranded:
-            events.append(
-                BookingEvent(
-                    booking=booking,
-                    at=now,
-                    kind=BookingEvent.Kind.NEEDS_NEW_SLOT,
-                    actor=BookingEvent.Actor.SYSTEM,
-                    from_slot_id=booking.slot_id,
-                    from_starts_at=booking.slot.starts_at,
-                    outage=outage,
-                    reason=outage.reason,
-                )
+            for booking, slot in moves
+        ]
+        stranded_events = [
+            SimpleNamespace(
+                booking_id=booking.pk,
+                kind=BookingEvent.Kind.NEEDS_NEW_SLOT,
+                from_slot_id=booking.slot_id,
+                to_slot_id=None,
+                from_starts_at=booking.starts_at,
+                to_starts_at=None,
+                **common,
             )
-            booking.status = Booking.Status.NEEDS_NEW_SLOT
+            for booking in stranded
+        ]
 
-        _move_bookings(moves, now)
+        _move_bookings([(b.pk, slot.slot_id) for b, slot in moves], now)
         if stranded:
             Booking.objects.filter(pk__in=[b.pk for b in stranded]).update(
                 status=Booking.Status.NEEDS_NEW_SLOT, priority=True, updated_at=now
             )
-        _events_insert(events)
-
-        if connection.vendor == "postgresql":
-            # Rows built inside PostgreSQL from the events just written (see notifications).
-            for kind, event_kind in (
-                (Notification.Kind.RESCHEDULED_OUTAGE, BookingEvent.Kind.RESCHEDULED),
-                (Notification.Kind.NEEDS_NEW_SLOT, BookingEvent.Kind.NEEDS_NEW_SLOT),
-            ):
-                notifications_write_for_event_ids(
-                    event_ids=[e.pk for e in events if e.kind == event_kind], kind=kind
-                )
-        else:
-            for event in events:
-                event.outage = outage
-            _outbox_insert(
-                notification_rows_for_events(
-                    events=[e for e in events if e.kind == BookingEvent.Kind.RESCHEDULED],
-                    kind=Notification.Kind.RESCHEDULED_OUTAGE,
-                )
-                + notification_rows_for_events(
-                    events=[e for e in events if e.kind == BookingEvent.Kind.NEEDS_NEW_SLOT],
-                    kind=Notification.Kind.NEEDS_NEW_SLOT,
-                )
-            )
+        _events_insert(moved_events + stranded_events)
+        notifications_write_for_event_ids(
+            event_ids=[e.pk for e in moved_events], kind=Notification.Kind.RESCHEDULED_OUTAGE
+        )
+        notifications_write_for_event_ids(
+            event_ids=[e.pk for e in stranded_events], kind=Notification.Kind.NEEDS_NEW_SLOT
+        )
 
         Outage.objects.filter(pk=outage.pk).update(
             moved=F("moved") + len(moves),
@@ -641,9 +629,12 @@ def outage_reschedule(*, outage_id: int, now: datetime | None = None) -> Outage 
         affected=F("moved") + F("needs_new_slot") + remaining,
         last_error="",
     )
+    driving_test_id = _driving_test_id()
     try:
         while groups:
-            moved, stranded = _process_chunk(outage=outage, groups=groups, now=now)
+            moved, stranded = _process_chunk(
+                outage=outage, groups=groups, now=now, driving_test_id=driving_test_id
+            )
             if moved + stranded == 0:
                 break
             notifications_dispatch_on_commit()  # outside the chunk: publishes at once
@@ -767,11 +758,12 @@ def outage_preview(
     )
     preview = OutagePreview()
     earliest = max(expected_end, booking_cutoff(now))
+    driving_test_id = _driving_test_id()
     for group in groups:
-        bookings = list(
-            _affected(group=group, start=starts_at, end=expected_end, now=now)
-            .select_related("applicant", "service", "slot")
-            .order_by("slot__starts_at", "created_at", "pk")
+        bookings = _affected_rows(
+            _affected(group=group, start=starts_at, end=expected_end, now=now).order_by(
+                "slot__starts_at", "created_at", "pk"
+            )
         )
         row = PreviewRow(office=codes[group.office_id], service=slugs[group.service_id])
         row.affected = len(bookings)
@@ -779,7 +771,9 @@ def outage_preview(
             candidates = _candidates_for(groups=[group], earliest=earliest, now=now, lock=False)[
                 group
             ]
-            moves, stranded = _assign(bookings=bookings, candidates=candidates)
+            moves, stranded = _assign(
+                bookings=bookings, candidates=candidates, driving_test_id=driving_test_id
+            )
             row.would_move, row.needs_new_slot = len(moves), len(stranded)
             if moves:
                 row.first_new = min(s.starts_at for _b, s in moves)

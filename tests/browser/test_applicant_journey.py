@@ -15,7 +15,7 @@ from icalendar import Calendar
 
 from applicants.models import Applicant
 from slots.models import Booking
-from tests.browser.conftest import PHONE
+from tests.conftest import PHONE
 from tests.factories import SlotFactory, local_dt
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
