@@ -250,7 +250,8 @@ class BookingListCreateView(APIView):
             )
         if not key:
             booking = booking_create(applicant=request.user, slot_id=slot_id)
-            return _render_booking(booking, status.HTTP_201_CREATED)
+            # booking_create hands back the booking with its history and messages in hand.
+            return Response(s.BookingOutSerializer(booking).data, status=status.HTTP_201_CREATED)
         status_code, booking, error = booking_create_idempotent(
             applicant=request.user, slot_id=slot_id, key=key
         )

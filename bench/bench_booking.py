@@ -387,7 +387,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--bookings", type=int, default=5000)
     parser.add_argument("--last-clients", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
     args = parser.parse_args()
 
     env = configure_env()

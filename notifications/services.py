@@ -243,10 +243,34 @@ def notifications_write_for_event_ids(*, event_ids: Sequence[int], kind: str) ->
     notifications_dispatch_on_commit()
 
 
+# Set while a published dispatcher has not started yet; the dispatcher clears it before it
+# claims rows. A burst of bookings therefore publishes one task per dispatcher run instead of
+# one per booking, and loses nothing: a row committed while the flag is set is committed
+# before that dispatcher's first claim, so it sees the row. The expiry only bounds the cost of
+# a published task that is lost (the minute sweep sends its rows).
+DISPATCH_QUEUED_KEY = "notifications:dispatch-queued"
+DISPATCH_QUEUED_TTL = 30
+
+
 def _publish_dispatch() -> None:
     from notifications.tasks import dispatch_notifications
 
-    enqueue_now(dispatch_notifications)
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        try:
+            if not cache.add(DISPATCH_QUEUED_KEY, 1, timeout=DISPATCH_QUEUED_TTL):
+                return  # a dispatcher is queued and has not started: it will see our rows
+        except Exception:  # the cache is Redis: if it is away, publish (or fail) as before
+            logger.debug("dispatch flag unavailable", exc_info=True)
+    if not enqueue_now(dispatch_notifications):
+        _dispatch_started()  # nothing was queued: let the next commit try again
+
+
+def _dispatch_started() -> None:
+    """Called by the dispatcher before it claims rows (see DISPATCH_QUEUED_KEY)."""
+    try:
+        cache.delete(DISPATCH_QUEUED_KEY)
+    except Exception:
+        logger.debug("dispatch flag unavailable", exc_info=True)
 
 
 def notifications_dispatch_on_commit() -> None:

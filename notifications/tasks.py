@@ -7,6 +7,7 @@ from dataclasses import asdict
 from celery import shared_task
 
 from notifications.services import (
+    _dispatch_started,
     notifications_dispatch,
     notifications_dispatch_followup,
     notifications_due_count,
@@ -25,6 +26,7 @@ def dispatch_notifications(followup: bool = False) -> dict:
     """
     if followup:
         notifications_followup_started()
+    _dispatch_started()  # before claiming: commits after this point publish a new run
     result = notifications_dispatch()
     followup = notifications_dispatch_followup(result=result)
     return {**asdict(result), "followup": followup}

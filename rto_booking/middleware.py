@@ -98,19 +98,21 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
       still carry inline <script>, <style>, style= and on...= attributes; see
       docs/OPERATIONS.md, "Content Security Policy"): a stop-gap until those templates use
       nonces and static files. With no nonce in the header, 'unsafe-inline' takes effect.
-    * 500 pages: templates/500.html is self-contained on purpose (a <style> block, no request
-      context, so no nonce), and it holds no user input.
+    * 500 pages, inline styles only: templates/500.html is self-contained on purpose (a <style>
+      block, rendered without the request, so without a nonce) and holds no user input.
     """
 
     RELAXED = {"script-src": [SELF, UNSAFE_INLINE], "style-src": [SELF, UNSAFE_INLINE]}
 
     def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
-        relaxed = response.status_code == 500 or request.path_info.startswith(
-            tuple(settings.CSP_ALLOW_INLINE_PREFIXES)
-        )
-        if relaxed and parts.replace is None and parts.config is None:
+        if parts.replace is not None or parts.config is not None:
+            return parts  # a view chose its own policy
+        if request.path_info.startswith(tuple(settings.CSP_ALLOW_INLINE_PREFIXES)):
             parts.replace = dict(self.RELAXED)
+            parts.nonce = None
+        elif response.status_code == 500:
+            parts.replace = {"style-src": self.RELAXED["style-src"]}
             parts.nonce = None
         return parts
 

@@ -108,3 +108,13 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_the_500_page_may_use_its_inline_styles_but_not_scripts(settings):
+    settings.ROOT_URLCONF = "tests.applicants.broken_urls"
+    settings.DEBUG = False
+    response = Client(raise_request_exception=False).get("/broken/")
+    assert response.status_code == 500
+    policy = response["Content-Security-Policy"]
+    assert "style-src 'self' 'unsafe-inline'" in policy
+    assert "script-src 'self'" in policy and "script-src 'self' 'unsafe-inline'" not in policy

@@ -35,9 +35,7 @@ def _json_line(record: logging.LogRecord) -> dict:
     spec = dict(config["formatters"]["json"])
     factory = spec.pop("()")
     module, _, name = factory.rpartition(".")
-    formatter = getattr(__import__(module, fromlist=[name]), name)(
-        spec.pop("format"), **{k: v for k, v in spec.items()}
-    )
+    formatter = getattr(__import__(module, fromlist=[name]), name)(spec.pop("format"), **spec)
     RequestContextFilter().filter(record)
     return json.loads(formatter.format(record))
 
