@@ -11,6 +11,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers, status
@@ -112,6 +113,11 @@ _CODES = {
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # A lost database: re-raised by DRF, answered 503 by
+        # rto_booking.middleware.DatabaseUnavailableMiddleware (a busy lock already became
+        # BookingError "busy" in the services).
+        return None
     if isinstance(exc, BookingError):
         fields = None
         if exc.fields:

@@ -1,7 +1,7 @@
 """/api/: v1 endpoints, the OpenAPI schema and its docs page; anything else answers 404 JSON."""
 
 from django.urls import include, path, re_path, register_converter
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api import views
 
@@ -70,6 +70,11 @@ app_name = "api"
 urlpatterns = [
     path("v1/", include((v1, "v1"))),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path(
+        # The split view serves its start-up script as a file (?script): no inline script.
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api:schema"),
+        name="docs",
+    ),
     re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
 ]

@@ -344,7 +344,7 @@ def overbooking(db: str) -> dict:
     return {"overbooked_slots": over[0], "counter_mismatches": mismatched[0]}
 
 
-def start_gunicorn(env: dict, workers: int) -> tuple[subprocess.Popen, int]:
+def start_gunicorn(env: dict, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
     from tests.live import free_port, wait_for
 
     port = free_port()
@@ -354,6 +354,8 @@ def start_gunicorn(env: dict, workers: int) -> tuple[subprocess.Popen, int]:
             "rto_booking.wsgi",
             "--workers",
             str(workers),
+            "--threads",
+            str(threads),
             "--bind",
             f"127.0.0.1:{port}",
             "--backlog",
@@ -387,7 +389,10 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--bookings", type=int, default=5000)
     parser.add_argument("--last-clients", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per worker (> 1: gthread workers)"
+    )
     args = parser.parse_args()
 
     env = configure_env()
@@ -402,7 +407,7 @@ def main() -> int:
     import redis
 
     redis.Redis.from_url(REDIS).flushdb()
-    server, port = start_gunicorn(env, args.workers)
+    server, port = start_gunicorn(env, args.workers, args.threads)
     try:
         api = asyncio.run(burst(port, data["burst"], args.clients))
         last = asyncio.run(burst(port, data["last"], args.last_clients))
@@ -425,7 +430,11 @@ def main() -> int:
         n for s, n in last["statuses"].items() if s >= 500
     )
     result = {
-        "machine": {"cores": os.cpu_count(), "gunicorn_workers": args.workers},
+        "machine": {
+            "cores": os.cpu_count(),
+            "gunicorn_workers": args.workers,
+            "gunicorn_threads": args.threads,
+        },
         "clients": args.clients,
         "burst": {
             "requests": len(data["burst"]),

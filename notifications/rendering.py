@@ -124,6 +124,8 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
         "booking_url": links.get("booking", ""),
         "cancel_url": links.get("cancel", ""),
         "has_outage": bool(outage),
+        # Set by an undone outage (slots.services.outage_undo): "your booking is back".
+        "false_alarm": bool(context.get("false_alarm")),
     }
 
 

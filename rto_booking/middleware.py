@@ -210,14 +210,3 @@ def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):
             status=500,
         )
     return defaults.server_error(request, template_name)
-
-
-def api_exception_handler(exc, context):
-    """DRF's EXCEPTION_HANDLER: api.errors.api_exception_handler, except that a lost database
-    is re-raised (DRF re-raises when the handler returns None) so that
-    DatabaseUnavailableMiddleware answers 503 instead of the API handler's generic 500."""
-    if isinstance(exc, DATABASE_ERRORS):
-        return None
-    from api.errors import api_exception_handler as handler
-
-    return handler(exc, context)

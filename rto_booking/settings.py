@@ -423,9 +423,6 @@ MIDDLEWARE = [
     *MIDDLEWARE,
     "rto_booking.middleware.DatabaseUnavailableMiddleware",
 ]
-# DRF would answer a lost database with its generic 500; this wrapper of
-# api.errors.api_exception_handler lets DatabaseUnavailableMiddleware answer 503 instead.
-REST_FRAMEWORK["EXCEPTION_HANDLER"] = "rto_booking.middleware.api_exception_handler"
 # The cache holds throttle counters and markers only: when Redis is away it is empty instead
 # of failing every request (DESIGN.md invariant 8; rto_booking/cache.py).
 if REDIS_URL:
@@ -445,9 +442,9 @@ WORKER_METRICS_PORT = _positive_int("WORKER_METRICS_PORT", 0)
 # --- Security: Content Security Policy (django-csp) -------------------------------------------
 # Scripts and styles from this site only (inline ones only with the per-request nonce, as
 # {{ request.csp_nonce }}); images also as data: URIs (the slip's QR code); no plugins, no
-# framing, forms post only here. The admin and the Swagger page still carry inline scripts and
-# styles: CSP_ALLOW_INLINE_PREFIXES allows them there until their templates are fixed
-# (docs/OPERATIONS.md, "Content Security Policy").
+# framing, forms post only here. The clerk admin's pages and the API docs keep their scripts and
+# styles in static files too; CSP_ALLOW_INLINE_PREFIXES (empty by default) can relax the policy
+# for path prefixes that need inline code (docs/OPERATIONS.md, "Content Security Policy").
 INSTALLED_APPS.append("csp")
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
@@ -469,9 +466,7 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
-CSP_ALLOW_INLINE_PREFIXES = _env(
-    "list", "CSP_ALLOW_INLINE_PREFIXES", default=["/admin/", "/api/docs/"]
-)
+CSP_ALLOW_INLINE_PREFIXES = _env("list", "CSP_ALLOW_INLINE_PREFIXES", default=[])
 # The health endpoints answer plain HTTP (Docker, the load balancer, Prometheus inside the
 # network) even with DJANGO_SECURE_SSL_REDIRECT=true.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$", r"^metrics/?$"]

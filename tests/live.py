@@ -221,9 +221,11 @@ def start_celery_worker(
     concurrency: int = 1,
     log_dir: Path | None = None,
     wait: bool = True,
+    heartbeat: bool = False,
 ) -> CeleryWorker:
     """`celery -A rto_booking worker` with the test settings, against `redis_url` and the given
-    database (its name on the test server, or a full URL); returns once it says "ready"."""
+    database (its name on the test server, or a full URL); returns once it says "ready".
+    `heartbeat` keeps Celery's worker heartbeat on (readiness checks follow it)."""
     from django.db import connection
 
     if database_url_value is None:
@@ -258,7 +260,7 @@ def start_celery_worker(
         "INFO",
         "--without-gossip",
         "--without-mingle",
-        "--without-heartbeat",
+        *([] if heartbeat else ["--without-heartbeat"]),
     ]
     live = _spawn(
         "celery", args, env=env, log_dir=log_dir or Path(tempfile.mkdtemp(prefix="celery-"))

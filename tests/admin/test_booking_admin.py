@@ -193,7 +193,7 @@ def test_day_sheet_groups_by_slot_with_priority_first_and_counts(bhopal_client, 
     html = response.content.decode()
     assert html.index("Priya Priority") < html.index("Asha Early") < html.index("Lata Later")
     assert "Chetan Cancelled" not in html
-    assert "@media print" in html and "10:00–10:30" in html
+    assert "rto_admin/admin.css" in html and "10:00–10:30" in html  # print rules live there
     assert "3 of 4 seats booked" in html
 
 

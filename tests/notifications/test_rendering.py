@@ -150,3 +150,18 @@ def test_short_text_cuts_at_a_word():
     assert short_text("Licence server down since the morning of Monday", 30) == (
         "Licence server down since..."
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [("en", "False alarm at RTO Jabalpur"), ("hi", "आरटीओ जबलपुर में सेवा ठीक थी")],
+)
+def test_an_undone_outage_says_the_booking_is_back(rows_for, language, says):
+    rows = rows_for(Kind.RESCHEDULED, language)
+    for row in rows.values():
+        row.context["false_alarm"] = True
+    sms = _render(rows["sms"])
+    assert says in sms.body and NEW_TIME[language] in sms.body
+    email = _render(rows["email"])
+    assert NEW_TIME[language] in email.subject
+    assert ("false alarm" if language == "en" else "गलत थी") in email.body

@@ -4,61 +4,13 @@ request's id shows up in the log lines of the task that request enqueued."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from notifications.models import Notification
-from tests.live import (
-    VENV_BIN,
-    CeleryWorker,
-    _spawn,
-    database_url,
-    start_private_redis,
-    use_broker,
-    wait_for,
-)
+from tests.live import start_celery_worker, start_private_redis, use_broker, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def start_worker_with_heartbeats(*, redis_url: str, log_dir: Path, sms_dir: str) -> CeleryWorker:
-    """Like tests.live.start_celery_worker, but with Celery's worker heartbeat left on."""
-    hostname = f"ops-{uuid.uuid4().hex[:8]}@%h"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "CELERY_EAGER_IN_TESTS": "false",
-        "DATABASE_URL": database_url(connection.settings_dict),
-        "REDIS_URL": redis_url,
-        "LOG_FORMAT": "json",
-        "SMS_BACKEND": "file",
-        "SMS_FILE_DIR": sms_dir,
-        "PYTHONUNBUFFERED": "1",
-    }
-    args = [
-        str(VENV_BIN / "celery"),
-        "-A",
-        "rto_booking",
-        "worker",
-        "-Q",
-        "notifications,rescheduling,default",
-        "-P",
-        "solo",
-        "-n",
-        hostname,
-        "--loglevel",
-        "INFO",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-    live = _spawn("celery", args, env=env, log_dir=log_dir)
-    worker = CeleryWorker(live.name, live.process, live.log_path, hostname=hostname)
-    worker.wait_ready()
-    return worker
 
 
 def test_readiness_follows_a_real_worker_and_request_ids_reach_its_tasks(
@@ -72,8 +24,15 @@ def test_readiness_follows_a_real_worker_and_request_ids_reach_its_tasks(
         settings.READINESS_HEARTBEAT_MAX_AGE = 3
         with use_broker(redis.url):
             assert client.get("/readyz").status_code == 503  # no worker yet
-            worker = start_worker_with_heartbeats(
-                redis_url=redis.url, log_dir=tmp_path / "logs", sms_dir=settings.SMS_FILE_DIR
+            worker = start_celery_worker(
+                redis_url=redis.url,
+                log_dir=tmp_path / "logs",
+                heartbeat=True,
+                extra_env={
+                    "LOG_FORMAT": "json",
+                    "SMS_BACKEND": "file",
+                    "SMS_FILE_DIR": settings.SMS_FILE_DIR,
+                },
             )
             assert wait_for(lambda: client.get("/readyz").status_code == 200, timeout=10)
             # Celery's heartbeat (every 2 s) keeps it green well past the 3 s limit.
