@@ -495,12 +495,7 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         ]
 
     def _booking_for_action(self, request, object_id):
-        booking = self.get_object(request, unquote(object_id))
-        if booking is None:
-            raise Http404(gettext("No such booking."))
-        if not self.has_change_permission(request, booking):
-            raise PermissionDenied
-        return booking
+        return self.object_for_action(request, object_id, gettext("No such booking."))
 
     def check_in_view(self, request, object_id):
         if request.method != "POST":
@@ -793,12 +788,7 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         return response
 
     def _outage_for_action(self, request, object_id) -> Outage:
-        outage = self.get_object(request, unquote(object_id))
-        if outage is None:
-            raise Http404(gettext("No such outage."))
-        if not self.has_change_permission(request, outage):
-            raise PermissionDenied
-        return outage
+        return self.object_for_action(request, object_id, gettext("No such outage."))
 
     def extend_view(self, request, object_id):
         if request.method != "POST":

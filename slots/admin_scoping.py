@@ -26,8 +26,10 @@ Custom admin views call `get_object` (scoped) and then `has_change_permission(re
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.admin.utils import lookup_spawns_duplicates
+from django.contrib.admin.utils import lookup_spawns_duplicates, unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.http import Http404
 
 from slots.models import Office
 
@@ -93,6 +95,16 @@ class OfficeScopedAdminMixin:
 
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), self.office_lookup, request)
+
+    def object_for_action(self, request, object_id, not_found: str):
+        """The object a custom admin view acts on: 404 outside the clerk's scope, 403 without
+        the change permission."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404(not_found)
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        return obj
 
     def office_ids_of(self, obj) -> set[int]:
         """The offices `obj` names (through `office_lookup`)."""

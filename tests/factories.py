@@ -181,3 +181,19 @@ class NotificationFactory(factory.django.DjangoModelFactory):
             "links": {"booking": f"http://127.0.0.1:8000/my/bookings/{o.booking.reference}/"},
         }
     )
+
+
+def daily_sessions(offering, *, start=(10, 0), end=(12, 0), seats=4, reserve=1, minutes=30):
+    """Open `offering` every day of the week from `start` to `end` (local hours, minutes)."""
+    from datetime import time as clock
+
+    for weekday in range(7):
+        WeeklySession.objects.create(
+            offering=offering,
+            weekday=weekday,
+            start_time=clock(*start),
+            end_time=clock(*end),
+            slot_minutes=minutes,
+            seats_per_slot=seats,
+            priority_reserve=reserve,
+        )

@@ -4,7 +4,7 @@ with a week of generated slots (sessions 10:00–12:00 every day, 4 seats, 1 hel
 from __future__ import annotations
 
 import importlib
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 from django.apps import apps as django_apps
@@ -12,26 +12,17 @@ from django.contrib.auth.models import Group
 from django.test import TestCase
 from django.utils import timezone
 
-from slots.models import Slot, WeeklySession
+from slots.models import Slot
 from slots.services.bookings import booking_create
 from slots.services.outages import outage_create
 from slots.services.slot_generation import slots_generate
-from tests.factories import ApplicantFactory, UserFactory, local_dt
+from tests.factories import ApplicantFactory, UserFactory, daily_sessions, local_dt
 
 DAY = timedelta(days=1)
 
 
 def add_sessions(offering, *, seats=4, reserve=1):
-    for weekday in range(7):
-        WeeklySession.objects.create(
-            offering=offering,
-            weekday=weekday,
-            start_time=time(10, 0),
-            end_time=time(12, 0),
-            slot_minutes=30,
-            seats_per_slot=seats,
-            priority_reserve=reserve,
-        )
+    daily_sessions(offering, seats=seats, reserve=reserve)
 
 
 def day_slots(offering, day):

@@ -8,7 +8,7 @@ outbox row per event and channel, counters equal to bookings.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
@@ -17,11 +17,11 @@ from django.utils import timezone
 from applicants.models import Applicant
 from notifications.models import Notification
 from slots.integrity import integrity_violations
-from slots.models import Booking, BookingEvent, Outage, Slot, WeeklySession
+from slots.models import Booking, BookingEvent, Outage, Slot
 from slots.services.bookings import booking_reference_new
 from slots.services.outages import outage_create, outages_reconcile
 from slots.services.slot_generation import slots_generate
-from tests.factories import local_dt
+from tests.factories import daily_sessions, local_dt
 from tests.live import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -72,16 +72,7 @@ def _bulk_bookings(offering, first_day, days, per_slot):
 def test_worker_killed_mid_reschedule_resumes_to_the_same_end_state(
     broker, workers, bhopal_photo, bhopal, settings
 ):
-    for weekday in range(7):
-        WeeklySession.objects.create(
-            offering=bhopal_photo,
-            weekday=weekday,
-            start_time=time(10, 0),
-            end_time=time(17, 0),
-            slot_minutes=30,
-            seats_per_slot=100,
-            priority_reserve=10,
-        )
+    daily_sessions(bhopal_photo, end=(17, 0), seats=100, reserve=10)
     slots_generate(days=14)
     day = timezone.localdate() + timedelta(days=3)
     total = _bulk_bookings(bhopal_photo, day, days=2, per_slot=60)  # 2 × 14 × 60 = 1,680

@@ -1,29 +1,20 @@
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from slots.models import Closure, Outage, WeeklySession
+from slots.models import Closure, Outage
 from slots.selectors import availability_for_office
 from slots.services.bookings import booking_create
 from slots.services.slot_generation import slots_generate
-from tests.factories import ApplicantFactory, local_dt
+from tests.factories import ApplicantFactory, daily_sessions, local_dt
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def month(bhopal_photo):
-    for weekday in range(7):
-        WeeklySession.objects.create(
-            offering=bhopal_photo,
-            weekday=weekday,
-            start_time=time(10, 0),
-            end_time=time(17, 0),
-            slot_minutes=30,
-            seats_per_slot=4,
-            priority_reserve=1,
-        )
+    daily_sessions(bhopal_photo, end=(17, 0), seats=4, reserve=1)
     slots_generate(days=40)
     return bhopal_photo
 

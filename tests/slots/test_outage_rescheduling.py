@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 from django.db import connections
@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from slots.integrity import integrity_violations
-from slots.models import Booking, BookingEvent, Outage, Slot, WeeklySession
+from slots.models import Booking, BookingEvent, Outage, Slot
 from slots.services.bookings import booking_create
 from slots.services.outages import (
     outage_create,
@@ -23,22 +23,19 @@ from slots.services.outages import (
     outages_reconcile,
 )
 from slots.services.slot_generation import slots_generate
-from tests.factories import ApplicantFactory, OfferingFactory, OfficeFactory, local_dt
+from tests.factories import (
+    ApplicantFactory,
+    OfferingFactory,
+    OfficeFactory,
+    daily_sessions,
+    local_dt,
+)
 
 DAY = timedelta(days=1)
 
 
 def _sessions(offering, seats=4, reserve=1):
-    for weekday in range(7):
-        WeeklySession.objects.create(
-            offering=offering,
-            weekday=weekday,
-            start_time=time(10, 0),
-            end_time=time(12, 0),
-            slot_minutes=30,
-            seats_per_slot=seats,
-            priority_reserve=reserve,
-        )
+    daily_sessions(offering, seats=seats, reserve=reserve)
 
 
 def _fill_day(offering, day, per_slot):
