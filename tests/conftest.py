@@ -102,7 +102,7 @@ def superuser(db):
 # `playwright install`. A machine without it fails these tests with a message saying so: a
 # skipped browser test would let a broken page pass unnoticed.
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
