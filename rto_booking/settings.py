@@ -31,6 +31,24 @@ def _env(kind, name, **kwargs):
         ) from exc
 
 
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f", ""}
+
+
+def _bool(name, default):
+    """A strict boolean: django-environ reads any unknown word as False, silently."""
+    raw = env.str(name, default=None)
+    if raw is None:
+        return default
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"Environment variable {name} must be true or false (1/0, yes/no, on/off), got {raw!r}."
+    )
+
+
 def _positive_int(name, default):
     value = _env("int", name, default=default)
     if value < 0:
@@ -38,7 +56,7 @@ def _positive_int(name, default):
     return value
 
 
-DEBUG = _env("bool", "DJANGO_DEBUG", default=False)
+DEBUG = _bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = _env("str", "DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -110,6 +128,12 @@ TEMPLATES = [
 DATABASES = {
     "default": _env("db_url", "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+if not DATABASES["default"].get("ENGINE"):
+    raise ImproperlyConfigured(
+        "Environment variable DATABASE_URL must be a database URL such as "
+        "postgres://user:password@host:5432/name or sqlite:///path/db.sqlite3, "
+        f"got {env.str('DATABASE_URL')!r}."
+    )
 DATABASES["default"].setdefault("CONN_MAX_AGE", _positive_int("DATABASE_CONN_MAX_AGE", 60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
@@ -238,11 +262,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- Security (production) -----------------------------------------------------------------
-SESSION_COOKIE_SECURE = _env("bool", "DJANGO_SECURE_COOKIES", default=not DEBUG)
+SESSION_COOKIE_SECURE = _bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = _env("bool", "DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_SSL_REDIRECT = _bool("DJANGO_SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = _positive_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
@@ -264,8 +288,8 @@ EMAIL_HOST = _env("str", "EMAIL_HOST", default="localhost")
 EMAIL_PORT = _env("int", "EMAIL_PORT", default=25)
 EMAIL_HOST_USER = _env("str", "EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = _env("str", "EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = _env("bool", "EMAIL_USE_TLS", default=False)
-EMAIL_USE_SSL = _env("bool", "EMAIL_USE_SSL", default=False)
+EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = _positive_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = _env(
     "str", "DEFAULT_FROM_EMAIL", default="RTO Slot Booking <noreply@rto.example.in>"
@@ -406,7 +430,7 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         f"Environment variable LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}."
     )
 # One access-log line per request (method, path, status, ms, route, request id).
-REQUEST_LOG = _env("bool", "REQUEST_LOG", default=True)
+REQUEST_LOG = _bool("REQUEST_LOG", True)
 from rto_booking.logging import logging_config  # noqa: E402
 
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
