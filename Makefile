@@ -70,6 +70,7 @@ clean:
 bench: venv services
 	mkdir -p bench/results
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@$(PY) bench/summary.py
 
 ## make drills: the fault drills of docs/OPERATIONS.md on real processes (each under a minute):
 ## a worker killed mid-reschedule, Redis down while applicants book, PostgreSQL restarted.
