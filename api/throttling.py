@@ -10,18 +10,16 @@ address) stops after a few tries.
 
 from __future__ import annotations
 
-import hashlib
-import time
-
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework import exceptions, throttling
 
 from api.authentication import is_applicant
-
-
-def limits_on() -> bool:
-    return getattr(settings, "RATE_LIMITS", "on") != "off"
+from applicants.signin_limits import (
+    FailureLimit,
+    SignInFailureCounter,
+    hashed_number,
+    limits_on,
+)
 
 
 def _rate(scope: str) -> str | None:
@@ -77,44 +75,27 @@ class UserThrottle(_SettingsRateMixin, throttling.UserRateThrottle):
 
 
 class SignInFailures:
-    """Fixed-window failure counters per application number and per client address."""
+    """The API's sign-in failure limits: rates `signin_number` and `signin_address` from
+    settings.THROTTLE_RATES, counted by applicants.signin_limits like the sign-in page's."""
 
     def __init__(self, *, request, application_number: str):
-        # Hashed: the raw input may hold anything, and the key must be short and encodable.
-        number = (application_number or "").strip()
-        self.number = (
-            hashlib.sha256(number.encode("utf-8", "replace")).hexdigest()[:32] if number else ""
-        )
-        self.address = throttling.BaseThrottle().get_ident(request)
-
-    def _keys(self) -> list[tuple[str, int, int]]:
-        keys = []
-        for scope, ident in (("signin_number", self.number), ("signin_address", self.address)):
+        idents = {
+            "signin_number": hashed_number(application_number),
+            "signin_address": throttling.BaseThrottle().get_ident(request),
+        }
+        limits = []
+        for scope, ident in idents.items():
             rate = _rate(scope)
-            if not rate or not ident:
-                continue
-            limit, period = parse_rate(rate)
-            window = int(time.time() // period)
-            keys.append((f"throttle:{scope}:{ident}:{window}", limit, period))
-        return keys
+            if rate:
+                limit, period = parse_rate(rate)
+                limits.append(FailureLimit(f"throttle:{scope}", ident, limit, period))
+        self.counter = SignInFailureCounter(limits)
 
     def check(self) -> None:
         """Raise Throttled while either counter is at its limit."""
-        if not limits_on():
-            return
-        keys = self._keys()
-        counts = cache.get_many([key for key, _limit, _period in keys])
-        for key, limit, period in keys:
-            if counts.get(key, 0) >= limit:
-                wait = period - (time.time() % period)
-                raise exceptions.Throttled(wait=wait)
+        wait = self.counter.retry_after()
+        if wait is not None:
+            raise exceptions.Throttled(wait=wait)
 
     def record(self) -> None:
-        if not limits_on():
-            return
-        for key, _limit, period in self._keys():
-            cache.add(key, 0, timeout=period + 1)
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, timeout=period + 1)
+        self.counter.record_failure()

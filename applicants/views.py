@@ -10,8 +10,6 @@ Sign-in is session based: the applicant's id is kept in `request.session` under
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import Callable
 from datetime import date
 from functools import wraps
@@ -20,7 +18,6 @@ from itertools import groupby
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import rotate_token
@@ -36,6 +33,7 @@ from applicants.forms import RegisterForm, SignInForm
 from applicants.links import one_tap_cancel_reference
 from applicants.models import Applicant
 from applicants.services import applicant_authenticate, applicant_register
+from applicants.signin_limits import FailureLimit, SignInFailureCounter, hashed_number
 from applicants.templatetags.applicant_pages import when
 from notifications.backends import appointment_ics
 from slots.errors import AlreadyBooked, BookingError, BookingNotActive, SlotFull
@@ -95,44 +93,25 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
-class SignInLimiter:
-    """Fixed-window counters of failed sign-ins per application number and per client address.
-
-    Failures only: an applicant who types the right pair is never slowed down, while guessing
-    dates of birth for one number (or trying many numbers from one address) stops early. The
-    address is REMOTE_ADDR: behind a proxy, the proxy must pass the client's address there.
-    """
-
-    def __init__(self, *, request: HttpRequest, application_number: str):
-        window = int(time.time() // SIGNIN_WINDOW_SECONDS)
-        # Hashed: the raw input may hold anything, and a cache key must be short and clean.
-        number = hashlib.sha256(application_number.encode("utf-8", "replace")).hexdigest()[:32]
-        address = request.META.get("REMOTE_ADDR", "")
-        self.limits = [(f"signin-page:number:{number}:{window}", SIGNIN_FAILURES_PER_NUMBER)]
-        if address:
-            self.limits.append(
-                (f"signin-page:address:{address}:{window}", SIGNIN_FAILURES_PER_ADDRESS)
-            )
-
-    @staticmethod
-    def enabled() -> bool:
-        return getattr(settings, "RATE_LIMITS", "on") != "off"
-
-    def blocked(self) -> bool:
-        if not self.enabled():
-            return False
-        counts = cache.get_many([key for key, _limit in self.limits])
-        return any(counts.get(key, 0) >= limit for key, limit in self.limits)
-
-    def record_failure(self) -> None:
-        if not self.enabled():
-            return
-        for key, _limit in self.limits:
-            cache.add(key, 0, timeout=SIGNIN_WINDOW_SECONDS + 1)
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, timeout=SIGNIN_WINDOW_SECONDS + 1)
+def _signin_counter(request: HttpRequest, application_number: str) -> SignInFailureCounter:
+    """Failed sign-ins per application number and per client address (REMOTE_ADDR: behind a
+    proxy, the proxy must pass the client's address there)."""
+    return SignInFailureCounter(
+        [
+            FailureLimit(
+                "signin-page:number",
+                hashed_number(application_number),
+                SIGNIN_FAILURES_PER_NUMBER,
+                SIGNIN_WINDOW_SECONDS,
+            ),
+            FailureLimit(
+                "signin-page:address",
+                request.META.get("REMOTE_ADDR", ""),
+                SIGNIN_FAILURES_PER_ADDRESS,
+                SIGNIN_WINDOW_SECONDS,
+            ),
+        ]
+    )
 
 
 # --- Register, sign in, sign out -------------------------------------------------------------
@@ -163,10 +142,8 @@ def signin(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request, reverse("applicants:my_bookings"))
     status = 200
     if request.method == "POST" and form.is_valid():
-        limiter = SignInLimiter(
-            request=request, application_number=form.cleaned_data["application_number"]
-        )
-        if limiter.blocked():
+        failures = _signin_counter(request, form.cleaned_data["application_number"])
+        if failures.retry_after() is not None:
             form.add_error(
                 None,
                 _(
@@ -178,7 +155,7 @@ def signin(request: HttpRequest) -> HttpResponse:
         else:
             applicant = applicant_authenticate(**form.cleaned_data)
             if applicant is None:
-                limiter.record_failure()
+                failures.record_failure()
                 # One message for both mistakes: the page never tells which half was wrong.
                 form.add_error(
                     None,

@@ -409,11 +409,11 @@ def _time_phases(timings: dict[str, list[float]]) -> None:
 
         setattr(module, name, timed)
 
-    for name in ("_process_chunk", "_attach_shared", "_candidates", "_assign", "_events_insert"):
+    for name in ("_process_chunk", "_candidates_for", "_assign", "_events_insert"):
         wrap(outages, name)
-    for name in ("_outbox_insert", "_move_bookings", "_counter_update"):
+    for name in ("bookings_point_to", "slots_booked_add"):
         wrap(outages, name)
-    wrap(notification_services, "notification_rows_for_events")
+    wrap(notification_services, "notifications_write_for_event_ids")
     wrap(connection, "commit")
 
 

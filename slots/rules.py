@@ -130,40 +130,44 @@ def slot_with_checks(*, slot_id: int, applicant_id: int | None = None):
     unresolved outage over it) and, with `applicant_id`, `holds_active` (an active booking of
     the applicant for its service). One query instead of four on the booking hot path — on
     PostgreSQL a hand-written one, since compiling the ORM form costs more than running it."""
-    from slots.models import Booking
-
     if connection.vendor == "postgresql":
         return _slot_with_checks_sql(slot_id=slot_id, applicant_id=applicant_id)
+    return _slot_with_checks_orm(slot_id=slot_id, applicant_id=applicant_id)
 
-    slots = Slot.objects.select_related("office", "service", "offering").annotate(
-        local_day=TruncDate("starts_at"),
-        closure_id=Subquery(
-            Closure.objects.filter(office_id=OuterRef("office_id"), date=OuterRef("local_day"))
-            .filter(Q(service__isnull=True) | Q(service_id=OuterRef("service_id")))
-            .values("pk")[:1]
-        ),
-        outage_id=Subquery(
-            Outage.objects.filter(
-                resolved_at__isnull=True,
-                offices=OuterRef("office_id"),
-                starts_at__lt=OuterRef("ends_at"),
-                expected_end__gt=OuterRef("starts_at"),
-            )
-            .filter(Q(services=OuterRef("service_id")) | Q(services__isnull=True))
-            .values("pk")[:1]
-        ),
-    )
-    if applicant_id is not None:
-        slots = slots.annotate(
+
+def _slot_with_checks_orm(*, slot_id: int, applicant_id: int | None) -> Slot:
+    """The portable form of `slot_with_checks` (SQLite); the same answers as the SQL form."""
+    from slots.models import Booking
+
+    return (
+        Slot.objects.select_related("office", "service", "offering")
+        .annotate(
+            local_day=TruncDate("starts_at"),
+            closure_id=Subquery(
+                Closure.objects.filter(office_id=OuterRef("office_id"), date=OuterRef("local_day"))
+                .filter(Q(service__isnull=True) | Q(service_id=OuterRef("service_id")))
+                .values("pk")[:1]
+            ),
+            outage_id=Subquery(
+                Outage.objects.filter(
+                    resolved_at__isnull=True,
+                    offices=OuterRef("office_id"),
+                    starts_at__lt=OuterRef("ends_at"),
+                    expected_end__gt=OuterRef("starts_at"),
+                )
+                .filter(Q(services=OuterRef("service_id")) | Q(services__isnull=True))
+                .values("pk")[:1]
+            ),
             holds_active=Exists(
                 Booking.objects.filter(
-                    applicant_id=applicant_id,
+                    applicant_id=applicant_id or 0,
                     service_id=OuterRef("service_id"),
                     status__in=Booking.ACTIVE,
                 )
-            )
+            ),
         )
-    return slots.get(pk=slot_id)
+        .get(pk=slot_id)
+    )
 
 
 def check_slot_bookable(*, slot: Slot, now: datetime, system_move: bool = False) -> None:

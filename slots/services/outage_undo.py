@@ -29,13 +29,21 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Value, When
+from django.db.models import Exists, F, OuterRef
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from slots.errors import Busy
 from slots.models import Booking, BookingEvent, Closure, Outage, Slot
-from slots.services.outages import Group, OutageInvalid, advisory_lock_groups, outage_groups
+from slots.services.outages import (
+    Group,
+    OutageInvalid,
+    advisory_lock_groups,
+    bookings_point_to,
+    int_pairs_sql,
+    outage_groups,
+    slots_booked_add,
+)
 
 FALSE_ALARM_REASON = "false alarm"
 
@@ -184,7 +192,7 @@ def _undo(*, outage: Outage, now: datetime) -> OutageUndoResult:
     taken = Counter(original[b.pk] for b in back)
     released = Counter(b.slot_id for b in back if b.status == Booking.Status.CONFIRMED)
     _take_seats(taken)
-    _release_seats(released)
+    slots_booked_add(dict(released), -1)
 
     moved_events = [
         BookingEvent(
@@ -202,7 +210,7 @@ def _undo(*, outage: Outage, now: datetime) -> OutageUndoResult:
         )
         for booking in back
     ]
-    _point_bookings(back, original, now)
+    bookings_point_to([(b.pk, original[b.pk]) for b in back], now)
     Booking.objects.filter(pk__in=[b.pk for b in back]).update(
         status=Booking.Status.CONFIRMED,
         # Priority was granted for this outage; keep it only if another outage moved them too.
@@ -230,7 +238,7 @@ def _undo(*, outage: Outage, now: datetime) -> OutageUndoResult:
         for booking in stay
     ]
     for booking in stay:
-        booking.slot = slots.get(booking.slot_id) or Slot.objects.get(pk=booking.slot_id)
+        booking.slot = slots[booking.slot_id]  # every booking's slot was locked above
 
     events = BookingEvent.objects.bulk_create(moved_events + stay_events, batch_size=2000)
     for event in events:
@@ -283,11 +291,6 @@ def _open_slot_check(*, outage: Outage, groups: list[Group], slots):
     return is_open
 
 
-def _values_sql(rows) -> str:
-    """A VALUES list of integer pairs, inlined (ints only: nothing to quote or escape)."""
-    return ", ".join(f"({int(a)}, {int(b)})" for a, b in rows)
-
-
 def _take_seats(counts: Counter) -> None:
     """booked += n for each slot, only where the seats remain; all or nothing."""
     if not counts:
@@ -297,7 +300,7 @@ def _take_seats(counts: Counter) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS s SET booked = s.booked + v.n "  # noqa: S608
-                f"FROM (VALUES {_values_sql(counts.items())}) AS v(id, n) "
+                f"FROM (VALUES {int_pairs_sql(counts.items())}) AS v(id, n) "
                 "WHERE s.id = v.id AND s.booked + v.n <= s.capacity RETURNING s.id"
             )
             updated = len(cursor.fetchall())
@@ -309,39 +312,6 @@ def _take_seats(counts: Counter) -> None:
     if updated != len(counts):
         # The slots are locked, so this cannot happen; if it did, roll everything back.
         raise OutageUndoRefused(_("The original times no longer have the seats. Nothing moved."))
-
-
-def _release_seats(counts: Counter) -> None:
-    if not counts:
-        return
-    Slot.objects.filter(pk__in=list(counts)).update(
-        booked=F("booked")
-        - Case(
-            *[When(pk=pk, then=Value(n)) for pk, n in counts.items()],
-            default=Value(0),
-            output_field=IntegerField(),
-        )
-    )
-
-
-def _point_bookings(bookings: list[Booking], original: dict[int, int | None], now) -> None:
-    """slot = original slot for each booking, one statement."""
-    if not bookings:
-        return
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Booking._meta.db_table} AS b SET slot_id = v.slot_id "  # noqa: S608
-                f"FROM (VALUES {_values_sql((b.pk, original[b.pk]) for b in bookings)}) "
-                "AS v(id, slot_id) WHERE b.id = v.id"
-            )
-        return
-    Booking.objects.filter(pk__in=[b.pk for b in bookings]).update(
-        slot_id=Case(
-            *[When(pk=b.pk, then=Value(original[b.pk])) for b in bookings],
-            output_field=IntegerField(),
-        )
-    )
 
 
 __all__ = [

@@ -176,19 +176,8 @@ def outage_groups(*, office_ids: list[int], service_ids: list[int]) -> list[Grou
     )
 
 
-def _affected(*, group: Group, start: datetime, end: datetime, now: datetime):
-    """Confirmed bookings of the group whose slot overlaps [start, end) and has not ended."""
-    return Booking.objects.filter(
-        office_id=group.office_id,
-        service_id=group.service_id,
-        status=Booking.Status.CONFIRMED,
-        slot__starts_at__lt=end,
-        slot__ends_at__gt=max(start, now),
-    )
-
-
 def _affected_in(*, groups: list[Group], start: datetime, end: datetime, now: datetime):
-    """`_affected` over several groups at once (one query)."""
+    """Confirmed bookings of the groups whose slot overlaps [start, end) and has not ended."""
     office_ids = {g.office_id for g in groups}
     service_ids = {g.service_id for g in groups}
     # Groups are the offerings of the outage's offices (× its services): a booking of one of
@@ -343,15 +332,6 @@ def _driving_test_id() -> int | None:
 # --- The move -------------------------------------------------------------------------------
 
 
-def advisory_lock_group(group: Group) -> None:
-    """Serialise runs touching one (office, service): concurrent runs wait, never deadlock."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL lock_timeout = %s", [f"{settings.RESCHEDULE_LOCK_TIMEOUT_S}s"])
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7001, _lock_key(group)])
-
-
 def _lock_key(group: Group) -> int:
     return zlib.crc32(f"reschedule:{group.office_id}:{group.service_id}".encode()) - 2**31
 
@@ -370,12 +350,12 @@ def advisory_lock_groups(groups: list[Group]) -> None:
         )
 
 
-def _values_sql(rows: list[tuple[int, int]]) -> str:
+def int_pairs_sql(rows) -> str:
     """A VALUES list of integer pairs, inlined (ints only, so nothing to quote or escape)."""
     return ", ".join(f"({int(a)}, {int(b)})" for a, b in rows)
 
 
-def _counter_update(deltas: dict[int, int], sign: int = 1) -> None:
+def slots_booked_add(deltas: dict[int, int], sign: int = 1) -> None:
     """booked += sign * delta for each slot, one statement."""
     deltas = {pk: sign * n for pk, n in deltas.items() if n}
     if not deltas:
@@ -384,7 +364,7 @@ def _counter_update(deltas: dict[int, int], sign: int = 1) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {Slot._meta.db_table} AS s SET booked = s.booked + v.delta "  # noqa: S608
-                f"FROM (VALUES {_values_sql(list(deltas.items()))}) AS v(id, delta) "
+                f"FROM (VALUES {int_pairs_sql(list(deltas.items()))}) AS v(id, delta) "
                 "WHERE s.id = v.id"
             )
         return
@@ -398,7 +378,7 @@ def _counter_update(deltas: dict[int, int], sign: int = 1) -> None:
     )
 
 
-def _move_bookings(moves: list[tuple[int, int]], now: datetime) -> None:
+def bookings_point_to(moves: list[tuple[int, int]], now: datetime) -> None:
     """Point each moved booking at its new slot and mark it priority, one statement."""
     if not moves:
         return
@@ -407,7 +387,7 @@ def _move_bookings(moves: list[tuple[int, int]], now: datetime) -> None:
             cursor.execute(
                 f"UPDATE {Booking._meta.db_table} AS b "  # noqa: S608
                 "SET slot_id = v.slot_id, priority = true, updated_at = %s "
-                f"FROM (VALUES {_values_sql(moves)}) "
+                f"FROM (VALUES {int_pairs_sql(moves)}) "
                 "AS v(id, slot_id) WHERE b.id = v.id",
                 [now],
             )
@@ -543,7 +523,7 @@ def _process_chunk(
 
         deltas = Counter(slot.slot_id for _b, slot in moves)
         deltas.subtract(b.slot_id for b in bookings)
-        _counter_update(dict(deltas))
+        slots_booked_add(dict(deltas))
 
         common = {
             "at": now,
@@ -576,7 +556,7 @@ def _process_chunk(
             for booking in stranded
         ]
 
-        _move_bookings([(b.pk, slot.slot_id) for b, slot in moves], now)
+        bookings_point_to([(b.pk, slot.slot_id) for b, slot in moves], now)
         if stranded:
             Booking.objects.filter(pk__in=[b.pk for b in stranded]).update(
                 status=Booking.Status.NEEDS_NEW_SLOT, priority=True, updated_at=now
@@ -671,24 +651,20 @@ def outages_reconcile(*, now: datetime | None = None) -> list[int]:
         "offices", "services"
     )
     for outage in outages:
-        lost = outage.state in (Outage.State.QUEUED, Outage.State.FAILED) and (
-            outage.created_at < stale if outage.run_started_at is None else True
-        )
-        lost = lost or (
-            outage.state == Outage.State.RUNNING
-            and (outage.run_started_at is None or outage.run_started_at < stale)
-        )
+        # A run reports progress (run_started_at) after every chunk; silence past
+        # RESCHEDULE_STALE_SECONDS means its task was lost (Redis down, worker killed).
+        alive_at = outage.run_started_at or outage.created_at
+        lost = outage.state != Outage.State.DONE and alive_at < stale
         stray = False
         if outage.state == Outage.State.DONE:
             groups = outage_groups(
                 office_ids=[o.pk for o in outage.offices.all()],
                 service_ids=[s.pk for s in outage.services.all()],
             )
-            stray = any(
-                _affected(group=g, start=outage.starts_at, end=outage.expected_end, now=now)
-                .filter(slot__starts_at__gte=booking_cutoff(now) - timedelta(days=365))
-                .exists()
-                for g in groups
+            stray = bool(groups) and (
+                _affected_in(
+                    groups=groups, start=outage.starts_at, end=outage.expected_end, now=now
+                ).exists()
             )
         if lost or stray:
             rerun.append(outage.pk)
@@ -761,7 +737,7 @@ def outage_preview(
     driving_test_id = _driving_test_id()
     for group in groups:
         bookings = _affected_rows(
-            _affected(group=group, start=starts_at, end=expected_end, now=now).order_by(
+            _affected_in(groups=[group], start=starts_at, end=expected_end, now=now).order_by(
                 "slot__starts_at", "created_at", "pk"
             )
         )
@@ -780,16 +756,3 @@ def outage_preview(
                 row.last_new = max(s.starts_at for _b, s in moves)
         preview.rows.append(row)
     return preview
-
-
-def outage_affected_by_group(*, outage: Outage) -> dict[Group, int]:
-    """Bookings still inside the window, per group (for progress pages and tests)."""
-    now = timezone.now()
-    groups = outage_groups(
-        office_ids=list(outage.offices.values_list("pk", flat=True)),
-        service_ids=list(outage.services.values_list("pk", flat=True)),
-    )
-    return {
-        g: _affected(group=g, start=outage.starts_at, end=outage.expected_end, now=now).count()
-        for g in groups
-    }

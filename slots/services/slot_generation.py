@@ -133,11 +133,11 @@ def slots_generate(
 
 
 def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
-    from slots.services.outages import Group, advisory_lock_group
+    from slots.services.outages import Group, advisory_lock_groups
 
     with transaction.atomic():
         # The same lock as rescheduling takes: the two never lock slots in opposite orders.
-        advisory_lock_group(Group(offering.office_id, offering.service_id))
+        advisory_lock_groups([Group(offering.office_id, offering.service_id)])
         existing = {
             slot.starts_at: slot
             for slot in Slot.objects.select_for_update()
