@@ -8,11 +8,13 @@ SECRET_KEY signs every applicant out.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.db import connection
 
 from applicants.models import Applicant
 
@@ -49,4 +51,26 @@ def applicant_token_verify(*, token: str) -> Applicant | None:
         applicant_id = int(value)
     except (signing.BadSignature, ValueError):
         return None
-    return Applicant.objects.filter(pk=applicant_id).first()
+    return applicant_by_id(applicant_id)
+
+
+@functools.cache
+def _applicant_by_id_sql() -> tuple[str, list[str]]:
+    fields = Applicant._meta.concrete_fields
+    columns = ", ".join(f'"{field.column}"' for field in fields)
+    table, pk = Applicant._meta.db_table, Applicant._meta.pk.column
+    sql = f'SELECT {columns} FROM "{table}" WHERE "{pk}" = %s'  # noqa: S608
+    return sql, [field.attname for field in fields]
+
+
+def applicant_by_id(applicant_id: int) -> Applicant | None:
+    """The applicant row, read with a fixed statement: every API request of an applicant
+    starts here, and compiling `Applicant.objects.filter(pk=…).first()` cost more than the
+    query itself."""
+    if not -(2**63) <= applicant_id < 2**63:
+        return None
+    sql, names = _applicant_by_id_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [applicant_id])
+        row = cursor.fetchone()
+    return None if row is None else Applicant.from_db(connection.alias, names, row)

@@ -393,6 +393,12 @@ def main() -> int:
     parser.add_argument(
         "--threads", type=int, default=1, help="threads per worker (> 1: gthread workers)"
     )
+    parser.add_argument(
+        "--py-spy",
+        metavar="FILE",
+        help="record the gunicorn workers with py-spy during the burst (collapsed stacks to FILE; "
+        "py-spy is not in requirements.txt: pip install py-spy)",
+    )
     args = parser.parse_args()
 
     env = configure_env()
@@ -408,8 +414,19 @@ def main() -> int:
 
     redis.Redis.from_url(REDIS).flushdb()
     server, port = start_gunicorn(env, args.workers, args.threads)
+    spy = None
+    if args.py_spy:
+        spy = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--subprocesses",
+             "--format", "raw", "--rate", "200", "--pid", str(server.pid), "-o", args.py_spy],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1)
     try:
         api = asyncio.run(burst(port, data["burst"], args.clients))
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(timeout=60)
         last = asyncio.run(burst(port, data["last"], args.last_clients))
         avail = asyncio.run(availability(port, data["today"], 200))
     finally:
