@@ -17,6 +17,7 @@ from django.core import signing
 from django.db import connection
 
 from applicants.models import Applicant
+from rto_booking.db import prepared_cursor
 
 SALT = "applicants.tokens.api"
 
@@ -70,7 +71,7 @@ def applicant_by_id(applicant_id: int) -> Applicant | None:
     if not -(2**63) <= applicant_id < 2**63:
         return None
     sql, names = _applicant_by_id_sql()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [applicant_id])
         row = cursor.fetchone()
     return None if row is None else Applicant.from_db(connection.alias, names, row)

@@ -417,9 +417,21 @@ def main() -> int:
     spy = None
     if args.py_spy:
         spy = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--subprocesses",
-             "--format", "raw", "--rate", "200", "--pid", str(server.pid), "-o", args.py_spy],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(ROOT / ".venv" / "bin" / "py-spy"),
+                "record",
+                "--subprocesses",
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "--pid",
+                str(server.pid),
+                "-o",
+                args.py_spy,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(1)
     try:

@@ -146,6 +146,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         f"-c lock_timeout={_positive_int('DATABASE_LOCK_TIMEOUT_MS', 5000)}"
         f" -c statement_timeout={_positive_int('DATABASE_STATEMENT_TIMEOUT_MS', 120000)}",
     )
+    # The booking hot path's fixed statements run prepared (rto_booking/db.py): planning them
+    # cost PostgreSQL more than running them. Off (false) behind a pooler in transaction mode
+    # that cannot keep prepared statements (PgBouncer before 1.21). Everything else Django
+    # runs is unaffected: its cursors bind parameters client-side and never prepare.
+    if _bool("DATABASE_PREPARED_STATEMENTS", True):
+        DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 1)
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

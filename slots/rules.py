@@ -15,6 +15,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from rto_booking.db import prepared_cursor
 from slots.errors import OutsideLicenceWindow, SlotUnavailable
 from slots.models import Closure, Outage, Service, Slot
 
@@ -103,7 +104,7 @@ def _slot_checks_sql() -> tuple[str, list]:
 
 def _slot_with_checks_sql(*, slot_id: int, applicant_id: int | None) -> Slot:
     sql, parts = _slot_checks_sql()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             sql,
             {"tz": settings.TIME_ZONE, "applicant": applicant_id or 0, "slot": slot_id},

@@ -9,6 +9,7 @@ are sent after commit.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import secrets
@@ -21,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applicants.models import Applicant
+from rto_booking.db import prepared_cursor
 from slots.errors import (
     AlreadyBooked,
     BookingError,
@@ -213,20 +215,65 @@ def _saved_event_into_rows(event: BookingEvent, rows: list) -> None:
         row.context["event_id"] = event.pk
 
 
-def _insert_parts(instance, *, skip: tuple[str, ...] = ()) -> tuple[list[str], list[str], list]:
-    """Columns, placeholders and values to INSERT `instance` (unsaved) with a SELECT: what the
-    ORM would write, each value cast to its column's type (text for varchar, so a value too
-    long is still an error, as in an INSERT … VALUES)."""
-    columns, placeholders, values = [], [], []
-    for field in type(instance)._meta.concrete_fields:
-        if field.primary_key or field.attname in skip:
-            continue
+@functools.cache
+def _insert_layout(model, skip: tuple[str, ...]) -> tuple[list, str, str]:
+    """The fields an INSERT … SELECT of `model` writes (all but the key and `skip`), their
+    quoted columns, and their placeholders, each cast to the column's type (text for varchar,
+    so a value too long is still an error, as in an INSERT … VALUES)."""
+    fields = [
+        field
+        for field in model._meta.concrete_fields
+        if not field.primary_key and field.attname not in skip
+    ]
+    casts = []
+    for field in fields:
         db_type = field.db_type(connection)
-        cast = "text" if db_type.startswith("varchar") else db_type
-        columns.append(f'"{field.column}"')
-        placeholders.append(f"CAST(%s AS {cast})")
-        values.append(field.get_db_prep_save(field.pre_save(instance, add=True), connection))
-    return columns, placeholders, values
+        casts.append("text" if db_type.startswith("varchar") else db_type)
+    columns = ", ".join(f'"{field.column}"' for field in fields)
+    places = ", ".join(f"CAST(%s AS {cast})" for cast in casts)
+    return fields, columns, places
+
+
+def _insert_values(instance, skip: tuple[str, ...], db) -> list:
+    """What the ORM would write for `instance` (unsaved), in `_insert_layout`'s order."""
+    fields = _insert_layout(type(instance), skip)[0]
+    return [field.get_db_prep_save(field.pre_save(instance, add=True), db) for field in fields]
+
+
+_EVENT_SKIP = ("booking_id",)
+_OUTBOX_SKIP = ("booking_id", "event_key", "context")
+
+
+@functools.cache
+def _booking_statement(outbox_rows: int) -> str:
+    """`_book_in_one_statement`'s SQL for a booking with `outbox_rows` messages."""
+    from notifications.models import Notification
+
+    _f, b_columns, b_places = _insert_layout(Booking, ())
+    _f, e_columns, e_places = _insert_layout(BookingEvent, _EVENT_SKIP)
+    _f, n_columns, n_places = _insert_layout(Notification, _OUTBOX_SKIP)
+    sql = f"""
+        WITH seat AS (
+            UPDATE "{Slot._meta.db_table}" SET "booked" = "booked" + 1
+             WHERE "id" = %s AND "booked" < "capacity" - %s * "priority_reserve"
+            RETURNING "id"
+        ), b AS (
+            INSERT INTO "{Booking._meta.db_table}" ({b_columns})
+            SELECT {b_places} FROM seat RETURNING "id"
+        ), e AS (
+            INSERT INTO "{BookingEvent._meta.db_table}" ("booking_id", {e_columns})
+            SELECT b.id, {e_places} FROM b RETURNING "id"
+        )"""  # noqa: S608 (names from the models, values as parameters)
+    if outbox_rows:
+        select = "SELECT b.id, 'event:' || e.id, "
+        select += f"CAST(%s AS jsonb) || jsonb_build_object('event_id', e.id), {n_places} FROM b, e"
+        sql += f""", n AS (
+            INSERT INTO "{Notification._meta.db_table}"
+                ("booking_id", "event_key", "context", {n_columns})
+            {" UNION ALL ".join([select] * outbox_rows)}
+            ON CONFLICT DO NOTHING
+        )"""
+    return sql + " SELECT b.id, e.id FROM b, e"  # noqa: S608
 
 
 def _book_in_one_statement(
@@ -240,50 +287,29 @@ def _book_in_one_statement(
     `_book_with_orm`'s (tests/slots/test_booking_statement.py)."""
     from notifications.models import Notification
 
+    db = transaction.get_connection()
     booking, event, rows = _new_booking(applicant=applicant, slot=slot, now=now, actor=actor)
     held = 0 if not reserve_held(starts_at=slot.starts_at, now=now) else 1
-    b_columns, b_places, b_values = _insert_parts(booking)
-    e_columns, e_places, e_values = _insert_parts(event, skip=("booking_id",))
+    params = [
+        slot.pk,
+        held,
+        *_insert_values(booking, (), db),
+        *_insert_values(event, _EVENT_SKIP, db),
+    ]
     context_field = Notification._meta.get_field("context")
-    n_selects, n_values = [], []
     for row in rows:
-        n_columns, n_places, values = _insert_parts(
-            row, skip=("booking_id", "event_key", "context")
-        )
-        select = "SELECT b.id, 'event:' || e.id, CAST(%s AS jsonb) || "
-        select += f"jsonb_build_object('event_id', e.id), {', '.join(n_places)} FROM b, e"
-        n_selects.append(select)
-        n_values += [context_field.get_db_prep_save(row.context, connection), *values]
-    sql = f"""
-        WITH seat AS (
-            UPDATE "{Slot._meta.db_table}" SET "booked" = "booked" + 1
-             WHERE "id" = %s AND "booked" < "capacity" - %s * "priority_reserve"
-            RETURNING "id"
-        ), b AS (
-            INSERT INTO "{Booking._meta.db_table}" ({", ".join(b_columns)})
-            SELECT {", ".join(b_places)} FROM seat RETURNING "id"
-        ), e AS (
-            INSERT INTO "{BookingEvent._meta.db_table}" ("booking_id", {", ".join(e_columns)})
-            SELECT b.id, {", ".join(e_places)} FROM b RETURNING "id"
-        )"""  # noqa: S608 (names from the models, values as parameters)
-    if n_selects:
-        sql += f""", n AS (
-            INSERT INTO "{Notification._meta.db_table}"
-                ("booking_id", "event_key", "context", {", ".join(n_columns)})
-            {" UNION ALL ".join(n_selects)}
-            ON CONFLICT DO NOTHING
-        )"""
-    sql += " SELECT b.id, e.id FROM b, e"
-    statement = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-    with statement, connection.cursor() as cursor:
-        cursor.execute(sql, [slot.pk, held, *b_values, *e_values, *n_values])
+        params.append(context_field.get_db_prep_save(row.context, db))
+        params += _insert_values(row, _OUTBOX_SKIP, db)
+    statement = transaction.atomic() if db.in_atomic_block else contextlib.nullcontext()
+    with statement, prepared_cursor(db) as cursor:
+        cursor.execute(_booking_statement(len(rows)), params)
         written = cursor.fetchone()
     if written is None:
         raise SlotFull()
     slot.booked += 1
     booking.pk, event.pk = written
     for instance in (booking, event):
-        instance._state.adding, instance._state.db = False, connection.alias
+        instance._state.adding, instance._state.db = False, db.alias
     event.booking_id = booking.pk
     _saved_event_into_rows(event, rows)
     _remember_prefetched(booking, events=[event], notifications=rows)

@@ -33,6 +33,7 @@ def bhopal_slot(bhopal_photo):
 def bhopal_slot_later(bhopal_photo):
     return SlotFactory(offering=bhopal_photo, starts_at=days_ahead(4), capacity=2)
 
+
 WRITERS = {"statement": bookings._book_in_one_statement, "orm": bookings._book_with_orm}
 
 
