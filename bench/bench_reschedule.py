@@ -434,7 +434,7 @@ def main() -> int:
 
     # The dispatcher belongs to another worker in production; count requests, send nothing.
     dispatches = []
-    notification_services._publish_dispatch = lambda: dispatches.append(1)
+    notification_services._dispatch_after_commit = lambda: dispatches.append(1)
 
     from django.conf import settings
 

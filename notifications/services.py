@@ -8,8 +8,11 @@ task) sends the rows later, outside any transaction. See docs/NOTIFICATIONS.md.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -273,21 +276,81 @@ def _dispatch_started() -> None:
         logger.debug("dispatch flag unavailable", exc_info=True)
 
 
+class _BackgroundPublisher:
+    """Runs `_publish_dispatch` in a thread of this process, after the commits that ask for it.
+
+    The check-and-publish costs a Redis round trip and the redis-py/Celery machinery around it:
+    a tenth of a booking's CPU in the web worker, paid while the applicant waits. Here a commit
+    only sets an event; the thread wakes, clears it and publishes. Every commit that set the
+    event before the thread cleared it committed before `_publish_dispatch` checks the flag, so
+    the "loses nothing" argument of DISPATCH_QUEUED_KEY holds unchanged, and a burst of commits
+    between two wake-ups costs one check. A process that dies before its thread ran leaves the
+    rows to the minute sweep; a process that exits normally publishes on the way out.
+    """
+
+    def __init__(self):
+        self._wanted = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+        atexit.register(self.flush)
+
+    def request(self) -> None:
+        if self._pid != os.getpid() or not self._thread.is_alive():
+            with self._lock:
+                if self._pid != os.getpid() or not self._thread.is_alive():
+                    self._wanted = threading.Event()  # a forked child starts afresh
+                    self._pid = os.getpid()
+                    self._thread = threading.Thread(
+                        target=self._run, name="dispatch-publisher", daemon=True
+                    )
+                    self._thread.start()
+        self._wanted.set()
+
+    def _run(self) -> None:
+        wanted = self._wanted
+        while True:
+            wanted.wait()
+            wanted.clear()
+            try:
+                _publish_dispatch()
+            except Exception:  # never let the thread die; the sweep covers a lost publish
+                logger.warning("Could not publish the dispatcher", exc_info=True)
+
+    def flush(self) -> None:
+        """Publish now if a commit asked for it and the thread has not yet (process exit)."""
+        if self._pid == os.getpid() and self._wanted.is_set():
+            self._wanted.clear()
+            _publish_dispatch()
+
+
+_publisher = _BackgroundPublisher()
+
+
+def _dispatch_after_commit() -> None:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        _publish_dispatch()  # tasks run in this process: send before answering, as before
+    else:
+        _publisher.request()
+
+
 def notifications_dispatch_on_commit() -> None:
     """Start the dispatcher once the current transaction commits (at once outside one).
 
-    This is `rto_booking.queueing.enqueue_on_commit` with one addition: a reschedule chunk
-    calls it for every batch of events it writes, so it registers its callback only if the same
-    callback is not already waiting on this transaction. Django drops the waiting callbacks of
-    a rolled-back transaction or savepoint, so the check never suppresses a needed dispatch.
-    Publishing errors are logged and swallowed (Redis down): the minute sweep sends the rows.
+    This is `rto_booking.queueing.enqueue_on_commit` with two additions. The publish runs in a
+    background thread of the process (`_BackgroundPublisher`), off the request's path. And a
+    reschedule chunk calls this for every batch of events it writes, so the callback is
+    registered only if it is not already waiting on this transaction. Django drops the waiting
+    callbacks of a rolled-back transaction or savepoint, so the check never suppresses a needed
+    dispatch. Publishing errors are logged and swallowed (Redis down): the minute sweep sends
+    the rows.
     """
     connection = transaction.get_connection()
     if connection.in_atomic_block and any(
-        func is _publish_dispatch for _sids, func, _robust in connection.run_on_commit
+        func is _dispatch_after_commit for _sids, func, _robust in connection.run_on_commit
     ):
         return
-    transaction.on_commit(_publish_dispatch, robust=True)
+    transaction.on_commit(_dispatch_after_commit, robust=True)
 
 
 def notifications_write_reminders(*, now: datetime | None = None) -> int:

@@ -1,10 +1,21 @@
 """A burst of bookings publishes one dispatcher task per dispatcher run, not one per booking."""
 
+import os
+import threading
+import time
+
 import pytest
 import redis
 from django.core.cache import cache
 
-from notifications.services import DISPATCH_QUEUED_KEY, _dispatch_started, _publish_dispatch
+from notifications.services import (
+    DISPATCH_QUEUED_KEY,
+    _dispatch_after_commit,
+    _dispatch_started,
+    _publish_dispatch,
+    _publisher,
+)
+from tests.live import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -22,4 +33,41 @@ def test_publishes_once_until_the_dispatcher_starts(broker, settings):
     _dispatch_started()  # the worker picks the task up: later commits need a new run
     _publish_dispatch()
     assert queue.llen("notifications") == 2
+    cache.delete(DISPATCH_QUEUED_KEY)
+
+
+def test_commits_publish_from_a_background_thread_once_per_burst(broker, settings):
+    """The check-and-publish runs off the request's path; a burst still publishes once.
+    (`_dispatch_after_commit` is what a commit runs; the test transaction never commits.)"""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    cache.delete(DISPATCH_QUEUED_KEY)
+    queue = redis.Redis.from_url(broker.url)
+    queue.delete("notifications")
+
+    _dispatch_after_commit()
+    assert wait_for(lambda: queue.llen("notifications") == 1, timeout=10)
+    publisher_threads = [t for t in threading.enumerate() if t.name == "dispatch-publisher"]
+    assert len(publisher_threads) == 1 and publisher_threads[0] is not threading.current_thread()
+
+    for _ in range(50):  # fifty bookings commit before the dispatcher starts
+        _dispatch_after_commit()
+    time.sleep(0.5)
+    assert queue.llen("notifications") == 1
+
+    _dispatch_started()  # the dispatcher starts: the next commit needs a new run
+    _dispatch_after_commit()
+    assert wait_for(lambda: queue.llen("notifications") == 2, timeout=10)
+    cache.delete(DISPATCH_QUEUED_KEY)
+
+
+def test_an_exiting_process_publishes_what_its_thread_has_not(broker, settings, monkeypatch):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    cache.delete(DISPATCH_QUEUED_KEY)
+    queue = redis.Redis.from_url(broker.url)
+    queue.delete("notifications")
+    monkeypatch.setattr(_publisher, "_pid", os.getpid())  # as if the thread were running
+    monkeypatch.setattr(_publisher, "_wanted", threading.Event())
+    _publisher._wanted.set()  # a commit asked; the thread has not woken yet
+    _publisher.flush()  # atexit
+    assert queue.llen("notifications") == 1 and not _publisher._wanted.is_set()
     cache.delete(DISPATCH_QUEUED_KEY)
