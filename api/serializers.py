@@ -202,6 +202,12 @@ class BookingOutSerializer(serializers.Serializer):
         tests/api/test_booking_representation.py holds the two renderings equal."""
         tz = timezone.get_current_timezone()
         slot = instance.slot
+        # Rows a service has just written come with the booking (`in_hand`): no read-back.
+        in_hand = getattr(instance, "in_hand", None) or {}
+        events = in_hand["events"] if "events" in in_hand else instance.events.all()
+        notifications = (
+            in_hand["notifications"] if "notifications" in in_hand else instance.notifications.all()
+        )
         return {
             "reference": str(instance.reference),
             "status": str(instance.status),
@@ -223,7 +229,7 @@ class BookingOutSerializer(serializers.Serializer):
                     "outage": None if event.outage_id is None else int(event.outage_id),
                     "reason": str(event.reason),
                 }
-                for event in instance.events.all()
+                for event in events
             ],
             "notifications": [
                 {
@@ -233,7 +239,7 @@ class BookingOutSerializer(serializers.Serializer):
                     "created_at": _iso(row.created_at, tz),
                     "sent_at": _iso(row.sent_at, tz),
                 }
-                for row in instance.notifications.all()
+                for row in notifications
             ],
         }
 

@@ -89,3 +89,11 @@ def test_times_in_utc_are_written_with_z_as_drf_does(bhopal_slot):
         fast, generic = rendered_both_ways(booking)
     assert fast == generic
     assert fast["slot"]["starts_at"].endswith("Z")
+
+
+def test_a_new_booking_is_answered_without_reading_it_back(bhopal_slot, django_assert_num_queries):
+    booking = booking_create(applicant=ApplicantFactory(), slot_id=bhopal_slot.pk)
+    with django_assert_num_queries(0):
+        body = BookingOutSerializer(booking).data
+    assert [event["kind"] for event in body["history"]] == ["booked"]
+    assert sorted(row["channel"] for row in body["notifications"]) == ["email", "sms"]
