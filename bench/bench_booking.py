@@ -7,11 +7,14 @@ Run: .venv/bin/python bench/bench_booking.py [--clients 64] [--bookings 5000] [-
    signed API tokens, and one extra slot of 50 seats for the last-seats phase. An identical copy
    (CREATE DATABASE … TEMPLATE) is made for the raw-SQL limit.
 2. Starts gunicorn with production settings (DEBUG off, RATE_LIMITS=off, Redis as broker and
-   cache) and drives it with an asyncio HTTP/1.1 keep-alive client (64 connections; the client
-   is cheap enough to share the 2 cores): 5,000 applicants each POST /api/v1/bookings/ for a
-   slot in the next 7 days. Then the last-seats phase: 500 clients at once for 50 seats.
+   cache; gunicorn.conf.py as deployed) and drives it with an epoll HTTP/1.1 client (64 requests
+   in flight; it reports its own CPU per request, since it shares the 2 cores): 5,000 applicants
+   each POST /api/v1/bookings/ for a slot in the next 7 days. Then the last-seats phase: 500
+   clients at once for 50 seats.
 3. The raw limit, in the same run: the same conditional UPDATE + INSERT straight through
-   psycopg by the same number of clients, on the copy.
+   psycopg by the same number of clients (connected before timing), on the copy. The API burst
+   and the raw limit take turns over `--rounds` parts of the applicants, so a busy neighbour on
+   a shared machine slows both alike.
 4. Availability: GET 31 days for one office × service, p50/p95 and queries per request.
 5. Prints one table, checks nothing was overbooked (counters = rows, booked <= capacity) and
    writes bench/results/booking.json. Exit 1 only on wrong results (overbooking, lost answers).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,17 @@ from tests.factories import (
     OfferingFactory,
     OfficeFactory,
     ServiceFactory,
+    SlotFactory,
     UserFactory,
+    local_dt,
 )
+
+
+def in_days(days: int, hour: int = 10, minute: int = 0):
+    """A local (India) time `days` from today."""
+    from django.utils import timezone
+
+    return local_dt(timezone.localdate() + timedelta(days=days), hour, minute)
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +66,16 @@ def learner(db):
 @pytest.fixture
 def bhopal_photo(bhopal, photo):
     return OfferingFactory(office=bhopal, service=photo)
+
+
+@pytest.fixture
+def bhopal_slot(bhopal_photo):
+    return SlotFactory(offering=bhopal_photo, starts_at=in_days(3), capacity=2)
+
+
+@pytest.fixture
+def bhopal_slot_later(bhopal_photo):
+    return SlotFactory(offering=bhopal_photo, starts_at=in_days(4), capacity=2)
 
 
 @pytest.fixture

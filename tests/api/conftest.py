@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.core.cache import cache
-from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from applicants.tokens import applicant_token_issue
-from tests.factories import SlotFactory, local_dt
+from tests.conftest import in_days
+from tests.factories import SlotFactory
 
 
 @pytest.fixture(autouse=True)
@@ -65,20 +63,6 @@ def indore_api(clerk_indore):
 @pytest.fixture
 def superuser_api(superuser):
     return _staff(superuser)
-
-
-def in_days(days: int, hour: int = 10, minute: int = 0):
-    return local_dt(timezone.localdate() + timedelta(days=days), hour, minute)
-
-
-@pytest.fixture
-def bhopal_slot(bhopal_photo):
-    return SlotFactory(offering=bhopal_photo, starts_at=in_days(3), capacity=2)
-
-
-@pytest.fixture
-def bhopal_slot_later(bhopal_photo):
-    return SlotFactory(offering=bhopal_photo, starts_at=in_days(4), capacity=2)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ import pytest
 from django.utils import timezone
 
 from slots.services.outages import outage_create
-from tests.api.conftest import assert_error, in_days
+from tests.api.conftest import assert_error
+from tests.conftest import in_days
 from tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,8 @@ import pytest
 from notifications.models import Notification
 from slots.models import Booking, Slot
 from slots.services.bookings import booking_create
-from tests.api.conftest import assert_error, in_days
+from tests.api.conftest import assert_error
+from tests.conftest import in_days
 from tests.factories import ApplicantFactory, SlotFactory
 
 pytestmark = pytest.mark.django_db

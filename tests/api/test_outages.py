@@ -3,7 +3,8 @@ import pytest
 from slots.models import Outage
 from slots.services.bookings import booking_create
 from slots.services.outages import outage_create
-from tests.api.conftest import assert_error, in_days
+from tests.api.conftest import assert_error
+from tests.conftest import in_days
 from tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db

@@ -25,7 +25,7 @@ from rest_framework.authtoken.models import Token
 from applicants.tokens import applicant_token_issue
 from slots.services.bookings import booking_create
 from slots.services.outages import outage_create
-from tests.api.conftest import in_days
+from tests.conftest import in_days
 from tests.factories import SlotFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

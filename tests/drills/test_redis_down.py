@@ -22,7 +22,7 @@ from notifications.models import Notification
 from notifications.tasks import sweep_outbox
 from slots.integrity import integrity_violations
 from slots.models import Booking
-from tests.api.conftest import in_days
+from tests.conftest import in_days
 from tests.factories import ApplicantFactory, SlotFactory
 from tests.live import start_celery_worker, start_private_redis, use_broker, wait_for
 

@@ -15,23 +15,10 @@ from slots.models import Booking, BookingEvent, Slot
 from slots.rules import slot_with_checks
 from slots.services import bookings
 from slots.services.bookings import booking_create
-from tests.factories import ApplicantFactory, BookingFactory, SlotFactory, local_dt
+from tests.conftest import in_days
+from tests.factories import ApplicantFactory, BookingFactory, SlotFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def days_ahead(n: int):
-    return local_dt(timezone.localdate() + timedelta(days=n), 10)
-
-
-@pytest.fixture
-def bhopal_slot(bhopal_photo):
-    return SlotFactory(offering=bhopal_photo, starts_at=days_ahead(3), capacity=2)
-
-
-@pytest.fixture
-def bhopal_slot_later(bhopal_photo):
-    return SlotFactory(offering=bhopal_photo, starts_at=days_ahead(4), capacity=2)
 
 
 WRITERS = {"statement": bookings._book_in_one_statement, "orm": bookings._book_with_orm}
@@ -122,7 +109,7 @@ def test_held_priority_seats_are_refused_alike(bhopal_photo, writer, settings):
     settings.PRIORITY_RESERVE_RELEASE_HOURS = 48
     held = SlotFactory(
         offering=bhopal_photo,
-        starts_at=days_ahead(5),
+        starts_at=in_days(5),
         capacity=2,
         booked=1,
         priority_reserve=1,
