@@ -7,11 +7,7 @@ import uuid
 import pytest
 from django.core.cache import cache
 
-from tests.api.conftest import (  # noqa: F401
-    applicant_api,
-    bhopal_slot,
-    bhopal_slot_later,
-)
+from tests.api.conftest import applicant_api  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
