@@ -327,6 +327,12 @@ class _BackgroundPublisher:
 _publisher = _BackgroundPublisher()
 
 
+def notifications_publish_pending() -> None:
+    """Publish now what commits of this process asked for and its thread has not yet sent
+    (the end of a Celery task; process exit does the same through atexit)."""
+    _publisher.flush()
+
+
 def _dispatch_after_commit() -> None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         _publish_dispatch()  # tasks run in this process: send before answering, as before

@@ -14,6 +14,7 @@ from notifications.services import (
     _dispatch_started,
     _publish_dispatch,
     _publisher,
+    notifications_publish_pending,
 )
 from tests.live import wait_for
 
@@ -60,7 +61,10 @@ def test_commits_publish_from_a_background_thread_once_per_burst(broker, setting
     cache.delete(DISPATCH_QUEUED_KEY)
 
 
-def test_an_exiting_process_publishes_what_its_thread_has_not(broker, settings, monkeypatch):
+def test_a_finished_task_or_exiting_process_publishes_what_its_thread_has_not(
+    broker, settings, monkeypatch
+):
+    """Celery's task_postrun and atexit call `notifications_publish_pending`."""
     settings.CELERY_TASK_ALWAYS_EAGER = False
     cache.delete(DISPATCH_QUEUED_KEY)
     queue = redis.Redis.from_url(broker.url)
@@ -68,6 +72,6 @@ def test_an_exiting_process_publishes_what_its_thread_has_not(broker, settings, 
     monkeypatch.setattr(_publisher, "_pid", os.getpid())  # as if the thread were running
     monkeypatch.setattr(_publisher, "_wanted", threading.Event())
     _publisher._wanted.set()  # a commit asked; the thread has not woken yet
-    _publisher.flush()  # atexit
+    notifications_publish_pending()
     assert queue.llen("notifications") == 1 and not _publisher._wanted.is_set()
     cache.delete(DISPATCH_QUEUED_KEY)
