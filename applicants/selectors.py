@@ -13,6 +13,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from applicants.models import Applicant
+from applicants.tokens import applicant_by_id
 from notifications.models import Notification
 from slots.models import Booking, BookingEvent, Offering, Slot
 from slots.selectors import DayAvailability, SlotAvailability, availability_for_office
@@ -20,7 +21,7 @@ from slots.selectors import DayAvailability, SlotAvailability, availability_for_
 
 def applicant_get(*, applicant_id) -> Applicant | None:
     try:
-        return Applicant.objects.filter(pk=int(applicant_id)).first()
+        return applicant_by_id(int(applicant_id))
     except (TypeError, ValueError):
         return None
 

@@ -14,10 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.db import connection
 
 from applicants.models import Applicant
-from rto_booking.db import prepared_cursor
+from rto_booking.db import model_columns, model_from_row, prepared_cursor
 
 SALT = "applicants.tokens.api"
 
@@ -56,12 +55,9 @@ def applicant_token_verify(*, token: str) -> Applicant | None:
 
 
 @functools.cache
-def _applicant_by_id_sql() -> tuple[str, list[str]]:
-    fields = Applicant._meta.concrete_fields
-    columns = ", ".join(f'"{field.column}"' for field in fields)
+def _applicant_by_id_sql() -> str:
     table, pk = Applicant._meta.db_table, Applicant._meta.pk.column
-    sql = f'SELECT {columns} FROM "{table}" WHERE "{pk}" = %s'  # noqa: S608
-    return sql, [field.attname for field in fields]
+    return f'SELECT {model_columns(Applicant)} FROM "{table}" WHERE "{pk}" = %s'  # noqa: S608
 
 
 def applicant_by_id(applicant_id: int) -> Applicant | None:
@@ -70,8 +66,7 @@ def applicant_by_id(applicant_id: int) -> Applicant | None:
     query itself."""
     if not -(2**63) <= applicant_id < 2**63:
         return None
-    sql, names = _applicant_by_id_sql()
     with prepared_cursor() as cursor:
-        cursor.execute(sql, [applicant_id])
+        cursor.execute(_applicant_by_id_sql(), [applicant_id])
         row = cursor.fetchone()
-    return None if row is None else Applicant.from_db(connection.alias, names, row)
+    return None if row is None else model_from_row(Applicant, row)[0]

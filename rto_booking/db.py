@@ -31,3 +31,19 @@ def prepared_cursor(db=None):
     with db.wrap_database_errors:
         raw = ServerBindingCursor(db.connection)
     return db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
+
+
+def model_columns(model, alias: str = "") -> str:
+    """Every concrete column of `model`, quoted (and qualified by `alias`), in field order:
+    the SELECT list `model_from_row` reads back."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f'{prefix}"{field.column}"' for field in model._meta.concrete_fields)
+
+
+def model_from_row(model, row, start: int = 0, db=None):
+    """The instance `row[start:]` holds (columns as `model_columns`), and where the next begins."""
+    db = db or default_connection
+    fields = model._meta.concrete_fields
+    end = start + len(fields)
+    names = [field.attname for field in fields]
+    return model.from_db(db.alias, names, row[start:end]), end

@@ -15,7 +15,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from rto_booking.db import prepared_cursor
+from rto_booking.db import model_columns, model_from_row, prepared_cursor
 from slots.errors import OutsideLicenceWindow, SlotUnavailable
 from slots.models import Closure, Outage, Service, Slot
 
@@ -68,11 +68,7 @@ def _slot_checks_sql() -> tuple[str, list]:
     from slots.models import Booking, Offering, Office, Service
 
     parts = [(Slot, "s"), (Office, "f"), (Service, "v"), (Offering, "g")]
-    columns = ", ".join(
-        f'{alias}."{field.column}"'
-        for model, alias in parts
-        for field in model._meta.concrete_fields
-    )
+    columns = ", ".join(model_columns(model, alias) for model, alias in parts)
     offices = Outage.offices.through._meta.db_table
     services = Outage.services.through._meta.db_table
     active = ", ".join(f"'{status}'" for status in Booking.ACTIVE)
@@ -114,10 +110,8 @@ def _slot_with_checks_sql(*, slot_id: int, applicant_id: int | None) -> Slot:
         raise Slot.DoesNotExist
     instances, start = [], 0
     for model, _alias in parts:
-        fields = model._meta.concrete_fields
-        names = [field.attname for field in fields]
-        instances.append(model.from_db(connection.alias, names, row[start : start + len(fields)]))
-        start += len(fields)
+        instance, start = model_from_row(model, row, start)
+        instances.append(instance)
     slot, office, service, offering = instances
     cache = slot._state.fields_cache
     cache["office"], cache["service"], cache["offering"] = office, service, offering

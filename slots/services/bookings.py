@@ -103,7 +103,7 @@ def _write_notifications(*, event: BookingEvent, kind: str, extra: dict | None =
     return rows
 
 
-def _remember_prefetched(booking: Booking, **related: list) -> None:
+def _keep_in_hand(booking: Booking, **related: list) -> None:
     """Keep rows just written with `booking` as `booking.in_hand` (relation name → rows), so
     its API representation (BookingOutSerializer) reads nothing back. Only the serializer
     looks there; `booking.events` and the other relations still query as usual, which is why
@@ -152,8 +152,6 @@ def booking_create(
             if _is_lock_timeout(error):
                 raise Busy() from None
             raise
-        # Everything the booking's representation shows is in hand: callers render it without
-        # reading it back.
         notifications_dispatch_on_commit()
         return booking
     raise Busy()
@@ -200,7 +198,7 @@ def _book_with_orm(*, applicant: Applicant, slot: Slot, now: datetime, actor: st
     except IntegrityError:
         slot.booked -= 1  # the seat went back with the rolled-back transaction
         raise
-    _remember_prefetched(booking, events=[event], notifications=rows)
+    _keep_in_hand(booking, events=[event], notifications=rows)
     return booking
 
 
@@ -286,7 +284,7 @@ def _book_in_one_statement(
 
     db = transaction.get_connection()
     booking, event, rows = _new_booking(applicant=applicant, slot=slot, now=now, actor=actor)
-    held = 0 if not reserve_held(starts_at=slot.starts_at, now=now) else 1
+    held = int(reserve_held(starts_at=slot.starts_at, now=now))
     params = [
         slot.pk,
         held,
@@ -309,7 +307,7 @@ def _book_in_one_statement(
         instance._state.adding, instance._state.db = False, db.alias
     event.booking_id = booking.pk
     _saved_event_into_rows(event, rows)
-    _remember_prefetched(booking, events=[event], notifications=rows)
+    _keep_in_hand(booking, events=[event], notifications=rows)
     return booking
 
 
