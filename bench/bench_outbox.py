@@ -81,7 +81,8 @@ def build(rows_wanted: int) -> dict:
     from applicants.models import Applicant
     from notifications.models import Notification
     from notifications.services import notification_rows_for_events
-    from slots.models import Booking, BookingEvent, Offering, Office, Service, Slot
+    from slots.models import Offering, Office, Service, Slot
+    from tests.factories import booked_in_bulk
 
     ist = ZoneInfo("Asia/Kolkata")
     office = Office.objects.create(
@@ -128,32 +129,7 @@ def build(rows_wanted: int) -> dict:
         ],
         batch_size=5000,
     )
-    bookings = Booking.objects.bulk_create(
-        [
-            Booking(
-                reference=f"MP20PB{i:010d}",
-                applicant=applicant,
-                slot=slots[i % len(slots)],
-                office=office,
-                service=service,
-            )
-            for i, applicant in enumerate(applicants)
-        ],
-        batch_size=5000,
-    )
-    events = BookingEvent.objects.bulk_create(
-        [
-            BookingEvent(
-                booking=booking,
-                kind=BookingEvent.Kind.BOOKED,
-                actor=BookingEvent.Actor.APPLICANT,
-                to_slot=booking.slot,
-                to_starts_at=booking.slot.starts_at,
-            )
-            for booking in bookings
-        ],
-        batch_size=5000,
-    )
+    _bookings, events = booked_in_bulk(applicants, slots, reference="MP20PB", batch_size=5000)
     # The objects are in memory with their relations, as the rescheduler hands them over.
     started = time.perf_counter()
     written = 0

@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time, timedelta
+from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -279,14 +280,23 @@ def _dispatch_started() -> None:
 class _BackgroundPublisher:
     """Runs `_publish_dispatch` in a thread of this process, after the commits that ask for it.
 
-    The check-and-publish costs a Redis round trip and the redis-py/Celery machinery around it:
-    a tenth of a booking's CPU in the web worker, paid while the applicant waits. Here a commit
-    only sets an event; the thread wakes, clears it and publishes. Every commit that set the
-    event before the thread cleared it committed before `_publish_dispatch` checks the flag, so
-    the "loses nothing" argument of DISPATCH_QUEUED_KEY holds unchanged, and a burst of commits
-    between two wake-ups costs one check. A process that dies before its thread ran leaves the
-    rows to the minute sweep; a process that exits normally publishes on the way out.
+    The check-and-publish costs a Redis round trip and the redis-py/Celery machinery around it,
+    paid while the applicant waits if done inline. Here a commit only sets an event; the thread
+    wakes, clears it and publishes. Every commit that set the event before the thread cleared it
+    committed before `_publish_dispatch` checks the flag, so the "loses nothing" argument of
+    DISPATCH_QUEUED_KEY holds unchanged.
+
+    The thread checks at most once per `interval` seconds: after a check it sleeps out the rest
+    of the interval before clearing the event again, so a burst of commits costs one check per
+    interval instead of one thread wake-up and one Redis call per booking (a tenth of a
+    booking's CPU in a web worker, docs/PERFORMANCE.md). A commit during the pause is covered by
+    the check that ends it: messages wait at most `interval` longer to be picked up.
+
+    A process that dies before its thread ran leaves the rows to the minute sweep; a process
+    that exits normally publishes on the way out.
     """
+
+    interval = 0.05
 
     def __init__(self):
         self._wanted = threading.Event()
@@ -309,9 +319,14 @@ class _BackgroundPublisher:
 
     def _run(self) -> None:
         wanted = self._wanted
+        last_check = -self.interval
         while True:
             wanted.wait()
+            pause = last_check + self.interval - monotonic()
+            if pause > 0:
+                sleep(pause)  # commits meanwhile only set the event: this check covers them
             wanted.clear()
+            last_check = monotonic()
             try:
                 _publish_dispatch()
             except Exception:  # never let the thread die; the sweep covers a lost publish

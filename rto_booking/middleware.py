@@ -7,23 +7,33 @@ Order in settings.MIDDLEWARE (outermost first):
    session, no request log.
 2. `RequestIdMiddleware` sets the request id (rto_booking.logging), returns it in X-Request-ID,
    counts the request for /metrics and writes one access-log line.
-3. Django's SecurityMiddleware, then `ContentSecurityPolicyMiddleware`.
-4. ... the rest, and last `DatabaseUnavailableMiddleware`, which turns a lost database
-   (`OperationalError`/`InterfaceError` reaching a view) into 503: the API's error shape
-   {"code": "database_unavailable" | "busy", "detail"} under /api/, a small bilingual page
-   elsewhere. `server_error` (handler500) does the same for errors raised outside views.
+3. Django's SecurityMiddleware, then `ContentSecurityPolicyMiddleware` (django-csp's, with the
+   policy of settings built once per process).
+4. ... the rest: Django's sessions, session user and messages as `_BrowserOnly`
+   subclasses that the JSON API skips. Last `DatabaseUnavailableMiddleware`, which turns a
+   lost database (`OperationalError`/`InterfaceError` reaching a view) into 503: the API's
+   error shape {"code": "database_unavailable" | "busy", "detail"} under /api/, a small
+   bilingual page elsewhere. `server_error` (handler500) does the same for errors raised
+   outside views.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
 
-from csp.constants import SELF, UNSAFE_INLINE
-from csp.middleware import CSPMiddleware, PolicyParts
+from csp.constants import HEADER, HEADER_REPORT_ONLY, SELF, UNSAFE_INLINE
+from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
+from csp.utils import build_policy
 from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.sessions import middleware as sessions_middleware
+from django.core.signals import setting_changed
 from django.db import InterfaceError, OperationalError
+from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import escape
 from django.views import defaults
@@ -115,6 +125,89 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
             parts.replace = {"style-src": self.RELAXED["style-src"]}
             parts.nonce = None
         return parts
+
+    # django-csp builds both headers (enforced and report-only) anew for every response, though
+    # nearly every response (every API answer, every page without an inline script) carries
+    # exactly the policy of settings: about a fortieth of a booking request's CPU. Such
+    # responses get the headers built once per process; anything else takes django-csp's path.
+    _RESPONSE_PARTS = (
+        "_csp_config",
+        "_csp_update",
+        "_csp_replace",
+        "_csp_exempt",
+        "_csp_config_ro",
+        "_csp_update_ro",
+        "_csp_replace_ro",
+        "_csp_exempt_ro",
+    )
+
+    def process_response(self, request, response):
+        headers = settings_policy_headers()
+        if (
+            headers is None
+            or response.status_code in (404, 500)  # DEBUG pages and the 500 relaxation
+            or getattr(request, "_csp_nonce", None) is not None  # the page used its nonce
+            or any(getattr(response, name, None) is not None for name in self._RESPONSE_PARTS)
+            or any(header in response for header in (HEADER, HEADER_REPORT_ONLY))
+            or request.path_info.startswith(tuple(settings.CSP_ALLOW_INLINE_PREFIXES))
+        ):
+            return super().process_response(request, response)
+        for header, value in headers.items():
+            response[header] = value
+        # As django-csp does: a nonce asked for after the header is written is an error.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
+        return response
+
+
+@functools.cache
+def settings_policy_headers() -> dict[str, str] | None:
+    """The CSP headers of a response for which nothing changes the policy of settings, or None
+    when settings exclude URL prefixes (that case stays with django-csp)."""
+    policies = (
+        getattr(settings, "CONTENT_SECURITY_POLICY", None) or {},
+        getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None) or {},
+    )
+    if any(policy.get("EXCLUDE_URL_PREFIXES") for policy in policies):
+        return None
+    headers = {HEADER: build_policy(), HEADER_REPORT_ONLY: build_policy(report_only=True)}
+    return {header: value for header, value in headers.items() if value}
+
+
+@receiver(setting_changed)
+def _policy_settings_changed(*, setting, **kwargs):
+    if setting.startswith(("CONTENT_SECURITY_POLICY", "CSP_")):
+        settings_policy_headers.cache_clear()
+
+
+# --- Middleware the JSON API does not use ---------------------------------------------------------
+
+API_PREFIX = "/api/v1/"
+
+
+class _BrowserOnly:
+    """Runs a middleware for every path but the JSON API under /api/v1/, which has no use for
+    it: its views are DRF views, authenticated by token, that read no session, no session user
+    and no messages. Pages, the admin and the API docs (/api/docs/) run them as before.
+    Subclasses of Django's own classes, so Django's checks still recognise them. (CSRF stays
+    Django's own for every path: `check --deploy` asks for it by name, and for the API's
+    CSRF-exempt views it does next to nothing.)"""
+
+    def __call__(self, request):
+        if request.path_info.startswith(API_PREFIX):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class SessionMiddleware(_BrowserOnly, sessions_middleware.SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(_BrowserOnly, auth_middleware.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(_BrowserOnly, messages_middleware.MessageMiddleware):
+    pass
 
 
 # --- The database is unavailable -----------------------------------------------------------------

@@ -94,12 +94,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, the session user and messages: Django's, skipped for the JSON API (/api/v1/),
+    # which uses none of them (rto_booking/middleware.py, "_BrowserOnly").
+    "rto_booking.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "rto_booking.middleware.AuthenticationMiddleware",
+    "rto_booking.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -152,7 +154,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # runs is unaffected: its cursors bind parameters client-side and never prepare.
     if _bool("DATABASE_PREPARED_STATEMENTS", True):
         DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 1)
-IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    # Django's backend with a health check that needs no `SELECT 1` per request
+    # (rto_booking/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "rto_booking.postgresql"
+IS_POSTGRES = DATABASES["default"]["ENGINE"] == "rto_booking.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ---------------------------------------------------------------

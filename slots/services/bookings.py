@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applicants.models import Applicant
-from rto_booking.db import prepared_cursor
+from rto_booking.db import numbered_placeholders, prepared_cursor
 from slots.errors import (
     AlreadyBooked,
     BookingError,
@@ -211,10 +211,10 @@ def _saved_event_into_rows(event: BookingEvent, rows: list) -> None:
 
 
 @functools.cache
-def _insert_layout(model, skip: tuple[str, ...]) -> tuple[list, str, str]:
+def _insert_layout(model, skip: tuple[str, ...]) -> tuple[list, str, list[str]]:
     """The fields an INSERT … SELECT of `model` writes (all but the key and `skip`), their
-    quoted columns, and their placeholders, each cast to the column's type (text for varchar,
-    so a value too long is still an error, as in an INSERT … VALUES)."""
+    quoted columns, and the type each value is cast to: the column's (text for varchar, so a
+    value too long is still an error, as in an INSERT … VALUES)."""
     fields = [
         field
         for field in model._meta.concrete_fields
@@ -225,8 +225,7 @@ def _insert_layout(model, skip: tuple[str, ...]) -> tuple[list, str, str]:
         db_type = field.db_type(connection)
         casts.append("text" if db_type.startswith("varchar") else db_type)
     columns = ", ".join(f'"{field.column}"' for field in fields)
-    places = ", ".join(f"CAST(%s AS {cast})" for cast in casts)
-    return fields, columns, places
+    return fields, columns, casts
 
 
 def _insert_values(instance, skip: tuple[str, ...], db) -> list:
@@ -241,16 +240,19 @@ _OUTBOX_SKIP = ("booking_id", "event_key", "context")
 
 @functools.cache
 def _booking_statement(outbox_rows: int) -> str:
-    """`_book_in_one_statement`'s SQL for a booking with `outbox_rows` messages."""
+    """`_book_in_one_statement`'s SQL for a booking with `outbox_rows` messages, with numbered
+    placeholders in the order `_book_in_one_statement` passes the values."""
     from notifications.models import Notification
 
-    _f, b_columns, b_places = _insert_layout(Booking, ())
-    _f, e_columns, e_places = _insert_layout(BookingEvent, _EVENT_SKIP)
-    _f, n_columns, n_places = _insert_layout(Notification, _OUTBOX_SKIP)
+    _f, b_columns, b_casts = _insert_layout(Booking, ())
+    _f, e_columns, e_casts = _insert_layout(BookingEvent, _EVENT_SKIP)
+    _f, n_columns, n_casts = _insert_layout(Notification, _OUTBOX_SKIP)
+    b_places, at = numbered_placeholders(b_casts, 3)  # $1 the slot, $2 whether seats are held
+    e_places, at = numbered_placeholders(e_casts, at)
     sql = f"""
         WITH seat AS (
             UPDATE "{Slot._meta.db_table}" SET "booked" = "booked" + 1
-             WHERE "id" = %s AND "booked" < "capacity" - %s * "priority_reserve"
+             WHERE "id" = $1 AND "booked" < "capacity" - $2 * "priority_reserve"
             RETURNING "id"
         ), b AS (
             INSERT INTO "{Booking._meta.db_table}" ({b_columns})
@@ -260,12 +262,18 @@ def _booking_statement(outbox_rows: int) -> str:
             SELECT b.id, {e_places} FROM b RETURNING "id"
         )"""  # noqa: S608 (names from the models, values as parameters)
     if outbox_rows:
-        select = "SELECT b.id, 'event:' || e.id, "
-        select += f"CAST(%s AS jsonb) || jsonb_build_object('event_id', e.id), {n_places} FROM b, e"
+        selects = []
+        for _row in range(outbox_rows):
+            context, (n_places, at) = f"${at}", numbered_placeholders(n_casts, at + 1)
+            event_id = "jsonb_build_object('event_id', e.id)"
+            selects.append(
+                f"SELECT b.id, 'event:' || e.id, CAST({context} AS jsonb) || {event_id}, "  # noqa: S608
+                f"{n_places} FROM b, e"
+            )
         sql += f""", n AS (
             INSERT INTO "{Notification._meta.db_table}"
                 ("booking_id", "event_key", "context", {n_columns})
-            {" UNION ALL ".join([select] * outbox_rows)}
+            {" UNION ALL ".join(selects)}
             ON CONFLICT DO NOTHING
         )"""
     return sql + " SELECT b.id, e.id FROM b, e"  # noqa: S608
@@ -296,7 +304,7 @@ def _book_in_one_statement(
         params.append(context_field.get_db_prep_save(row.context, db))
         params += _insert_values(row, _OUTBOX_SKIP, db)
     statement = transaction.atomic() if db.in_atomic_block else contextlib.nullcontext()
-    with statement, prepared_cursor(db) as cursor:
+    with statement, prepared_cursor(db, numbered=True) as cursor:
         cursor.execute(_booking_statement(len(rows)), params)
         written = cursor.fetchone()
     if written is None:

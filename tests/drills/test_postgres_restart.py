@@ -4,7 +4,8 @@ A private PostgreSQL server (own data directory and port) and a real gunicorn pr
 While the server is stopped, API requests answer 503 with the API's error shape (code
 `database_unavailable`), pages answer a friendly 503, /readyz says which check failed and
 /healthz still says the process is up. When the server is back, the same gunicorn worker answers
-200 again without a restart (CONN_HEALTH_CHECKS drops the dead persistent connection).
+200 again without a restart (the health check drops the dead persistent connection), and after a
+restart between two requests the first request already answers 200.
 """
 
 from __future__ import annotations
@@ -121,6 +122,15 @@ def test_web_answers_503_while_postgres_is_down_and_recovers_without_restart(pri
         pg.start()  # same data directory, same port
         assert wait_for(lambda: call(port, "/api/v1/offices/")[0] == 200, timeout=15), web.log()
         assert call(port, "/readyz")[0] == 200
+
+        # A restart between two requests: the worker's persistent connection is dead, and the
+        # health check (rto_booking/postgresql/base.py) replaces it before the very first
+        # request after the restart uses it: no 503 for that applicant.
+        assert call(port, "/api/v1/offices/")[0] == 200
+        pg.stop(mode="fast")
+        pg.start()
+        status, _headers, body = call(port, "/api/v1/offices/")
+        assert status == 200, body
         assert web.alive()
         # The same worker process served before, during and after: no restart.
         assert web.log().count("Booting worker with pid") == 1, web.log()
