@@ -118,7 +118,7 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         parts = super().get_policy_parts(request, response, report_only)
         if parts.replace is not None or parts.config is not None:
             return parts  # a view chose its own policy
-        if request.path_info.startswith(tuple(settings.CSP_ALLOW_INLINE_PREFIXES)):
+        if _inline_allowed(request):
             parts.replace = dict(self.RELAXED)
             parts.nonce = None
         elif response.status_code == 500:
@@ -149,7 +149,7 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
             or getattr(request, "_csp_nonce", None) is not None  # the page used its nonce
             or any(getattr(response, name, None) is not None for name in self._RESPONSE_PARTS)
             or any(header in response for header in (HEADER, HEADER_REPORT_ONLY))
-            or request.path_info.startswith(tuple(settings.CSP_ALLOW_INLINE_PREFIXES))
+            or _inline_allowed(request)
         ):
             return super().process_response(request, response)
         for header, value in headers.items():
@@ -157,6 +157,10 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         # As django-csp does: a nonce asked for after the header is written is an error.
         request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
         return response
+
+
+def _inline_allowed(request) -> bool:
+    return request.path_info.startswith(tuple(settings.CSP_ALLOW_INLINE_PREFIXES))
 
 
 @functools.cache

@@ -157,7 +157,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with a health check that needs no `SELECT 1` per request
     # (rto_booking/postgresql/base.py).
     DATABASES["default"]["ENGINE"] = "rto_booking.postgresql"
-IS_POSTGRES = DATABASES["default"]["ENGINE"] == "rto_booking.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ---------------------------------------------------------------

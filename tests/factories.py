@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from itertools import cycle
 from zoneinfo import ZoneInfo
 
 import factory
@@ -193,11 +194,11 @@ def booked_in_bulk(applicants, slots, *, reference: str, batch_size: int = 2000)
             Booking(
                 reference=f"{reference}{i:010d}",
                 applicant=applicant,
-                slot=slots[i % len(slots)],
-                office=slots[i % len(slots)].office,
-                service=slots[i % len(slots)].service,
+                slot=slot,
+                office=slot.office,
+                service=slot.service,
             )
-            for i, applicant in enumerate(applicants)
+            for i, (applicant, slot) in enumerate(zip(applicants, cycle(slots)))
         ],
         batch_size=batch_size,
     )

@@ -264,12 +264,9 @@ def _booking_statement(outbox_rows: int) -> str:
     if outbox_rows:
         selects = []
         for _row in range(outbox_rows):
-            context, (n_places, at) = f"${at}", numbered_placeholders(n_casts, at + 1)
-            event_id = "jsonb_build_object('event_id', e.id)"
-            selects.append(
-                f"SELECT b.id, 'event:' || e.id, CAST({context} AS jsonb) || {event_id}, "  # noqa: S608
-                f"{n_places} FROM b, e"
-            )
+            context = f"CAST(${at} AS jsonb) || jsonb_build_object('event_id', e.id)"
+            n_places, at = numbered_placeholders(n_casts, at + 1)
+            selects.append(f"SELECT b.id, 'event:' || e.id, {context}, {n_places} FROM b, e")  # noqa: S608
         sql += f""", n AS (
             INSERT INTO "{Notification._meta.db_table}"
                 ("booking_id", "event_key", "context", {n_columns})
