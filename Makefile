@@ -58,7 +58,7 @@ format: venv
 
 ## Workers against Redis (set REDIS_URL and DATABASE_URL first).
 worker: venv
-	$(BIN)/celery -A rto_booking worker -Q default,rescheduling,notifications --loglevel INFO
+	$(BIN)/celery -A rto_booking worker --loglevel INFO
 
 beat: venv
 	$(BIN)/celery -A rto_booking beat --loglevel INFO

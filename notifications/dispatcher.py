@@ -33,6 +33,7 @@ from notifications.backends import (
 )
 from notifications.models import Notification
 from notifications.rendering import KINDS_WITH_SLOT, parse_time, render_notification
+from rto_booking import locks
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def retry_delay(attempts: int) -> float:
     return delay / 2 + random.uniform(0, delay / 2)
 
 
-def _claim(batch_size: int) -> list[Notification]:
+def _claim(batch_size: int, token: int) -> list[Notification]:
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.NOTIFICATION_CLAIM_LEASE_SECONDS)
     with transaction.atomic():
@@ -93,7 +94,7 @@ def _claim(batch_size: int) -> list[Notification]:
         if not ids:
             return []
         Notification.objects.filter(pk__in=ids).update(
-            attempts=F("attempts") + 1, next_attempt_at=lease_until
+            attempts=F("attempts") + 1, next_attempt_at=lease_until, claimed_by=token
         )
         return list(Notification.objects.filter(pk__in=ids).order_by("next_attempt_at", "id"))
 
@@ -199,7 +200,11 @@ def _attempt(row: Notification, senders: _Senders) -> _Outcome:
 
 
 def _send_batch(
-    rows: list[Notification], senders: _Senders, send_until: float, result: DispatchResult
+    rows: list[Notification],
+    senders: _Senders,
+    send_until: float,
+    result: DispatchResult,
+    token: int,
 ) -> None:
     """Send a claimed batch, recording outcomes at least every RECORD_EVERY_SECONDS.
 
@@ -216,11 +221,11 @@ def _send_batch(
             released.append(row.pk)
             continue
         if outcomes and now - last_record >= RECORD_EVERY_SECONDS:
-            _record(outcomes, [])
+            _record(outcomes, [], token)
             _tally(result, outcomes)
             outcomes, last_record = [], now
         outcomes.append(_attempt(row, senders))
-    _record(outcomes, released)
+    _record(outcomes, released, token)
     _tally(result, outcomes)
     result.released += len(released)
 
@@ -245,16 +250,19 @@ _PG_RECORD_SQL = """
 UPDATE notifications_notification AS n
 SET status = v.status, provider_id = v.provider_id, sent_at = v.sent_at,
     next_attempt_at = v.next_attempt_at, last_error = v.last_error,
-    subject = v.subject, body = v.body, body_html = v.body_html
+    subject = v.subject, body = v.body, body_html = v.body_html, claimed_by = NULL
 FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::timestamptz[],
             %s::text[], %s::varchar[], %s::text[], %s::text[])
      AS v(id, status, provider_id, sent_at, next_attempt_at, last_error, subject, body, body_html)
-WHERE n.id = v.id AND n.status IN ('pending', 'failed')
+WHERE n.id = v.id AND n.status IN ('pending', 'failed') AND n.claimed_by = %s
 """
 
 
-def _record(outcomes: list[_Outcome], released: list[int]) -> None:
-    """One statement for every outcome of the batch (bulk_update's CASE is quadratic)."""
+def _record(outcomes: list[_Outcome], released: list[int], token: int) -> None:
+    """One statement for every outcome of the batch (bulk_update's CASE is quadratic).
+
+    Only rows this run still holds (`claimed_by` = its token) are written: a row handed back
+    by the sweep because this run looked dead is somebody else's now."""
     if outcomes:
         if connection.vendor == "postgresql":
             columns = [
@@ -269,11 +277,12 @@ def _record(outcomes: list[_Outcome], released: list[int]) -> None:
                 [o.row.body_html for o in outcomes],
             ]
             with connection.cursor() as cursor:
-                cursor.execute(_PG_RECORD_SQL, columns)
+                cursor.execute(_PG_RECORD_SQL, [*columns, token])
         else:
             for o in outcomes:
                 o.row.status, o.row.sent_at = o.status, o.sent_at
                 o.row.provider_id, o.row.last_error = o.provider_id, o.last_error
+                o.row.claimed_by = None
             Notification.objects.bulk_update(
                 [o.row for o in outcomes],
                 [
@@ -285,14 +294,15 @@ def _record(outcomes: list[_Outcome], released: list[int]) -> None:
                     "subject",
                     "body",
                     "body_html",
+                    "claimed_by",
                 ],
                 batch_size=200,
             )
     if released:
         # Claimed but not tried: the attempt does not count, and the rows are due again now.
-        Notification.objects.filter(pk__in=released, status__in=DUE_STATUSES).update(
-            attempts=F("attempts") - 1, next_attempt_at=timezone.now()
-        )
+        Notification.objects.filter(
+            pk__in=released, status__in=DUE_STATUSES, claimed_by=token
+        ).update(attempts=F("attempts") - 1, next_attempt_at=timezone.now(), claimed_by=None)
 
 
 def notifications_dispatch(
@@ -309,20 +319,51 @@ def notifications_dispatch(
     lease_safe_seconds = settings.NOTIFICATION_CLAIM_LEASE_SECONDS * LEASE_SAFETY
     result = DispatchResult()
     senders = _Senders()
-    try:
-        while True:
-            if time.monotonic() >= deadline:
-                result.out_of_time = True
-                break
-            rows = _claim(batch_size)
-            if not rows:
-                break
-            send_until = min(time.monotonic() + lease_safe_seconds, deadline)
-            _send_batch(rows, senders, send_until, result)
-            result.batches += 1
-            result.claimed += len(rows)
-    finally:
-        senders.close()
+    token = locks.new_token()
+    # The run's token, held as a session lock for as long as it may hold claimed rows: if the
+    # process dies, the lock goes with its connection and the sweep hands the rows back.
+    with locks.session_lock(locks.DISPATCHER, token):
+        try:
+            while True:
+                if time.monotonic() >= deadline:
+                    result.out_of_time = True
+                    break
+                rows = _claim(batch_size, token)
+                if not rows:
+                    break
+                send_until = min(time.monotonic() + lease_safe_seconds, deadline)
+                _send_batch(rows, senders, send_until, result, token)
+                result.batches += 1
+                result.claimed += len(rows)
+        finally:
+            senders.close()
     if result.claimed:
         logger.info("Notification dispatch: %s", result)
     return result
+
+
+# Rows claimed by a dispatcher run that is gone: claimed (a token), inside their lease, and no
+# session holds the token's lock. The lock check is correlated (evaluated for each row, again
+# after waiting for a row a live run is claiming), so a run that has just claimed is never
+# mistaken for a dead one: it takes its lock before it claims.
+_ORPHANS_SQL = """
+UPDATE notifications_notification AS n
+SET next_attempt_at = %(now)s, claimed_by = NULL
+WHERE n.status IN ('pending', 'failed') AND n.claimed_by IS NOT NULL
+  AND n.next_attempt_at > %(now)s
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_locks l
+       WHERE l.locktype = 'advisory' AND l.classid = %(namespace)s::int::oid
+         AND l.objid = n.claimed_by::oid AND l.objsubid = 2 AND l.granted)
+"""
+
+
+def notifications_release_orphans(*, now: datetime | None = None) -> int:
+    """Hand back at once the rows a dead dispatcher had claimed (instead of after their
+    lease): they are due again now. Their attempt stays counted; the dead run may have sent
+    some of them (at-least-once across a crash, docs/NOTIFICATIONS.md). Returns rows freed."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(_ORPHANS_SQL, {"now": now or timezone.now(), "namespace": locks.DISPATCHER})
+        return cursor.rowcount

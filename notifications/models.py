@@ -57,6 +57,10 @@ class Notification(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
     last_error = models.TextField(_("last error"), blank=True)
     provider_id = models.CharField(_("provider id"), max_length=120, blank=True)
+    # The claim token of the dispatcher run sending this row right now (its session advisory
+    # lock, rto_booking/locks.py DISPATCHER); empty when no run holds it. A token whose lock is
+    # free means that run died: the sweep hands the row back at once.
+    claimed_by = models.PositiveIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 

@@ -28,7 +28,12 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from applicants.links import one_tap_cancel_url
-from notifications.dispatcher import DUE_STATUSES, DispatchResult, notifications_dispatch
+from notifications.dispatcher import (
+    DUE_STATUSES,
+    DispatchResult,
+    notifications_dispatch,
+    notifications_release_orphans,
+)
 from notifications.models import Notification
 from rto_booking.queueing import enqueue_now
 
@@ -53,6 +58,7 @@ __all__ = [
     "notifications_dispatch_on_commit",
     "notifications_due_count",
     "notifications_followup_started",
+    "notifications_release_orphans",
     "notifications_retry",
     "notifications_write",
     "notifications_write_reminders",

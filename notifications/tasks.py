@@ -12,6 +12,7 @@ from notifications.services import (
     notifications_dispatch_followup,
     notifications_due_count,
     notifications_followup_started,
+    notifications_release_orphans,
     notifications_write_reminders,
 )
 from rto_booking.queueing import enqueue_now
@@ -34,8 +35,10 @@ def dispatch_notifications(followup: bool = False) -> dict:
 
 @shared_task(name="notifications.tasks.sweep_outbox")
 def sweep_outbox() -> int:
-    """Beat, every minute: start a dispatcher if rows are due (a publish was lost while Redis
-    was down, a worker died mid-batch, or a retry fell due). Returns the number of due rows."""
+    """Beat, every RECONCILE_INTERVAL_SECONDS (and each worker once at start): hand back the
+    rows of a dispatcher that died mid-batch, then start a dispatcher if rows are due (a
+    publish was lost while Redis was down, or a retry fell due). Returns the due rows."""
+    notifications_release_orphans()
     due = notifications_due_count()
     if due:
         enqueue_now(dispatch_notifications)

@@ -1,8 +1,9 @@
 """Liveness, readiness and worker heartbeats (docs/OPERATIONS.md, "Health").
 
 * `/healthz` — the process answers. No I/O: a load balancer or Docker restarts on this.
-* `/readyz` — PostgreSQL answers `SELECT 1`, Redis answers PING, and a Celery worker of each
-  queue in READINESS_WORKER_QUEUES sent a heartbeat within READINESS_HEARTBEAT_MAX_AGE seconds.
+* `/readyz` — PostgreSQL answers `SELECT 1`, Redis answers PING, a Celery worker of each
+  queue in READINESS_WORKER_QUEUES sent a heartbeat within READINESS_HEARTBEAT_MAX_AGE seconds,
+  and the checks the apps register (`register_readiness_check`: the e-mail and SMS backends).
   200 when every check is ok, 503 otherwise; each check is reported in the JSON. Without
   REDIS_URL (embedded mode, tasks in-process) the Redis and worker checks are
   "skipped (in-process)" and count as ok. `?checks=postgresql` runs a subset (a load balancer
@@ -23,7 +24,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 HEARTBEAT_KEY = "rto:ops:heartbeat:{queue}"
 # Members older than this are dropped on write, so a sorted set never grows with old hostnames.
@@ -120,17 +121,38 @@ def _check_workers(redis_url: str, queues: list[str], max_age: float) -> dict:
     return {"status": "ok" if ok else "fail", "max_age_s": max_age, "queues": per_queue}
 
 
-READY_CHECKS = ("postgresql", "redis", "workers")
+CORE_CHECKS = ("postgresql", "redis", "workers")
+# Checks the apps add in their AppConfig.ready() (e.g. notifications: can the e-mail and SMS
+# backends send?), name → a function returning {"status": "ok"|"fail", ...}.
+_app_checks: dict[str, Callable[[], dict]] = {}
 
 
-def readiness(*, checks: Iterable[str] = READY_CHECKS) -> tuple[bool, dict]:
+def register_readiness_check(name: str, check: Callable[[], dict]) -> None:
+    """Add a check to /readyz (called from an app's AppConfig.ready())."""
+    _app_checks[name] = check
+
+
+def ready_check_names() -> tuple[str, ...]:
+    return CORE_CHECKS + tuple(_app_checks)
+
+
+def _run_app_check(check: Callable[[], dict]) -> dict:
+    try:
+        return check()
+    except Exception as error:
+        return {"status": "fail", "error": f"{type(error).__name__}: {error}"[:300]}
+
+
+def readiness(*, checks: Iterable[str] | None = None) -> tuple[bool, dict]:
     from django.conf import settings
 
     redis_url = settings.REDIS_URL
     results: dict[str, dict] = {}
-    for name in checks:
+    for name in ready_check_names() if checks is None else checks:
         if name == "postgresql":
             results[name] = _check_postgresql()
+        elif name in _app_checks:
+            results[name] = _run_app_check(_app_checks[name])
         elif not redis_url:
             results[name] = {"status": SKIPPED}
         elif name == "redis":
@@ -149,12 +171,13 @@ def readyz(request):
     from django.http import JsonResponse
 
     wanted = request.GET.get("checks")
-    checks = READY_CHECKS
+    checks = ready_check_names()
     if wanted:
-        checks = tuple(name for name in wanted.split(",") if name in READY_CHECKS)
+        known = checks
+        checks = tuple(name for name in wanted.split(",") if name in known)
         if not checks:
             return JsonResponse(
-                {"status": "fail", "error": f"checks must name some of {', '.join(READY_CHECKS)}"},
+                {"status": "fail", "error": f"checks must name some of {', '.join(known)}"},
                 status=400,
             )
     ok, results = readiness(checks=checks)

@@ -18,12 +18,14 @@ def enqueue_now(task: Task, *args, **kwargs) -> bool:
     """Publish `task` immediately; return False (and log) if the broker cannot be reached."""
     try:
         task.apply_async(args=args, kwargs=kwargs)
-    except Exception:
+    except Exception as error:
+        # One line, not a traceback: while Redis is away every publish fails the same way.
         logger.warning(
-            "Could not publish %s%r; the periodic sweep will pick the work up.",
+            "Could not publish %s%r (%s: %s); the periodic sweep will pick the work up.",
             task.name,
             args,
-            exc_info=True,
+            type(error).__name__,
+            error,
         )
         return False
     return True

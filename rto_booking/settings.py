@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -85,6 +86,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "rto_booking",
     "slots",
     "applicants",
     "notifications",
@@ -212,12 +214,17 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
+# The queues the product uses, declared so that a plain `celery -A rto_booking worker` (no -Q)
+# consumes every one of them; `-Q rescheduling,default` / `-Q notifications` split them across
+# workers (docker-compose.yml). A task routed to a queue no worker consumes would wait forever.
 CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [Queue("default"), Queue("rescheduling"), Queue("notifications")]
 CELERY_TASK_ROUTES = {
     "slots.tasks.reschedule_outage": {"queue": "rescheduling"},
     "slots.tasks.reconcile_outages": {"queue": "rescheduling"},
     "notifications.tasks.*": {"queue": "notifications"},
 }
+RECONCILE_INTERVAL_SECONDS = max(1, _positive_int("RECONCILE_INTERVAL_SECONDS", 15))
 CELERY_BEAT_SCHEDULE = {
     "generate-slots": {
         "task": "slots.tasks.generate_slots",
@@ -227,13 +234,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "slots.tasks.mark_no_shows",
         "schedule": timedelta(minutes=30),
     },
+    # Both find lost work by fact in PostgreSQL (a run whose lock is free, a due message) and
+    # cost one or two indexed queries: often enough that a run lost with its worker or its
+    # broker message resumes well within a minute of a worker and Redis being back.
     "reconcile-outages": {
         "task": "slots.tasks.reconcile_outages",
-        "schedule": timedelta(minutes=1),
+        "schedule": timedelta(seconds=RECONCILE_INTERVAL_SECONDS),
     },
     "sweep-outbox": {
         "task": "notifications.tasks.sweep_outbox",
-        "schedule": timedelta(minutes=1),
+        "schedule": timedelta(seconds=RECONCILE_INTERVAL_SECONDS),
     },
     "send-reminders": {
         "task": "notifications.tasks.send_reminders",
@@ -251,7 +261,8 @@ USE_TZ = True
 
 # --- Static files --------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` gathers the files that whitenoise serves.
+STATIC_ROOT = Path(_env("str", "STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -259,7 +270,7 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "rto_booking.deployment.StaticFilesStorage"
         )
     },
 }
@@ -285,6 +296,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- E-mail --------------------------------------------------------------------------------
+# Every one of Django's e-mail settings, from the variable of the same name.
 EMAIL_BACKEND = _env(
     "str",
     "EMAIL_BACKEND",
@@ -295,15 +307,31 @@ EMAIL_BACKEND = _env(
     ),
 )
 EMAIL_HOST = _env("str", "EMAIL_HOST", default="localhost")
-EMAIL_PORT = _env("int", "EMAIL_PORT", default=25)
+EMAIL_PORT = _positive_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = _env("str", "EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = _env("str", "EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _bool("EMAIL_USE_SSL", False)
+EMAIL_SSL_CERTFILE = _env("str", "EMAIL_SSL_CERTFILE", default="") or None
+EMAIL_SSL_KEYFILE = _env("str", "EMAIL_SSL_KEYFILE", default="") or None
 EMAIL_TIMEOUT = _positive_int("EMAIL_TIMEOUT", 10)
+EMAIL_USE_LOCALTIME = _bool("EMAIL_USE_LOCALTIME", False)
+EMAIL_SUBJECT_PREFIX = _env("str", "EMAIL_SUBJECT_PREFIX", default="[RTO Slot Booking] ")
+# The file backend (django.core.mail.backends.filebased.EmailBackend) writes here.
+EMAIL_FILE_PATH = _env("str", "EMAIL_FILE_PATH", default="") or None
 DEFAULT_FROM_EMAIL = _env(
     "str", "DEFAULT_FROM_EMAIL", default="RTO Slot Booking <noreply@rto.example.in>"
 )
+SERVER_EMAIL = _env("str", "SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "Environment variables EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them."
+    )
+if EMAIL_BACKEND.endswith("filebased.EmailBackend") and not EMAIL_FILE_PATH:
+    raise ImproperlyConfigured(
+        "EMAIL_BACKEND is the file backend: set the environment variable EMAIL_FILE_PATH to "
+        "the directory the e-mails are written to."
+    )
 
 # --- SMS -----------------------------------------------------------------------------------
 SMS_BACKEND = _env("str", "SMS_BACKEND", default="console")
@@ -317,7 +345,15 @@ if SMS_BACKEND not in {"console", "file", "http"} and "." not in SMS_BACKEND:
         f"Environment variable SMS_BACKEND must be console, file, http or a dotted path, "
         f"got {SMS_BACKEND!r}."
     )
-SITE_URL = _env("str", "SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The address applicants reach the site at: every SMS and e-mail links to it. Required in
+# production (`check --deploy` names it when missing; /readyz fails without it).
+SITE_URL = (
+    _env("str", "SITE_URL", default="") or ("http://127.0.0.1:8000" if DEBUG else "")
+).rstrip("/")
+if SITE_URL and not SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"Environment variable SITE_URL must start with https:// or http://, got {SITE_URL!r}."
+    )
 
 # --- Notifications (the outbox dispatcher; see docs/NOTIFICATIONS.md) ------------------------
 # A row is tried at most this many times, then it is `dead` and waits for a clerk's "retry".
@@ -360,8 +396,6 @@ SLOT_GENERATION_DAYS = _positive_int("SLOT_GENERATION_DAYS", BOOKING_HORIZON_DAY
 RESCHEDULE_CHUNK_SIZE = _positive_int("RESCHEDULE_CHUNK_SIZE", 2000)
 # How long a rescheduling chunk may wait for a concurrent run of the same office × service.
 RESCHEDULE_LOCK_TIMEOUT_S = _positive_int("RESCHEDULE_LOCK_TIMEOUT_S", 120)
-# A running reschedule that has not reported progress for this long is considered lost.
-RESCHEDULE_STALE_SECONDS = _positive_int("RESCHEDULE_STALE_SECONDS", 180)
 OUTAGE_UNDO_WINDOW_MINUTES = _positive_int("OUTAGE_UNDO_WINDOW_MINUTES", 30)
 
 # --- REST API ------------------------------------------------------------------------------

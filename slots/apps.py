@@ -5,3 +5,17 @@ from django.utils.translation import gettext_lazy as _
 class SlotsConfig(AppConfig):
     name = "slots"
     verbose_name = _("Offices, slots and bookings")
+
+    def ready(self) -> None:
+        from celery import signals
+
+        signals.worker_ready.connect(_resume_lost_reschedules, weak=False)
+
+
+def _resume_lost_reschedules(**kwargs) -> None:
+    """A worker that starts looks for reschedules whose run died (killed worker, lost message)
+    at once, instead of waiting for beat's next round (slots.services.outages.outages_reconcile)."""
+    from rto_booking.queueing import enqueue_now
+    from slots.tasks import reconcile_outages
+
+    enqueue_now(reconcile_outages)

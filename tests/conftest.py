@@ -29,6 +29,17 @@ def in_days(days: int, hour: int = 10, minute: int = 0):
 
 
 @pytest.fixture(autouse=True)
+def _clean_cache():
+    # Throttle counters, sign-in failures and task markers live in the cache (Redis): no test
+    # may inherit another's.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _sms_to_tmp(settings, tmp_path):
     settings.SMS_BACKEND = "file"
     settings.SMS_FILE_DIR = str(tmp_path / "sms")

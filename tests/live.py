@@ -215,7 +215,7 @@ def start_celery_worker(
     database_name: str | None = None,
     database_url_value: str | None = None,
     redis_url: str,
-    queues: str = "notifications,default,rescheduling",
+    queues: str | None = None,
     extra_env: dict[str, str] | None = None,
     pool: str = "solo",
     concurrency: int = 1,
@@ -225,7 +225,10 @@ def start_celery_worker(
 ) -> CeleryWorker:
     """`celery -A rto_booking worker` with the test settings, against `redis_url` and the given
     database (its name on the test server, or a full URL); returns once it says "ready".
-    `heartbeat` keeps Celery's worker heartbeat on (readiness checks follow it)."""
+
+    Without `queues` it is the plain command of the README (no -Q: it consumes every queue the
+    product declares); `queues` ("notifications" or "rescheduling,default") starts one of a
+    split deployment. `heartbeat` keeps Celery's worker heartbeat on (readiness follows it)."""
     from django.db import connection
 
     if database_url_value is None:
@@ -248,8 +251,7 @@ def start_celery_worker(
         "-A",
         "rto_booking",
         "worker",
-        "-Q",
-        queues,
+        *(["-Q", queues] if queues else []),
         "-P",
         pool,
         "--concurrency",
@@ -346,3 +348,128 @@ class FakeSmsGateway:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+# --- The production commands of the README ----------------------------------------------------
+
+
+def http_call(
+    port: int,
+    path: str,
+    *,
+    method: str = "GET",
+    body: dict | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
+) -> tuple[int, dict, str]:
+    """(status, headers, body) of one request to 127.0.0.1:`port`; never raises for a status."""
+    import urllib.error
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+def production_env(*, database_url: str, redis_url: str, tmp: Path, **extra: str) -> dict:
+    """The environment of a production deployment (rto_booking.settings, debug off), with
+    files for SMS and e-mail under `tmp`: nothing a test alone would set, no shortened timer."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(
+            ("DJANGO_", "DATABASE_", "REDIS_", "SMS_", "EMAIL_", "CELERY_", "NOTIFICATION_")
+        )
+        and key not in {"SITE_URL", "STATIC_ROOT", "RATE_LIMITS", "LOG_FORMAT"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="rto_booking.settings",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="plain-stack-" + uuid.uuid4().hex * 2,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        SITE_URL="https://booking.rto.example.in",
+        STATIC_ROOT=str(tmp / "static"),
+        SMS_BACKEND="file",
+        SMS_FILE_DIR=str(tmp / "sms"),
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(tmp / "mail"),
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+def manage(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python manage.py ARGS` in the checkout, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_gunicorn(env: dict, *, port: int, log_dir: Path, workers: int = 2) -> LiveProcess:
+    """`gunicorn rto_booking.wsgi` (reads ./gunicorn.conf.py), answering on 127.0.0.1:`port`."""
+    return _spawn(
+        "gunicorn",
+        [
+            str(VENV_BIN / "gunicorn"),
+            "rto_booking.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        log_dir=log_dir,
+    )
+
+
+def start_plain_worker(env: dict, *, log_dir: Path) -> CeleryWorker:
+    """`celery -A rto_booking worker --loglevel INFO`: the README's command, nothing added."""
+    live = _spawn(
+        "celery",
+        [str(VENV_BIN / "celery"), "-A", "rto_booking", "worker", "--loglevel", "INFO"],
+        env=env,
+        log_dir=log_dir,
+    )
+    return CeleryWorker(live.name, live.process, live.log_path, hostname="celery@%h")
+
+
+def start_beat(env: dict, *, workdir: Path, log_dir: Path) -> LiveProcess:
+    """`celery -A rto_booking beat --loglevel INFO`, run in `workdir` (its schedule file)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"beat-{uuid.uuid4().hex[:6]}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(VENV_BIN / "celery"), "-A", "rto_booking", "beat", "--loglevel", "INFO"],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return LiveProcess("beat", process, log_path)
+
+
+def web_up(port: int) -> bool:
+    try:
+        return http_call(port, "/healthz", timeout=2)[0] == 200
+    except OSError:
+        return False

@@ -11,6 +11,7 @@ from datetime import date, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from slots.models import Closure, Offering, Office, Service, WeeklySession
@@ -156,6 +157,9 @@ HOLIDAYS = [
 SATURDAY_RANGE = (date(2026, 1, 1), date(2027, 12, 31))
 
 DEMO_ADMIN = ("admin", "admin")
+# A clerk of one office (the "Clerk" group, Office.clerks = Bhopal): the admin as clerks see it,
+# scoped to their own office.
+DEMO_CLERK = ("clerk-bhopal", "clerk-bhopal", "MP-04")
 DEMO_APPLICANT = {
     "application_number": "2611000001",
     "full_name": "Ramesh Kumar Sharma",
@@ -248,6 +252,15 @@ def demo_seed_people() -> list[str]:
     if not user_model.objects.filter(username=username).exists():
         user_model.objects.create_superuser(username, "admin@rto.example.in", password)
     lines.append(f"Demo admin: {username} / {password} at /admin/")
+    username, password, office_code = DEMO_CLERK
+    clerk = user_model.objects.filter(username=username).first()
+    if clerk is None:
+        clerk = user_model.objects.create_user(
+            username, f"{username}@rto.example.in", password, is_staff=True
+        )
+    clerk.groups.add(Group.objects.get(name="Clerk"))
+    Office.objects.get(code=office_code).clerks.add(clerk)
+    lines.append(f"Demo clerk of {office_code}: {username} / {password} at /admin/")
     Applicant.objects.update_or_create(
         application_number=DEMO_APPLICANT["application_number"], defaults=DEMO_APPLICANT
     )

@@ -21,11 +21,13 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from rto_booking import locks
 from slots.errors import BookingError
 from slots.models import (
     Booking,
@@ -338,16 +340,11 @@ def _lock_key(group: Group) -> int:
 
 def advisory_lock_groups(groups: list[Group]) -> None:
     """Take the advisory locks of several groups, in one sorted order (no lock-order cycles)."""
-    if connection.vendor != "postgresql" or not groups:
-        return
-    keys = sorted({_lock_key(g) for g in groups})
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL lock_timeout = %s", [f"{settings.RESCHEDULE_LOCK_TIMEOUT_S}s"])
-        cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(%s, k)) "
-            "FROM (SELECT k FROM unnest(%s::int[]) AS k ORDER BY k) AS ordered",
-            [7001, keys],
-        )
+    locks.xact_lock_all(
+        locks.RESCHEDULE_GROUP,
+        [_lock_key(g) for g in groups],
+        timeout_s=settings.RESCHEDULE_LOCK_TIMEOUT_S,
+    )
 
 
 def int_pairs_sql(rows) -> str:
@@ -579,18 +576,37 @@ def _process_chunk(
 
 
 def outage_reschedule(*, outage_id: int, now: datetime | None = None) -> Outage | None:
-    """Move every booking affected by the outage. Idempotent; safe to run concurrently."""
+    """Move every booking affected by the outage. Idempotent; safe to run concurrently.
+
+    The run holds the outage's session lock (rto_booking/locks.py, OUTAGE_RUN) from start to
+    finish: a second run started meanwhile (a duplicate message, the reconcile) returns at once
+    and leaves the work to this one, and a run that dies frees the lock with its connection,
+    which is how `outages_reconcile` knows to start another. A window changed while the run
+    worked (extended, shortened) is worked again before the run lets go.
+    """
+    with locks.session_lock(locks.OUTAGE_RUN, outage_id) as mine:
+        if not mine:
+            return Outage.objects.filter(pk=outage_id).first()
+        while True:
+            outage, finished = _reschedule_once(outage_id=outage_id, now=now)
+            if outage is None or finished:
+                return outage
+            now = None  # the window moved on: work it again, as of now
+
+
+def _reschedule_once(*, outage_id: int, now: datetime | None) -> tuple[Outage | None, bool]:
+    """One pass over the outage's window as it is now; (outage, whether it is done)."""
     from notifications.services import notifications_dispatch_on_commit
 
     outage = Outage.objects.filter(pk=outage_id).first()
     if outage is None:
-        return None
+        return None, True
     if outage.resolved_at is not None:
         Outage.objects.filter(pk=outage.pk).exclude(state=Outage.State.DONE).update(
             state=Outage.State.DONE, run_finished_at=timezone.now()
         )
         outage.refresh_from_db()
-        return outage
+        return outage, True
     now = now or timezone.now()
     groups = outage_groups(
         office_ids=list(outage.offices.values_list("pk", flat=True)),
@@ -623,40 +639,48 @@ def outage_reschedule(*, outage_id: int, now: datetime | None = None) -> Outage 
             state=Outage.State.FAILED, last_error=f"{type(error).__name__}: {error}"[:2000]
         )
         raise
-    # Done only if the outage still has the window this run worked on (an extension made
-    # meanwhile queued another run, which will finish the job).
-    Outage.objects.filter(
+    # Done only if the outage still has the window this pass worked on; otherwise (an
+    # extension, a resolution meanwhile) the caller passes over it again.
+    finished = Outage.objects.filter(
         pk=outage.pk, expected_end=outage.expected_end, resolved_at__isnull=True
     ).update(state=Outage.State.DONE, run_finished_at=timezone.now())
     outage.refresh_from_db()
-    return outage
+    return outage, bool(finished)
 
 
 # --- Reconcile ------------------------------------------------------------------------------
 
 
-def outages_reconcile(*, now: datetime | None = None) -> list[int]:
-    """Find outages whose run was lost or whose window holds a booking again; re-run them.
+# A lost run is re-published at most this often per outage: a message waiting behind a long run
+# in the queue is not lost, and need not be doubled every time the reconcile comes round.
+REPUBLISH_KEY = "outages:republished:{id}"
 
-    Catches (a) runs lost with their worker or broker message, (b) a booking that slipped into
-    an outage window while the outage was being recorded (DESIGN.md invariant 7).
+
+def outages_reconcile(*, now: datetime | None = None) -> list[int]:
+    """Find outages whose run died or was lost, or whose window holds a booking again; re-run.
+
+    By fact, not by timer (DESIGN.md invariants 6 and 7): an unfinished outage (queued, running,
+    failed) whose run lock is free has no live run — its worker was killed, its message was lost
+    with Redis, or it was recorded while Redis was away — so it is published again; and a done,
+    unresolved outage whose window holds a confirmed booking again (one booked while the outage
+    was being recorded) is run again. Beat runs this every RECONCILE_INTERVAL_SECONDS, and every
+    worker once when it starts.
     """
     from rto_booking.queueing import enqueue_now
     from slots.tasks import reschedule_outage
 
     now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.RESCHEDULE_STALE_SECONDS)
+    running = locks.held_keys(locks.OUTAGE_RUN)
     rerun = []
-    outages = Outage.objects.filter(resolved_at__isnull=True).prefetch_related(
-        "offices", "services"
+    outages = (
+        Outage.objects.filter(resolved_at__isnull=True)
+        .exclude(pk__in=running)
+        .prefetch_related("offices", "services")
     )
     for outage in outages:
-        # A run reports progress (run_started_at) after every chunk; silence past
-        # RESCHEDULE_STALE_SECONDS means its task was lost (Redis down, worker killed).
-        alive_at = outage.run_started_at or outage.created_at
-        lost = outage.state != Outage.State.DONE and alive_at < stale
+        lost = outage.state != Outage.State.DONE
         stray = False
-        if outage.state == Outage.State.DONE:
+        if not lost:
             groups = outage_groups(
                 office_ids=[o.pk for o in outage.offices.all()],
                 service_ids=[s.pk for s in outage.services.all()],
@@ -666,9 +690,14 @@ def outages_reconcile(*, now: datetime | None = None) -> list[int]:
                     groups=groups, start=outage.starts_at, end=outage.expected_end, now=now
                 ).exists()
             )
-        if lost or stray:
-            rerun.append(outage.pk)
-            enqueue_now(reschedule_outage, outage.pk)
+        if not (lost or stray):
+            continue
+        marker = REPUBLISH_KEY.format(id=outage.pk)
+        if not cache.add(marker, 1, timeout=settings.RECONCILE_INTERVAL_SECONDS * 2):
+            continue  # published a moment ago; its message may still be on its way
+        rerun.append(outage.pk)
+        if not enqueue_now(reschedule_outage, outage.pk):
+            cache.delete(marker)  # nothing went out: try again next time
     return rerun
 
 

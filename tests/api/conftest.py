@@ -1,23 +1,14 @@
-"""API clients for the personas, and a clean throttle cache for every test."""
+"""API clients for the personas (the cache is cleaned for every test by tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from applicants.tokens import applicant_token_issue
 from tests.conftest import in_days
 from tests.factories import SlotFactory
-
-
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    # Throttle counters live in the cache (Redis): no test may inherit another's counts.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

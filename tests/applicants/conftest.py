@@ -1,24 +1,15 @@
-"""Fixtures of the applicant page tests: a clean throttle cache, slots ahead, signed-in clients."""
+"""Fixtures of the applicant page tests: slots ahead, signed-in clients."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
 from applicants.views import APPLICANT_SESSION_KEY
 from tests.factories import SlotFactory, local_dt
-
-
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    # Sign-in failure counters live in the cache (Redis): no test may inherit another's counts.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def sign_in(client: Client, applicant) -> Client:

@@ -1,20 +1,12 @@
-"""Fixtures for the operations tests: API clients and a clean cache (throttle counters)."""
+"""Fixtures for the operations tests: API clients and the heartbeat keys of a test."""
 
 from __future__ import annotations
 
 import uuid
 
 import pytest
-from django.core.cache import cache
 
 from tests.api.conftest import applicant_api  # noqa: F401
-
-
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

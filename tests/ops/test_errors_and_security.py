@@ -77,12 +77,13 @@ def test_production_settings_pass_check_deploy(tmp_path):
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DATABASE_", "REDIS_", "LOG_", "CSP_"))
+        if not key.startswith(("DJANGO_", "DATABASE_", "REDIS_", "LOG_", "CSP_", "SITE_URL"))
     }
     env.update(
         DJANGO_SETTINGS_MODULE="rto_booking.settings",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
         DJANGO_ALLOWED_HOSTS="example.in",
+        SITE_URL="https://example.in",
         DJANGO_SECURE_SSL_REDIRECT="true",
         DATABASE_URL="postgres://rto:rto@127.0.0.1:5432/rto",  # not connected to by checks
         REDIS_URL="redis://127.0.0.1:6379/0",

@@ -57,6 +57,20 @@ def test_seed_demo_makes_a_demo_admin_only_in_debug(settings, django_user_model)
     assert "Demo applicant" in out.getvalue()
 
 
+def test_seed_demo_makes_a_clerk_who_sees_only_bhopal(settings, client):
+    settings.DEBUG = True
+    out = StringIO()
+    call_command("seed_demo", days=1, stdout=out)
+    assert "Demo clerk of MP-04: clerk-bhopal / clerk-bhopal" in out.getvalue()
+    assert client.login(username="clerk-bhopal", password="clerk-bhopal")
+    page = client.get("/admin/slots/office/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "MP-04" in html and "MP-09" not in html
+    call_command("seed_demo", days=1, stdout=StringIO())  # idempotent for the clerk too
+    assert client.get("/admin/slots/outage/add/").status_code == 200
+
+
 def test_generate_slots_command_rejects_a_bad_horizon():
     from django.core.management.base import CommandError
 
