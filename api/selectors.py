@@ -38,12 +38,15 @@ def booking_queryset() -> QuerySet[Booking]:
     return Booking.objects.select_related(
         "office", "service", "slot", "applicant"
     ).prefetch_related(
-        Prefetch("events", queryset=BookingEvent.objects.order_by("at", "id")),
+        Prefetch(
+            "events", queryset=BookingEvent.objects.order_by("at", "id"), to_attr="history_rows"
+        ),
         Prefetch(
             "notifications",
             queryset=Notification.objects.order_by("created_at", "id").only(
                 "id", "booking_id", "channel", "kind", "status", "created_at", "sent_at"
             ),
+            to_attr="notification_rows",
         ),
     )
 

@@ -28,7 +28,6 @@ from api.permissions import (
 from api.throttling import SignInFailures
 from applicants.services import applicant_authenticate, applicant_register
 from applicants.tokens import applicant_token_issue
-from slots.models import BookingEvent
 from slots.selectors import availability_for_office, office_list_with_services
 from slots.services.bookings import (
     booking_cancel,
@@ -183,8 +182,9 @@ class ApplicantRegisterView(APIView):
 # --- Bookings -------------------------------------------------------------------------------
 
 
-def _actor(request) -> str:
-    return BookingEvent.Actor.APPLICANT if is_applicant(request.user) else BookingEvent.Actor.STAFF
+def _acting_user(request):
+    """Who a staff action is recorded as; None for the applicant's own action."""
+    return None if is_applicant(request.user) else request.user
 
 
 def _visible_booking(request, reference: str):
@@ -289,7 +289,7 @@ class BookingRescheduleView(APIView):
         data = s.SlotChoiceSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         booking = booking_reschedule(
-            booking=booking, slot_id=data.validated_data["slot"], actor=_actor(request)
+            booking=booking, slot_id=data.validated_data["slot"], acting_user=_acting_user(request)
         )
         return _render_booking(booking)
 
@@ -308,7 +308,7 @@ class BookingCancelView(APIView):
     )
     def post(self, request, reference: str):
         booking = booking_cancel(
-            booking=_visible_booking(request, reference), actor=_actor(request)
+            booking=_visible_booking(request, reference), acting_user=_acting_user(request)
         )
         return _render_booking(booking)
 
@@ -327,7 +327,9 @@ class BookingCheckInView(APIView):
         tags=["staff"],
     )
     def post(self, request, reference: str):
-        booking = booking_check_in(booking=_visible_booking(request, reference))
+        booking = booking_check_in(
+            booking=_visible_booking(request, reference), acting_user=request.user
+        )
         return _render_booking(booking)
 
 
@@ -385,7 +387,7 @@ class OutageListCreateView(APIView):
             starts_at=values.get("starts_at"),
             reason=values["reason"],
             reason_hi=values.get("reason_hi", ""),
-            created_by=request.user,
+            acting_user=request.user,
         )
         return _render_outage(outage, status.HTTP_201_CREATED)
 
@@ -415,7 +417,11 @@ class OutageDetailView(APIView):
         require_offices(request.user, [office.pk for office in outage.offices.all()])
         data = s.OutageExtendSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        outage = outage_extend(outage=outage, expected_end=data.validated_data["expected_end"])
+        outage = outage_extend(
+            outage=outage,
+            expected_end=data.validated_data["expected_end"],
+            acting_user=request.user,
+        )
         return _render_outage(outage)
 
 
@@ -433,7 +439,7 @@ class OutageResolveView(APIView):
     def post(self, request, id: int):
         outage = _outage_or_404(id)
         require_offices(request.user, [office.pk for office in outage.offices.all()])
-        return _render_outage(outage_resolve(outage=outage))
+        return _render_outage(outage_resolve(outage=outage, acting_user=request.user))
 
 
 class OutagePreviewView(APIView):

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from applicants.models import Applicant
-from slots.admin_scoping import OfficeScopedAdminMixin
+from rto_booking.admin_scoping import OfficeScopedAdminMixin
 
 
 @admin.register(Applicant)

@@ -30,13 +30,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from applicants import selectors
 from applicants.forms import RegisterForm, SignInForm
-from applicants.links import one_tap_cancel_reference
 from applicants.models import Applicant
 from applicants.services import applicant_authenticate, applicant_register
 from applicants.signin_limits import FailureLimit, SignInFailureCounter, hashed_number
 from applicants.templatetags.applicant_pages import when
 from notifications.backends import appointment_ics
 from slots.errors import AlreadyBooked, BookingError, BookingNotActive, SlotFull
+from slots.links import one_tap_cancel_reference
 from slots.models import Booking, BookingEvent, Offering, Slot
 from slots.selectors import (
     DayAvailability,
@@ -560,11 +560,7 @@ def one_tap_cancel(request: HttpRequest, token: str) -> HttpResponse:
     done = False
     if request.method == "POST" and booking.is_active:
         try:
-            booking = booking_cancel(
-                booking=booking,
-                actor=BookingEvent.Actor.APPLICANT,
-                reason="one-tap cancel link",
-            )
+            booking = booking_cancel(booking=booking, reason="one-tap cancel link")
             done = True
         except BookingNotActive:
             booking.refresh_from_db()

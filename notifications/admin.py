@@ -4,7 +4,7 @@ from django.utils.translation import ngettext
 
 from notifications.models import Notification
 from notifications.services import notifications_retry
-from slots.admin_scoping import OfficeScopedAdminMixin
+from rto_booking.admin_scoping import OfficeScopedAdminMixin
 
 
 class DueFilter(admin.SimpleListFilter):
@@ -87,7 +87,9 @@ class NotificationAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Retry selected dead or failed notifications now"))
     def retry_selected(self, request, queryset):
-        count = notifications_retry(ids=list(queryset.values_list("pk", flat=True)))
+        count = notifications_retry(
+            ids=list(queryset.values_list("pk", flat=True)), acting_user=request.user
+        )
         self.message_user(
             request,
             ngettext(

@@ -86,10 +86,8 @@ def _claim(batch_size: int, token: int) -> list[Notification]:
             status__in=DUE_STATUSES, next_attempt_at__lte=now
         ).order_by("next_attempt_at", "id")
         # SKIP LOCKED: concurrent dispatchers take disjoint batches instead of queueing behind
-        # each other's claim. SQLite (the embedded default) has no row locks and serialises
-        # writers anyway.
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
+        # each other's claim.
+        due = due.select_for_update(skip_locked=True)
         ids = list(due.values_list("pk", flat=True)[:batch_size])
         if not ids:
             return []
@@ -264,40 +262,19 @@ def _record(outcomes: list[_Outcome], released: list[int], token: int) -> None:
     Only rows this run still holds (`claimed_by` = its token) are written: a row handed back
     by the sweep because this run looked dead is somebody else's now."""
     if outcomes:
-        if connection.vendor == "postgresql":
-            columns = [
-                [o.row.pk for o in outcomes],
-                [o.status for o in outcomes],
-                [o.provider_id for o in outcomes],
-                [o.sent_at for o in outcomes],
-                [o.row.next_attempt_at for o in outcomes],
-                [o.last_error for o in outcomes],
-                [o.row.subject for o in outcomes],
-                [o.row.body for o in outcomes],
-                [o.row.body_html for o in outcomes],
-            ]
-            with connection.cursor() as cursor:
-                cursor.execute(_PG_RECORD_SQL, [*columns, token])
-        else:
-            for o in outcomes:
-                o.row.status, o.row.sent_at = o.status, o.sent_at
-                o.row.provider_id, o.row.last_error = o.provider_id, o.last_error
-                o.row.claimed_by = None
-            Notification.objects.bulk_update(
-                [o.row for o in outcomes],
-                [
-                    "status",
-                    "sent_at",
-                    "provider_id",
-                    "last_error",
-                    "next_attempt_at",
-                    "subject",
-                    "body",
-                    "body_html",
-                    "claimed_by",
-                ],
-                batch_size=200,
-            )
+        columns = [
+            [o.row.pk for o in outcomes],
+            [o.status for o in outcomes],
+            [o.provider_id for o in outcomes],
+            [o.sent_at for o in outcomes],
+            [o.row.next_attempt_at for o in outcomes],
+            [o.last_error for o in outcomes],
+            [o.row.subject for o in outcomes],
+            [o.row.body for o in outcomes],
+            [o.row.body_html for o in outcomes],
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_RECORD_SQL, [*columns, token])
     if released:
         # Claimed but not tried: the attempt does not count, and the rows are due again now.
         Notification.objects.filter(
@@ -356,6 +333,22 @@ WHERE n.status IN ('pending', 'failed') AND n.claimed_by IS NOT NULL
        WHERE l.locktype = 'advisory' AND l.classid = %(namespace)s::int::oid
          AND l.objid = n.claimed_by::oid AND l.objsubid = 2 AND l.granted)
 """
+
+
+def notifications_due_count(*, now: datetime | None = None) -> int:
+    return Notification.objects.filter(
+        status__in=DUE_STATUSES, next_attempt_at__lte=now or timezone.now()
+    ).count()
+
+
+def notifications_next_due() -> datetime | None:
+    """When the earliest row still to send falls due (None: nothing to send)."""
+    return (
+        Notification.objects.filter(status__in=DUE_STATUSES)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
 
 
 def notifications_release_orphans(*, now: datetime | None = None) -> int:

@@ -54,17 +54,9 @@ def _task_postrun(task_id=None, task=None, state=None, retval=None, **kwargs):
     from rto_booking.logging import request_id_var, task_var
 
     try:
-        metrics.task_finished(task_id, task.name, state, retval)
+        metrics.task_finished(task_id, task.name, state)
     except Exception:
         logger.warning("metrics: could not record task %s", task_id, exc_info=True)
-    try:
-        # A task's commits publish the dispatcher from a background thread: make sure it has
-        # before the task counts as done (a pool process may be recycled right after).
-        from notifications.services import notifications_publish_pending
-
-        notifications_publish_pending()
-    except Exception:
-        logger.warning("could not publish the dispatcher after %s", task_id, exc_info=True)
     request_token, task_token = _context_tokens.pop(task_id, (None, None))
     if task_token is not None:
         task_var.reset(task_token)

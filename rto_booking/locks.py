@@ -41,7 +41,8 @@ def xact_lock_all(namespace: int, keys: Iterable[int], *, timeout_s: int) -> Non
     if not ordered or connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL lock_timeout = %s", [f"{int(timeout_s)}s"])
+        # set_config(…, true) is SET LOCAL as a function: it takes a bound parameter.
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(timeout_s)}s"])
         cursor.execute(
             "SELECT count(pg_advisory_xact_lock(%s, k)) "
             "FROM (SELECT k FROM unnest(%s::int[]) AS k ORDER BY k) AS ordered",

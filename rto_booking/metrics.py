@@ -10,9 +10,10 @@ Two kinds of numbers:
   writes its values there and any one of them serves the sum. Without it each process serves its
   own values (fine for one process per container).
 * **Database metrics**, computed from PostgreSQL on each scrape — they are the truth whatever
-  process did the work, and survive restarts: bookings by status, outbox rows by status and
-  channel (one GROUP BY), the age of the oldest due outbox row, outages by rescheduling state
-  with their affected/moved/needs-new-slot totals. The queries run under a 2 s statement
+  process did the work, and survive restarts. Each app registers its own in its
+  AppConfig.ready() (`register_database_metrics`): slots (bookings by status, outages by state
+  with their affected/moved/needs-new-slot totals), notifications (outbox rows by status and
+  channel, the age of the oldest due row). They run in one transaction under a 2 s statement
   timeout and are cached per process for METRICS_DB_CACHE_SECONDS so that several scrapers do
   not multiply the load.
 
@@ -26,6 +27,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -58,17 +60,6 @@ TASK_DURATION = Histogram(
     ["task", "state"],
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800),
 )
-NOTIFICATIONS_DISPATCHED = Counter(
-    "rto_notifications_dispatched",
-    "Outbox rows handled by dispatcher runs, by outcome (sent, retrying, dead).",
-    ["outcome"],
-)
-NOTIFICATION_FAILURES = Counter(
-    "rto_notification_failures",
-    "Failed sends seen by dispatcher runs: retrying (transient) or dead (given up).",
-    ["kind"],
-)
-
 # --- Celery task timing (connected in rto_booking.celery) ---------------------------------------
 
 _task_started: dict[str, float] = {}
@@ -78,37 +69,22 @@ def task_started(task_id: str) -> None:
     _task_started[task_id] = time.monotonic()
 
 
-def task_finished(task_id: str, task_name: str, state: str | None, retval=None) -> None:
+def task_finished(task_id: str, task_name: str, state: str | None) -> None:
     started = _task_started.pop(task_id, None)
     if started is not None:
         TASK_DURATION.labels(task_name, state or "UNKNOWN").observe(time.monotonic() - started)
-    if task_name == "notifications.tasks.dispatch_notifications" and isinstance(retval, dict):
-        for outcome in ("sent", "retrying", "dead"):
-            count = retval.get(outcome) or 0
-            if count:
-                NOTIFICATIONS_DISPATCHED.labels(outcome).inc(count)
-                if outcome != "sent":
-                    NOTIFICATION_FAILURES.labels(outcome).inc(count)
 
 
 # --- Database metrics ----------------------------------------------------------------------------
 
-_DB_QUERIES = {
-    "bookings": "SELECT status, count(*) FROM slots_booking GROUP BY status",
-    "outbox": (
-        "SELECT status, channel, count(*) FROM notifications_notification GROUP BY status, channel"
-    ),
-    # Uses the partial index notification_due: cheap however many sent rows there are.
-    "oldest_due": (
-        "SELECT extract(epoch FROM now() - min(next_attempt_at)) FROM notifications_notification"
-        " WHERE status IN ('pending', 'failed') AND next_attempt_at <= now()"
-    ),
-    "outages": (
-        "SELECT state, (resolved_at IS NULL OR resolved_at > now()) AS active, count(*),"
-        " coalesce(sum(affected), 0), coalesce(sum(moved), 0), coalesce(sum(needs_new_slot), 0)"
-        " FROM slots_outage GROUP BY 1, 2"
-    ),
-}
+# Functions returning metric families, read from the database at scrape time (see module doc).
+_database_metrics: list[Callable[[], list]] = []
+
+
+def register_database_metrics(provider: Callable[[], list]) -> None:
+    """Add metric families read from the database on each scrape (an app's ready())."""
+    if provider not in _database_metrics:
+        _database_metrics.append(provider)
 
 
 class DatabaseCollector:
@@ -119,25 +95,22 @@ class DatabaseCollector:
         self._cached_at = 0.0
         self._cached: list = []
 
-    def _query(self) -> dict:
+    def _query(self) -> list:
         from django.db import connection, transaction
 
-        rows = {}
-        with transaction.atomic(), connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
+        families = []
+        with transaction.atomic():
+            with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL statement_timeout = 2000")
-            for name, sql in _DB_QUERIES.items():
-                if name == "oldest_due" and connection.vendor != "postgresql":
-                    continue
-                cursor.execute(sql)
-                rows[name] = cursor.fetchall()
-        return rows
+            for provider in _database_metrics:
+                families.extend(provider())
+        return families
 
     def _families(self) -> list:
         up = GaugeMetricFamily("rto_metrics_database_up", "1 when the database answered.")
         started = time.monotonic()
         try:
-            rows = self._query()
+            families = self._query()
         except Exception as error:
             logger.warning("metrics: database query failed: %s", error)
             up.add_metric([], 0)
@@ -147,47 +120,7 @@ class DatabaseCollector:
             "rto_metrics_database_seconds", "Time the database metrics queries took."
         )
         took.add_metric([], time.monotonic() - started)
-
-        bookings = GaugeMetricFamily(
-            "rto_bookings", "Bookings by status (all time, from PostgreSQL).", labels=["status"]
-        )
-        for status, count in rows["bookings"]:
-            bookings.add_metric([status], count)
-
-        outbox = GaugeMetricFamily(
-            "rto_outbox_messages",
-            "Outbox rows by status and channel (pending/failed = backlog, dead = given up).",
-            labels=["status", "channel"],
-        )
-        for status, channel, count in rows["outbox"]:
-            outbox.add_metric([status, channel], count)
-        oldest = GaugeMetricFamily(
-            "rto_outbox_oldest_due_seconds",
-            "Age of the oldest outbox row that is due and not sent (0 when none).",
-        )
-        due_rows = rows.get("oldest_due") or [(None,)]
-        oldest.add_metric([], float(due_rows[0][0] or 0))
-
-        outages = GaugeMetricFamily(
-            "rto_outages",
-            "Outages by rescheduling state and whether they are still active (unresolved).",
-            labels=["state", "active"],
-        )
-        moved = GaugeMetricFamily(
-            "rto_outage_bookings",
-            "Bookings affected by all outages so far, by outcome (affected, moved, "
-            "needs_new_slot); an undone outage takes its moves back.",
-            labels=["outcome"],
-        )
-        totals = {"affected": 0, "moved": 0, "needs_new_slot": 0}
-        for state, active, count, affected, moved_count, needs in rows["outages"]:
-            outages.add_metric([state, "true" if active else "false"], count)
-            totals["affected"] += int(affected)
-            totals["moved"] += int(moved_count)
-            totals["needs_new_slot"] += int(needs)
-        for outcome, value in totals.items():
-            moved.add_metric([outcome], value)
-        return [up, took, bookings, outbox, oldest, outages, moved]
+        return [up, took, *families]
 
     def collect(self):
         from django.conf import settings

@@ -7,10 +7,10 @@ Order in settings.MIDDLEWARE (outermost first):
    session, no request log.
 2. `RequestIdMiddleware` sets the request id (rto_booking.logging), returns it in X-Request-ID,
    counts the request for /metrics and writes one access-log line.
-3. Django's SecurityMiddleware, then `ContentSecurityPolicyMiddleware` (django-csp's, with the
-   policy of settings built once per process).
-4. ... the rest: Django's sessions, session user and messages as `_BrowserOnly`
-   subclasses that the JSON API skips. Last `DatabaseUnavailableMiddleware`, which turns a
+3. Django's SecurityMiddleware, then django-csp's CSPMiddleware as shipped (the 500 page's
+   relaxation is the decorator on `server_error` below).
+4. ... Django's own: sessions, locale, common, CSRF, authentication, messages, clickjacking.
+   Last `DatabaseUnavailableMiddleware`, which turns a
    lost database (`OperationalError`/`InterfaceError` reaching a view) into 503: the API's
    error shape {"code": "database_unavailable" | "busy", "detail"} under /api/, a small
    bilingual page elsewhere. `server_error` (handler500) does the same for errors raised
@@ -19,35 +19,26 @@ Order in settings.MIDDLEWARE (outermost first):
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 import time
 
-from csp.constants import HEADER, HEADER_REPORT_ONLY, SELF, UNSAFE_INLINE
-from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
-from csp.utils import build_policy
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_replace
 from django.conf import settings
-from django.contrib.auth import middleware as auth_middleware
-from django.contrib.messages import middleware as messages_middleware
-from django.contrib.sessions import middleware as sessions_middleware
-from django.core.signals import setting_changed
 from django.db import InterfaceError, OperationalError
-from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import escape
 from django.views import defaults
 
 from rto_booking import health, metrics
+from rto_booking.db import is_lock_timeout
 from rto_booking.logging import REQUEST_ID_HEADER, request_id_from_header, request_id_var
 
 access_logger = logging.getLogger("rto.request")
 logger = logging.getLogger(__name__)
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
-# SQLSTATEs that mean "the database is up but this statement waited too long": lock_not_available
-# and query_canceled (statement_timeout). Everything else means it is not reachable.
-_BUSY_SQLSTATES = {"55P03", "57014"}
 RETRY_AFTER_SECONDS = 10
 
 
@@ -101,119 +92,6 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
-class ContentSecurityPolicyMiddleware(CSPMiddleware):
-    """django-csp's middleware, with inline scripts and styles allowed on two kinds of page.
-
-    * URL prefixes in CSP_ALLOW_INLINE_PREFIXES (the clerks' admin and the Swagger UI page
-      still carry inline <script>, <style>, style= and on...= attributes; see
-      docs/OPERATIONS.md, "Content Security Policy"): a stop-gap until those templates use
-      nonces and static files. With no nonce in the header, 'unsafe-inline' takes effect.
-    * 500 pages, inline styles only: templates/500.html is self-contained on purpose (a <style>
-      block, rendered without the request, so without a nonce) and holds no user input.
-    """
-
-    RELAXED = {"script-src": [SELF, UNSAFE_INLINE], "style-src": [SELF, UNSAFE_INLINE]}
-
-    def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
-        parts = super().get_policy_parts(request, response, report_only)
-        if parts.replace is not None or parts.config is not None:
-            return parts  # a view chose its own policy
-        if _inline_allowed(request):
-            parts.replace = dict(self.RELAXED)
-            parts.nonce = None
-        elif response.status_code == 500:
-            parts.replace = {"style-src": self.RELAXED["style-src"]}
-            parts.nonce = None
-        return parts
-
-    # django-csp builds both headers (enforced and report-only) anew for every response, though
-    # nearly every response (every API answer, every page without an inline script) carries
-    # exactly the policy of settings: about a fortieth of a booking request's CPU. Such
-    # responses get the headers built once per process; anything else takes django-csp's path.
-    _RESPONSE_PARTS = (
-        "_csp_config",
-        "_csp_update",
-        "_csp_replace",
-        "_csp_exempt",
-        "_csp_config_ro",
-        "_csp_update_ro",
-        "_csp_replace_ro",
-        "_csp_exempt_ro",
-    )
-
-    def process_response(self, request, response):
-        headers = settings_policy_headers()
-        if (
-            headers is None
-            or response.status_code in (404, 500)  # DEBUG pages and the 500 relaxation
-            or getattr(request, "_csp_nonce", None) is not None  # the page used its nonce
-            or any(getattr(response, name, None) is not None for name in self._RESPONSE_PARTS)
-            or any(header in response for header in (HEADER, HEADER_REPORT_ONLY))
-            or _inline_allowed(request)
-        ):
-            return super().process_response(request, response)
-        for header, value in headers.items():
-            response[header] = value
-        # As django-csp does: a nonce asked for after the header is written is an error.
-        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
-        return response
-
-
-def _inline_allowed(request) -> bool:
-    return request.path_info.startswith(tuple(settings.CSP_ALLOW_INLINE_PREFIXES))
-
-
-@functools.cache
-def settings_policy_headers() -> dict[str, str] | None:
-    """The CSP headers of a response for which nothing changes the policy of settings, or None
-    when settings exclude URL prefixes (that case stays with django-csp)."""
-    policies = (
-        getattr(settings, "CONTENT_SECURITY_POLICY", None) or {},
-        getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None) or {},
-    )
-    if any(policy.get("EXCLUDE_URL_PREFIXES") for policy in policies):
-        return None
-    headers = {HEADER: build_policy(), HEADER_REPORT_ONLY: build_policy(report_only=True)}
-    return {header: value for header, value in headers.items() if value}
-
-
-@receiver(setting_changed)
-def _policy_settings_changed(*, setting, **kwargs):
-    if setting.startswith(("CONTENT_SECURITY_POLICY", "CSP_")):
-        settings_policy_headers.cache_clear()
-
-
-# --- Middleware the JSON API does not use ---------------------------------------------------------
-
-API_PREFIX = "/api/v1/"
-
-
-class _BrowserOnly:
-    """Runs a middleware for every path but the JSON API under /api/v1/, which has no use for
-    it: its views are DRF views, authenticated by token, that read no session, no session user
-    and no messages. Pages, the admin and the API docs (/api/docs/) run them as before.
-    Subclasses of Django's own classes, so Django's checks still recognise them. (CSRF stays
-    Django's own for every path: `check --deploy` asks for it by name, and for the API's
-    CSRF-exempt views it does next to nothing.)"""
-
-    def __call__(self, request):
-        if request.path_info.startswith(API_PREFIX):
-            return self.get_response(request)
-        return super().__call__(request)
-
-
-class SessionMiddleware(_BrowserOnly, sessions_middleware.SessionMiddleware):
-    pass
-
-
-class AuthenticationMiddleware(_BrowserOnly, auth_middleware.AuthenticationMiddleware):
-    pass
-
-
-class MessageMiddleware(_BrowserOnly, messages_middleware.MessageMiddleware):
-    pass
-
-
 # --- The database is unavailable -----------------------------------------------------------------
 
 _PAGE = """<!DOCTYPE html>
@@ -246,13 +124,8 @@ been lost. Please reload this page in a few minutes.</p>
 """
 
 
-def _is_busy(error: Exception) -> bool:
-    cause = error.__cause__
-    return getattr(cause, "sqlstate", None) in _BUSY_SQLSTATES
-
-
 def database_unavailable_response(request, error: Exception) -> HttpResponse:
-    busy = _is_busy(error)
+    busy = is_lock_timeout(error)
     logger.error(
         "Database %s: %s: %s",
         "busy" if busy else "unavailable",
@@ -291,6 +164,9 @@ class DatabaseUnavailableMiddleware:
         return None
 
 
+# templates/500.html is self-contained on purpose (a <style> block, rendered without the
+# request, so without a nonce) and holds no user input: it may use inline styles, no scripts.
+@csp_replace({"style-src": [SELF, UNSAFE_INLINE]})
 def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):
     """handler500: a lost database raised outside a view (a middleware, a session save) gets
     the same 503 as inside one; every other error gets Django's 500 page (templates/500.html),

@@ -93,21 +93,29 @@ INSTALLED_APPS = [
     "api",
 ]
 
+# Outermost first. /healthz, /readyz and /metrics are answered before anything else (no host
+# check, no session, no request log); then every request gets an id; django-csp's policy
+# header; Django's own; last, a lost database becomes a 503 instead of a 500.
 MIDDLEWARE = [
+    "rto_booking.middleware.OpsEndpointsMiddleware",
+    "rto_booking.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Sessions, the session user and messages: Django's, skipped for the JSON API (/api/v1/),
-    # which uses none of them (rto_booking/middleware.py, "_BrowserOnly").
-    "rto_booking.middleware.SessionMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "rto_booking.middleware.AuthenticationMiddleware",
-    "rto_booking.middleware.MessageMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "rto_booking.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "rto_booking.urls"
+# The model whose `clerks` scope the admin (rto_booking/admin_scoping.py), named like
+# AUTH_USER_MODEL so the core depends on no app.
+OFFICE_MODEL = "slots.Office"
 WSGI_APPLICATION = "rto_booking.wsgi.application"
 
 TEMPLATES = [
@@ -150,15 +158,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         f"-c lock_timeout={_positive_int('DATABASE_LOCK_TIMEOUT_MS', 5000)}"
         f" -c statement_timeout={_positive_int('DATABASE_STATEMENT_TIMEOUT_MS', 120000)}",
     )
-    # The booking hot path's fixed statements run prepared (rto_booking/db.py): planning them
-    # cost PostgreSQL more than running them. Off (false) behind a pooler in transaction mode
-    # that cannot keep prepared statements (PgBouncer before 1.21). Everything else Django
-    # runs is unaffected: its cursors bind parameters client-side and never prepare.
+    # Django's documented options: parameters bound server-side, and psycopg's prepared
+    # statements switched back on (Django turns them off for poolers): a statement a
+    # connection runs a fifth time is prepared, and PostgreSQL reuses its plan. Planning the
+    # booking hot path's queries cost more than running them (docs/PERFORMANCE.md). Off
+    # (false) behind a pooler in transaction mode that cannot keep prepared statements
+    # (PgBouncer before 1.21): parameters are then bound client-side and nothing is prepared.
     if _bool("DATABASE_PREPARED_STATEMENTS", True):
-        DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 1)
-    # Django's backend with a health check that needs no `SELECT 1` per request
-    # (rto_booking/postgresql/base.py).
-    DATABASES["default"]["ENGINE"] = "rto_booking.postgresql"
+        DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ---------------------------------------------------------------
@@ -169,14 +177,22 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     )
 
 if REDIS_URL:
+    # django-redis: the cache holds throttle counters and small markers, nothing a booking
+    # depends on (DESIGN.md invariant 8), so while Redis is away it ignores its errors — reads
+    # miss, writes are dropped, rate limits let requests through — and logs them.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "rto",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+                "IGNORE_EXCEPTIONS": True,
+            },
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -246,7 +262,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=RECONCILE_INTERVAL_SECONDS),
     },
     "send-reminders": {
-        "task": "notifications.tasks.send_reminders",
+        "task": "slots.tasks.send_reminders",
         "schedule": timedelta(minutes=15),
     },
 }
@@ -482,19 +498,7 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 # installing its own handlers on the root logger.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-# --- Operations: health, metrics, request ids, database errors (docs/OPERATIONS.md) ---------
-# /healthz, /readyz and /metrics are answered first (no host check, no session), then every
-# request gets an id; a lost database becomes a 503 instead of a 500.
-MIDDLEWARE = [
-    "rto_booking.middleware.OpsEndpointsMiddleware",
-    "rto_booking.middleware.RequestIdMiddleware",
-    *MIDDLEWARE,
-    "rto_booking.middleware.DatabaseUnavailableMiddleware",
-]
-# The cache holds throttle counters and markers only: when Redis is away it is empty instead
-# of failing every request (DESIGN.md invariant 8; rto_booking/cache.py).
-if REDIS_URL:
-    CACHES["default"]["BACKEND"] = "rto_booking.cache.FailOpenRedisCache"
+# --- Operations: health, metrics (docs/OPERATIONS.md) ----------------------------------------
 # /readyz: a worker of each of these queues must have sent a heartbeat this recently.
 READINESS_WORKER_QUEUES = _env(
     "list", "READINESS_WORKER_QUEUES", default=["rescheduling", "notifications"]
@@ -511,16 +515,14 @@ WORKER_METRICS_PORT = _positive_int("WORKER_METRICS_PORT", 0)
 # Scripts and styles from this site only (inline ones only with the per-request nonce, as
 # {{ request.csp_nonce }}); images also as data: URIs (the slip's QR code); no plugins, no
 # framing, forms post only here. The clerk admin's pages and the API docs keep their scripts and
-# styles in static files too; CSP_ALLOW_INLINE_PREFIXES (empty by default) can relax the policy
-# for path prefixes that need inline code (docs/OPERATIONS.md, "Content Security Policy").
+# styles in static files too. CSP_EXCLUDE_URL_PREFIXES (empty by default) sends no policy at
+# all for path prefixes that still need inline code (django-csp's EXCLUDE_URL_PREFIXES; see
+# docs/OPERATIONS.md, "Content Security Policy"); the 500 page relaxes its own styles.
 INSTALLED_APPS.append("csp")
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "rto_booking.middleware.ContentSecurityPolicyMiddleware",
-)
 from csp.constants import NONCE, NONE, SELF  # noqa: E402
 
 CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": _env("list", "CSP_EXCLUDE_URL_PREFIXES", default=[]),
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
@@ -532,9 +534,8 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": [SELF],
         "form-action": [SELF],
         "frame-ancestors": [NONE],
-    }
+    },
 }
-CSP_ALLOW_INLINE_PREFIXES = _env("list", "CSP_ALLOW_INLINE_PREFIXES", default=[])
 # The health endpoints answer plain HTTP (Docker, the load balancer, Prometheus inside the
 # network) even with DJANGO_SECURE_SSL_REDIRECT=true.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$", r"^metrics/?$"]

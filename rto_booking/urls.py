@@ -1,10 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from slots import views as slot_views
-
 urlpatterns = [
-    path("", slot_views.home, name="home"),
+    path("", include("slots.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),

@@ -1,6 +1,6 @@
 """The clerk admin (docs/ADMIN.md): every page scoped to the clerk's offices.
 
-Every ModelAdmin mixes in `OfficeScopedAdminMixin` (slots/admin_scoping.py). Writes with rules
+Every ModelAdmin mixes in `OfficeScopedAdminMixin` (rto_booking/admin_scoping.py). Writes with rules
 (marking a service down, extending, resolving, undoing, checking in, no-shows, closures on
 booked days) call the service functions; what clerks do is recorded as admin LogEntry rows, so
 "Recent actions" and each object's history say who did what.
@@ -8,16 +8,17 @@ booked days) call the service functions; what clerks do is recorded as admin Log
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import PAGE_VAR
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -27,7 +28,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from notifications.models import Notification
-from slots.admin_scoping import (
+from rto_booking.admin_scoping import (
     OfficeListFilter,
     OfficeScopedAdminMixin,
     clerk_office_ids,
@@ -37,7 +38,6 @@ from slots.admin_views import (
     DaySheetForm,
     OutageExtendForm,
     OutageMarkDownForm,
-    day_sheet,
     outage_progress,
 )
 from slots.errors import BookingError, Busy
@@ -49,12 +49,21 @@ from slots.models import (
     Offering,
     Office,
     Outage,
+    OutageEvent,
     Service,
     Slot,
     WeeklySession,
 )
+from slots.selectors import day_sheet
 from slots.services.bookings import booking_check_in, booking_mark_no_show
-from slots.services.closures import closure_outage_if_booked
+from slots.services.capacity import (
+    CapacityInvalid,
+    closure_save,
+    extra_session_delete,
+    extra_session_save,
+    offering_slots_refresh,
+    slot_capacity_set,
+)
 from slots.services.outage_undo import (
     OutageUndoRefused,
     outage_undo,
@@ -68,7 +77,6 @@ from slots.services.outages import (
     outage_preview,
     outage_resolve,
 )
-from slots.services.slot_generation import slots_generate
 
 # Hidden on pages whose fields are all read-only: changes go through buttons and actions.
 NO_SAVE_BUTTONS = {
@@ -108,22 +116,62 @@ class ServiceAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
 # --- Capacity: sessions, extra sessions, closures, slots ------------------------------------
 
 
-def _regenerate(request, offering_id: int, *, horizon: bool, dates=()) -> None:
-    """Make the offering's slots match its sessions at once (the hourly job would, later)."""
-    offerings = Offering.objects.filter(pk=offering_id)
-    today = timezone.localdate()
-    created = updated = 0
-    if horizon:
-        result = slots_generate(days=settings.SLOT_GENERATION_DAYS, offerings=offerings)
-        created, updated = result.created, result.updated
-    for day in sorted({d for d in dates if d and d >= today}):
-        result = slots_generate(first_day=day, days=1, offerings=offerings)
-        created, updated = created + result.created, updated + result.updated
+def _slots_refreshed(request, result) -> None:
     messages.info(
         request,
         gettext("Slots updated from the sessions: %(created)s new, %(updated)s changed.")
-        % {"created": created, "updated": updated},
+        % {"created": result.created, "updated": result.updated},
     )
+
+
+class HistoryEntry:
+    """A row of an object's history page, shaped like the admin's LogEntry for its template:
+    the domain's own history (BookingEvent, OutageEvent) shown beside the admin's log."""
+
+    def __init__(self, *, action_time, user, message: str):
+        self.action_time, self.user, self.message = action_time, user, message
+
+    def get_change_message(self) -> str:
+        return self.message
+
+
+class _NoUser:
+    """Who did it when nobody did: the applicant themself, or the system."""
+
+    def __init__(self, label: str):
+        self.label = label
+
+    def get_username(self) -> str:
+        return self.label
+
+    def get_full_name(self) -> str:
+        return ""
+
+
+def with_domain_history(model_admin, request, response, history: Callable[[object], list]):
+    """Django's history page of an object (scoped, permission-checked and paginated by the
+    admin itself), with the object's domain history merged into the admin's log, oldest
+    first: who moved, checked in or cancelled a booking; who declared, extended, resolved or
+    undid an outage — in the admin and through the staff API alike."""
+    if not isinstance(response, TemplateResponse) or "object" not in (response.context_data or {}):
+        return response  # not found (a redirect) or not allowed
+    obj = response.context_data["object"]
+    logged = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(type(obj)), object_id=str(obj.pk)
+    ).select_related("user")
+    rows = history(obj) + [
+        HistoryEntry(action_time=e.action_time, user=e.user, message=e.get_change_message())
+        for e in logged
+    ]
+    rows.sort(key=lambda row: row.action_time)
+    paginator = model_admin.get_paginator(request, rows, 100)
+    page = paginator.get_page(request.GET.get(PAGE_VAR, 1))
+    response.context_data.update(
+        action_list=page,
+        page_range=paginator.get_elided_page_range(page.number),
+        pagination_required=paginator.count > 100,
+    )
+    return response
 
 
 class ExtraSessionForm(forms.ModelForm):
@@ -176,30 +224,24 @@ class OfferingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             return ()
         return ("office", "service", "is_active")
 
-    def save_formset(self, request, form, formset, change):
-        dates = set()
-        for inline_form in formset.forms:
-            if inline_form.has_changed() and formset.model is ExtraSession:
-                dates.add(inline_form.initial.get("date"))
-                dates.add(inline_form.cleaned_data.get("date"))
-        super().save_formset(request, form, formset, change)
-        touched = formset.new_objects or formset.changed_objects or formset.deleted_objects
-        if touched:
-            pending = request.__dict__.setdefault("_slots_regenerate", {"horizon": False})
-            if formset.model is WeeklySession:
-                pending["horizon"] = True
-            pending.setdefault("dates", set()).update(dates)
-
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        pending = request.__dict__.pop("_slots_regenerate", None)
-        if pending:
-            _regenerate(
-                request,
-                form.instance.pk,
-                horizon=pending["horizon"],
-                dates=pending.get("dates", ()),
+        weekly_changed, dates = False, set()
+        for formset in formsets:
+            touched = formset.new_objects or formset.changed_objects or formset.deleted_objects
+            if not touched:
+                continue
+            if formset.model is WeeklySession:
+                weekly_changed = True
+            for inline_form in formset.forms:
+                if formset.model is ExtraSession and inline_form.has_changed():
+                    dates.add(inline_form.initial.get("date"))
+                    dates.add(inline_form.cleaned_data.get("date"))
+        if weekly_changed or dates:
+            result = offering_slots_refresh(
+                offering=form.instance, weekly_changed=weekly_changed, dates=dates
             )
+            _slots_refreshed(request, result)
 
 
 @admin.register(ExtraSession)
@@ -223,16 +265,15 @@ class ExtraSessionAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["offering__office", "offering__service"]
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        dates = {obj.date, form.initial.get("date")}
-        offering_ids = {obj.offering_id, form.initial.get("offering")}
-        for offering_id in sorted(i for i in offering_ids if i):
-            _regenerate(request, offering_id, horizon=False, dates=dates)
+        result = extra_session_save(
+            session=obj,
+            previous_date=form.initial.get("date"),
+            previous_offering_id=form.initial.get("offering"),
+        )
+        _slots_refreshed(request, result)
 
     def delete_model(self, request, obj):
-        offering_id, day = obj.offering_id, obj.date
-        super().delete_model(request, obj)
-        _regenerate(request, offering_id, horizon=False, dates={day})
+        _slots_refreshed(request, extra_session_delete(session=obj))
 
 
 @admin.register(Closure)
@@ -246,19 +287,10 @@ class ClosureAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["office", "service"]
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if change and not {"date", "office", "service"} & set(form.changed_data):
-            return
-        outage = closure_outage_if_booked(closure=obj, created_by=request.user)
+        moved = not change or bool({"date", "office", "service"} & set(form.changed_data))
+        outage = closure_save(closure=obj, acting_user=request.user, moved=moved)
         if outage is None:
             return
-        OutageAdmin.log_outage(
-            request,
-            outage,
-            gettext("Recorded for the closure of %(office)s on %(date)s: %(reason)s")
-            % {"office": obj.office.code, "date": obj.date, "reason": obj.reason},
-            addition=True,
-        )
         messages.warning(
             request,
             format_html(
@@ -314,6 +346,16 @@ class SlotAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         return ("offering", "office", "service", "starts_at", "ends_at", "booked")
 
     def save_model(self, request, obj, form, change):
+        if change:
+            # Only the seats change on an existing slot, through the service (row lock, never
+            # below what is booked).
+            try:
+                slot_capacity_set(
+                    slot=obj, capacity=obj.capacity, priority_reserve=obj.priority_reserve
+                )
+            except CapacityInvalid as error:
+                self.message_user(request, str(error.message), messages.ERROR)
+            return
         obj.office_id = obj.offering.office_id
         obj.service_id = obj.offering.service_id
         super().save_model(request, obj, form, change)
@@ -327,7 +369,16 @@ class BookingEventInline(OfficeScopedAdminMixin, admin.TabularInline):
     office_lookup = "booking__office"
     extra = 0
     can_delete = False
-    fields = ["at", "kind", "actor", "from_starts_at", "to_starts_at", "outage", "reason"]
+    fields = [
+        "at",
+        "kind",
+        "actor",
+        "actor_user",
+        "from_starts_at",
+        "to_starts_at",
+        "outage",
+        "reason",
+    ]
     readonly_fields = fields
     verbose_name_plural = _("history")
 
@@ -413,22 +464,16 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
 
     # Check-in and no-show, from the list (actions) or a booking's page (buttons).
 
-    def _finish(self, request, bookings, *, service, done_log, done_message) -> None:
+    def _finish(self, request, bookings, *, service, done_message) -> None:
         done, refused = [], []
         for booking in bookings:
             try:
-                service(booking=booking, actor=BookingEvent.Actor.STAFF)
+                service(booking=booking, acting_user=request.user)
             except BookingError as error:
                 refused.append((booking.reference, str(error.message)))
             else:
                 done.append(booking)
         if done:
-            LogEntry.objects.log_actions(
-                user_id=request.user.pk,
-                queryset=done,
-                action_flag=CHANGE,
-                change_message=str(done_log),
-            )
             self.message_user(
                 request, done_message(len(done)) % {"count": len(done)}, messages.SUCCESS
             )
@@ -451,7 +496,6 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             request,
             bookings,
             service=booking_check_in,
-            done_log=_("Checked in."),
             done_message=lambda n: ngettext(
                 "%(count)s applicant checked in.", "%(count)s applicants checked in.", n
             ),
@@ -462,7 +506,6 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             request,
             bookings,
             service=booking_mark_no_show,
-            done_log=_("Marked as no-show."),
             done_message=lambda n: ngettext(
                 "%(count)s booking marked as no-show.", "%(count)s bookings marked as no-show.", n
             ),
@@ -524,6 +567,10 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             )
             extra["can_no_show"] = extra["can_act"] and booking.slot.ends_at <= timezone.now()
         return super().change_view(request, object_id, form_url, extra)
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        return with_domain_history(self, request, response, booking_history)
 
     def day_sheet_view(self, request):
         """The printable list of one office × service × day, grouped by slot time."""
@@ -636,17 +683,6 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             "affected": obj.affected,
         }
 
-    @staticmethod
-    def log_outage(request, outage, message, *, addition=False) -> None:
-        from django.contrib.admin.models import ADDITION
-
-        LogEntry.objects.log_actions(
-            user_id=request.user.pk,
-            queryset=[outage],
-            action_flag=ADDITION if addition else CHANGE,
-            change_message=str(message),
-        )
-
     def get_urls(self):
         info = f"{self.opts.app_label}_{self.opts.model_name}"
         wrap = self.admin_site.admin_view
@@ -705,31 +741,17 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/slots/outage/mark_down.html", context)
 
     def _mark_down(self, request, data) -> Outage:
-        with transaction.atomic():
-            # The task that moves the bookings is enqueued on commit, after the offices and
-            # services are set and the log entry written.
-            outage = outage_create(
-                offices=list(data["offices"]),
-                services=list(data["services"]),
-                starts_at=data["starts_at"],
-                expected_end=data["expected_end"],
-                reason=data["reason"],
-                reason_hi=data["reason_hi"],
-                created_by=request.user,
-            )
-            services = ", ".join(s.slug for s in data["services"]) or gettext("all services")
-            self.log_outage(
-                request,
-                outage,
-                gettext("Marked down: %(offices)s, %(services)s, %(start)s to %(end)s.")
-                % {
-                    "offices": ", ".join(o.code for o in data["offices"]),
-                    "services": services,
-                    "start": _when(outage.starts_at),
-                    "end": _when(outage.expected_end),
-                },
-                addition=True,
-            )
+        # The task that moves the bookings is enqueued on commit, after the offices and
+        # services are set and the history written (all inside outage_create).
+        outage = outage_create(
+            offices=list(data["offices"]),
+            services=list(data["services"]),
+            starts_at=data["starts_at"],
+            expected_end=data["expected_end"],
+            reason=data["reason"],
+            reason_hi=data["reason_hi"],
+            acting_user=request.user,
+        )
         self.message_user(
             request,
             gettext("Service marked down. Affected bookings are being moved; watch the progress."),
@@ -751,14 +773,7 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
 
     def _panel_context(self, request, outage) -> dict:
         can_act = self.has_change_permission(request, outage)
-        actions = (
-            LogEntry.objects.filter(
-                content_type=ContentType.objects.get_for_model(Outage),
-                object_id=str(outage.pk),
-            )
-            .select_related("user")
-            .order_by("-action_time", "-pk")
-        )
+        actions = sorted(outage_history(outage), key=lambda e: e.action_time, reverse=True)
         return {
             "progress": outage_progress(outage),
             "progress_url": _admin_url(self.opts, "progress", outage.pk),
@@ -790,6 +805,10 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
     def _outage_for_action(self, request, object_id) -> Outage:
         return self.object_for_action(request, object_id, gettext("No such outage."))
 
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        return with_domain_history(self, request, response, outage_history)
+
     def extend_view(self, request, object_id):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
@@ -802,16 +821,11 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         else:
             hours = form.cleaned_data["hours"]
             try:
-                with transaction.atomic():
-                    outage = outage_extend(
-                        outage=outage, expected_end=outage.expected_end + timedelta(hours=hours)
-                    )
-                    self.log_outage(
-                        request,
-                        outage,
-                        gettext("Extended by %(hours)s h, expected back %(end)s.")
-                        % {"hours": hours, "end": _when(outage.expected_end)},
-                    )
+                outage = outage_extend(
+                    outage=outage,
+                    expected_end=outage.expected_end + timedelta(hours=hours),
+                    acting_user=request.user,
+                )
             except OutageInvalid as error:
                 self.message_user(request, str(error.message), messages.ERROR)
             else:
@@ -830,13 +844,7 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         if outage.resolved_at is not None:
             self.message_user(request, gettext("This outage is already resolved."), messages.INFO)
         else:
-            with transaction.atomic():
-                outage = outage_resolve(outage=outage)
-                self.log_outage(
-                    request,
-                    outage,
-                    gettext("Resolved at %(at)s.") % {"at": _when(outage.resolved_at)},
-                )
+            outage_resolve(outage=outage, acting_user=request.user)
             self.message_user(
                 request,
                 gettext(
@@ -852,15 +860,80 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         outage = self._outage_for_action(request, object_id)
         try:
-            with transaction.atomic():
-                result = outage_undo(outage=outage)
-                summary = gettext(
-                    "Undone as a false alarm: %(back)s moved back to their original times, "
-                    "%(stayed)s keep their new times; applicants told: %(told)s."
-                ) % {"back": result.moved_back, "stayed": result.stayed, "told": result.told}
-                self.log_outage(request, outage, summary)
+            result = outage_undo(outage=outage, acting_user=request.user)
         except (OutageUndoRefused, Busy) as error:
             self.message_user(request, str(error.message), messages.ERROR)
         else:
-            self.message_user(request, summary, messages.SUCCESS)
+            self.message_user(
+                request, _undo_summary(result.moved_back, result.stayed), messages.SUCCESS
+            )
         return HttpResponseRedirect(_admin_url(self.opts, "change", outage.pk))
+
+
+def _undo_summary(moved_back: int, stayed: int) -> str:
+    return gettext(
+        "Undone as a false alarm: %(back)s moved back to their original times, "
+        "%(stayed)s keep their new times; applicants told: %(told)s."
+    ) % {"back": moved_back, "stayed": stayed, "told": moved_back + stayed}
+
+
+def _outage_event_message(outage: Outage, event: OutageEvent) -> str:
+    """An outage's history row in words, in the reader's language."""
+    if event.kind == OutageEvent.Kind.DECLARED:
+        closure = event.details.get("closure")
+        if closure:
+            return gettext("Recorded for the closure of %(office)s on %(date)s: %(reason)s") % {
+                "office": ", ".join(o.code for o in outage.offices.all()),
+                "date": closure,
+                "reason": outage.reason,
+            }
+        services = ", ".join(s.slug for s in outage.services.all()) or gettext("all services")
+        return gettext("Marked down: %(offices)s, %(services)s, %(start)s to %(end)s.") % {
+            "offices": ", ".join(o.code for o in outage.offices.all()),
+            "services": services,
+            "start": _when(outage.starts_at),
+            "end": _when(event.expected_end_after),
+        }
+    if event.kind == OutageEvent.Kind.EXTENDED:
+        change = event.expected_end_after - event.expected_end_before
+        hours = round(change.total_seconds() / 3600, 1)
+        return gettext("Extended by %(hours)s h, expected back %(end)s.") % {
+            "hours": int(hours) if hours == int(hours) else hours,
+            "end": _when(event.expected_end_after),
+        }
+    if event.kind == OutageEvent.Kind.RESOLVED:
+        return gettext("Resolved at %(at)s.") % {"at": _when(event.at)}
+    if event.kind == OutageEvent.Kind.UNDONE:
+        return _undo_summary(event.details.get("moved_back", 0), event.details.get("stayed", 0))
+    return str(event.get_kind_display())
+
+
+def booking_history(booking: Booking) -> list[HistoryEntry]:
+    """The booking's history rows (who moved, checked in, cancelled it), for the admin."""
+    rows = []
+    for event in booking.events.select_related("actor_user"):
+        moves = " → ".join(_when(t) for t in (event.from_starts_at, event.to_starts_at) if t)
+        message = " ".join(part for part in (str(event.get_kind_display()), moves) if part)
+        if event.reason:
+            message += f" ({event.reason})"
+        rows.append(
+            HistoryEntry(
+                action_time=event.at,
+                user=event.actor_user or _NoUser(str(event.get_actor_display())),
+                message=message,
+            )
+        )
+    return rows
+
+
+def outage_history(outage: Outage) -> list[HistoryEntry]:
+    """The outage's history rows, shaped for the admin's pages (who, when, what)."""
+    system = _NoUser(gettext("system"))
+    return [
+        HistoryEntry(
+            action_time=event.at,
+            user=event.user or system,
+            message=_outage_event_message(outage, event),
+        )
+        for event in outage.history.select_related("user")
+    ]

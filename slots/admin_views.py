@@ -1,20 +1,19 @@
 """Forms and reads behind the clerk admin's own pages (see slots/admin.py and docs/ADMIN.md).
 
-The pages themselves are ModelAdmin methods (they need the admin's scoping); what they show or
-validate lives here: the "mark service down" form, the progress numbers an outage page polls,
-the day sheet, and the closure → outage step.
+The pages themselves are ModelAdmin methods (they need the admin's scoping); the forms they
+validate and the progress numbers an outage page polls live here. Reads (the day sheet) are
+selectors (slots/selectors.py); writes are services.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from slots.models import Booking, Office, Outage, Service, Slot
+from slots.models import Office, Outage, Service
 
 MARK_DOWN_DEFAULT_HOURS = 4
 EXTEND_MAX_HOURS = 72
@@ -120,7 +119,7 @@ def outage_progress(outage: Outage) -> dict:
     }
 
 
-# --- Day sheet ------------------------------------------------------------------------------
+# --- Day sheet ---------------------------------------------------------------------------
 
 
 class DaySheetForm(forms.Form):
@@ -139,63 +138,3 @@ class DaySheetForm(forms.Form):
     def __init__(self, *args, offices, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["office"].queryset = offices
-
-
-@dataclass
-class DaySheetCounts:
-    booked: int = 0
-    waiting: int = 0
-    attended: int = 0
-    no_show: int = 0
-    priority: int = 0
-
-    def add(self, booking: Booking) -> None:
-        self.booked += 1
-        self.waiting += booking.status == Booking.Status.CONFIRMED
-        self.attended += booking.status == Booking.Status.ATTENDED
-        self.no_show += booking.status == Booking.Status.NO_SHOW
-        self.priority += booking.priority
-
-
-@dataclass
-class DaySheetSlot:
-    slot: Slot
-    bookings: list[Booking] = field(default_factory=list)
-    counts: DaySheetCounts = field(default_factory=DaySheetCounts)
-
-
-@dataclass
-class DaySheet:
-    office: Office
-    service: Service
-    date: date
-    slots: list[DaySheetSlot] = field(default_factory=list)
-    totals: DaySheetCounts = field(default_factory=DaySheetCounts)
-
-
-def day_sheet(*, office: Office, service: Service, day: date) -> DaySheet:
-    """Every slot of the office × service on the local `day`, each with its seat-holding
-    bookings, priority applicants first, then in booking order. Two queries."""
-    tz = timezone.get_current_timezone()
-    start = datetime.combine(day, time.min, tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
-    sheet = DaySheet(office=office, service=service, date=day)
-    by_slot: dict[int, DaySheetSlot] = {}
-    for slot in Slot.objects.filter(
-        office=office, service=service, starts_at__gte=start, starts_at__lt=end
-    ).order_by("starts_at", "pk"):
-        by_slot[slot.pk] = DaySheetSlot(slot=slot)
-        sheet.slots.append(by_slot[slot.pk])
-    bookings = (
-        Booking.objects.filter(
-            slot_id__in=list(by_slot), status__in=Booking.SEAT_HOLDING, service=service
-        )
-        .select_related("applicant")
-        .order_by("-priority", "created_at", "pk")
-    )
-    for booking in bookings:
-        row = by_slot[booking.slot_id]
-        row.bookings.append(booking)
-        row.counts.add(booking)
-        sheet.totals.add(booking)
-    return sheet

@@ -9,6 +9,10 @@ class SlotsConfig(AppConfig):
     def ready(self) -> None:
         from celery import signals
 
+        from rto_booking.metrics import register_database_metrics
+        from slots import metrics
+
+        register_database_metrics(metrics.database_metrics)
         signals.worker_ready.connect(_resume_lost_reschedules, weak=False)
 
 
@@ -16,6 +20,6 @@ def _resume_lost_reschedules(**kwargs) -> None:
     """A worker that starts looks for reschedules whose run died (killed worker, lost message)
     at once, instead of waiting for beat's next round (slots.services.outages.outages_reconcile)."""
     from rto_booking.queueing import enqueue_now
-    from slots.tasks import reconcile_outages
+    from slots.tasks import reconcile_outages_task
 
-    enqueue_now(reconcile_outages)
+    enqueue_now(reconcile_outages_task)

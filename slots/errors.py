@@ -5,7 +5,13 @@ The messages are translatable so the same error reads well in the API, the pages
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+from django.db import OperationalError
 from django.utils.translation import gettext_lazy as _
+
+from rto_booking.db import is_lock_timeout
 
 
 class BookingError(Exception):
@@ -75,3 +81,15 @@ class Busy(BookingError):
     code = "busy"
     status = 503
     default_message = _("The system is busy. Please try again in a moment.")
+
+
+@contextlib.contextmanager
+def busy_on_lock_timeout() -> Iterator[None]:
+    """Turn PostgreSQL giving up on a lock (lock_timeout, statement_timeout) into `Busy`: a
+    clear "try again in a moment" instead of a 500. Any other database error passes."""
+    try:
+        yield
+    except OperationalError as error:
+        if is_lock_timeout(error):
+            raise Busy() from None
+        raise

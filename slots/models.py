@@ -378,6 +378,15 @@ class BookingEvent(models.Model):
     at = models.DateTimeField(_("at"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     actor = models.CharField(_("by"), max_length=10, choices=Actor.choices)
+    # Who did it when it was staff: the clerk in the admin or behind the staff API.
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("staff user"),
+    )
     from_slot = models.ForeignKey(
         Slot, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
@@ -495,6 +504,41 @@ class Outage(models.Model):
         if (get_language() or "en").startswith("hi") and self.reason_hi:
             return self.reason_hi
         return self.reason
+
+
+class OutageEvent(models.Model):
+    """Append-only history of an outage: what happened to it, when, and who did it."""
+
+    class Kind(models.TextChoices):
+        DECLARED = "declared", _("Declared")
+        EXTENDED = "extended", _("Expected end changed")
+        RESOLVED = "resolved", _("Resolved")
+        UNDONE = "undone", _("Undone as a false alarm")
+
+    outage = models.ForeignKey("Outage", on_delete=models.CASCADE, related_name="history")
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    expected_end_before = models.DateTimeField(_("expected end before"), null=True, blank=True)
+    expected_end_after = models.DateTimeField(_("expected end after"), null=True, blank=True)
+    # What else the event needs to be told in words, e.g. {"closure": "2026-12-05"} or
+    # {"moved_back": 12, "stayed": 3}: rendered in the reader's language when shown.
+    details = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("outage event")
+        verbose_name_plural = _("outage events")
+
+    def __str__(self) -> str:
+        return f"{self.outage_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
 
 
 class IdempotencyKey(models.Model):

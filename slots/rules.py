@@ -5,17 +5,13 @@ Every limit comes from settings (see rto_booking/settings.py, "Booking rules").
 
 from __future__ import annotations
 
-import functools
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Exists, OuterRef, Q, Subquery
-from django.db.models.functions import TruncDate
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from rto_booking.db import model_columns, model_from_row, prepared_cursor
 from slots.errors import OutsideLicenceWindow, SlotUnavailable
 from slots.models import Closure, Outage, Service, Slot
 
@@ -62,115 +58,13 @@ def closure_on(*, office_id: int, service_id: int, day: date) -> Closure | None:
     )
 
 
-@functools.cache
-def _slot_checks_sql() -> tuple[str, list]:
-    """The PostgreSQL form of `slot_with_checks`, written once from the models' metadata."""
-    from slots.models import Booking, Offering, Office, Service
-
-    parts = [(Slot, "s"), (Office, "f"), (Service, "v"), (Offering, "g")]
-    columns = ", ".join(model_columns(model, alias) for model, alias in parts)
-    offices = Outage.offices.through._meta.db_table
-    services = Outage.services.through._meta.db_table
-    active = ", ".join(f"'{status}'" for status in Booking.ACTIVE)
-    sql = f"""
-        SELECT {columns},
-          (SELECT c.id FROM {Closure._meta.db_table} c
-            WHERE c.office_id = s.office_id
-              AND c.date = (s.starts_at AT TIME ZONE %(tz)s)::date
-              AND (c.service_id IS NULL OR c.service_id = s.service_id) LIMIT 1),
-          (SELECT o.id FROM {Outage._meta.db_table} o
-             JOIN {offices} oo ON oo.outage_id = o.id AND oo.office_id = s.office_id
-            WHERE o.resolved_at IS NULL
-              AND o.starts_at < s.ends_at AND o.expected_end > s.starts_at
-              AND (NOT EXISTS (SELECT 1 FROM {services} os WHERE os.outage_id = o.id)
-                   OR EXISTS (SELECT 1 FROM {services} os
-                               WHERE os.outage_id = o.id AND os.service_id = s.service_id))
-            LIMIT 1),
-          EXISTS (SELECT 1 FROM {Booking._meta.db_table} b
-                   WHERE b.applicant_id = %(applicant)s AND b.service_id = s.service_id
-                     AND b.status IN ({active}))
-        FROM {Slot._meta.db_table} s
-        JOIN {Office._meta.db_table} f ON f.id = s.office_id
-        JOIN {Service._meta.db_table} v ON v.id = s.service_id
-        JOIN {Offering._meta.db_table} g ON g.id = s.offering_id
-        WHERE s.id = %(slot)s
-    """  # noqa: S608 (table and column names from the models, values as parameters)
-    return sql, parts
-
-
-def _slot_with_checks_sql(*, slot_id: int, applicant_id: int | None) -> Slot:
-    sql, parts = _slot_checks_sql()
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            sql,
-            {"tz": settings.TIME_ZONE, "applicant": applicant_id or 0, "slot": slot_id},
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise Slot.DoesNotExist
-    instances, start = [], 0
-    for model, _alias in parts:
-        instance, start = model_from_row(model, row, start)
-        instances.append(instance)
-    slot, office, service, offering = instances
-    cache = slot._state.fields_cache
-    cache["office"], cache["service"], cache["offering"] = office, service, offering
-    slot.closure_id, slot.outage_id, slot.holds_active = row[start:]
-    return slot
-
-
-def slot_with_checks(*, slot_id: int, applicant_id: int | None = None):
-    """The slot (with office, service, offering) and, in the same query, what the rules need:
-    `closure_id` (a closure of its office and service on its local day), `outage_id` (an
-    unresolved outage over it) and, with `applicant_id`, `holds_active` (an active booking of
-    the applicant for its service). One query instead of four on the booking hot path — on
-    PostgreSQL a hand-written one, since compiling the ORM form costs more than running it."""
-    if connection.vendor == "postgresql":
-        return _slot_with_checks_sql(slot_id=slot_id, applicant_id=applicant_id)
-    return _slot_with_checks_orm(slot_id=slot_id, applicant_id=applicant_id)
-
-
-def _slot_with_checks_orm(*, slot_id: int, applicant_id: int | None) -> Slot:
-    """The portable form of `slot_with_checks` (SQLite); the same answers as the SQL form."""
-    from slots.models import Booking
-
-    return (
-        Slot.objects.select_related("office", "service", "offering")
-        .annotate(
-            local_day=TruncDate("starts_at"),
-            closure_id=Subquery(
-                Closure.objects.filter(office_id=OuterRef("office_id"), date=OuterRef("local_day"))
-                .filter(Q(service__isnull=True) | Q(service_id=OuterRef("service_id")))
-                .values("pk")[:1]
-            ),
-            outage_id=Subquery(
-                Outage.objects.filter(
-                    resolved_at__isnull=True,
-                    offices=OuterRef("office_id"),
-                    starts_at__lt=OuterRef("ends_at"),
-                    expected_end__gt=OuterRef("starts_at"),
-                )
-                .filter(Q(services=OuterRef("service_id")) | Q(services__isnull=True))
-                .values("pk")[:1]
-            ),
-            holds_active=Exists(
-                Booking.objects.filter(
-                    applicant_id=applicant_id or 0,
-                    service_id=OuterRef("service_id"),
-                    status__in=Booking.ACTIVE,
-                )
-            ),
-        )
-        .get(pk=slot_id)
-    )
-
-
 def check_slot_bookable(*, slot: Slot, now: datetime, system_move: bool = False) -> None:
     """Raise SlotUnavailable unless `slot` may take a booking now.
 
     `system_move` relaxes the horizon for moves made by the system for an outage (slots are
     generated a little beyond it precisely so those moves find room). A slot loaded by
-    `slot_with_checks` carries the closure and outage answers; otherwise they are queried.
+    `slots.hotpath.slot_with_checks` carries the closure and outage answers; otherwise they
+    are queried.
     """
     if slot.starts_at < booking_cutoff(now):
         raise SlotUnavailable(

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from slots.models import Closure, Offering, Office, Outage, Slot
+from slots.models import Booking, Closure, Offering, Office, Outage, Service, Slot
 from slots.rules import bookable_seats, booking_cutoff, booking_horizon_end, outages_covering
 
 
@@ -140,3 +140,66 @@ def availability_for_office(
         days.append(DayAvailability(date=day, status=status, reason=reason, slots=entries))
         day += timedelta(days=1)
     return days
+
+
+# --- Day sheet ---------------------------------------------------------------------------
+
+
+@dataclass
+class DaySheetCounts:
+    booked: int = 0
+    waiting: int = 0
+    attended: int = 0
+    no_show: int = 0
+    priority: int = 0
+
+    def add(self, booking: Booking) -> None:
+        self.booked += 1
+        self.waiting += booking.status == Booking.Status.CONFIRMED
+        self.attended += booking.status == Booking.Status.ATTENDED
+        self.no_show += booking.status == Booking.Status.NO_SHOW
+        self.priority += booking.priority
+
+
+@dataclass
+class DaySheetSlot:
+    slot: Slot
+    bookings: list[Booking] = field(default_factory=list)
+    counts: DaySheetCounts = field(default_factory=DaySheetCounts)
+
+
+@dataclass
+class DaySheet:
+    office: Office
+    service: Service
+    date: date
+    slots: list[DaySheetSlot] = field(default_factory=list)
+    totals: DaySheetCounts = field(default_factory=DaySheetCounts)
+
+
+def day_sheet(*, office: Office, service: Service, day: date) -> DaySheet:
+    """Every slot of the office × service on the local `day`, each with its seat-holding
+    bookings, priority applicants first, then in booking order. Two queries."""
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(day, time.min, tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+    sheet = DaySheet(office=office, service=service, date=day)
+    by_slot: dict[int, DaySheetSlot] = {}
+    for slot in Slot.objects.filter(
+        office=office, service=service, starts_at__gte=start, starts_at__lt=end
+    ).order_by("starts_at", "pk"):
+        by_slot[slot.pk] = DaySheetSlot(slot=slot)
+        sheet.slots.append(by_slot[slot.pk])
+    bookings = (
+        Booking.objects.filter(
+            slot_id__in=list(by_slot), status__in=Booking.SEAT_HOLDING, service=service
+        )
+        .select_related("applicant")
+        .order_by("-priority", "created_at", "pk")
+    )
+    for booking in bookings:
+        row = by_slot[booking.slot_id]
+        row.bookings.append(booking)
+        row.counts.add(booking)
+        sheet.totals.add(booking)
+    return sheet

@@ -1,24 +1,33 @@
-"""Celery tasks of the slots app: thin wrappers that call one service each."""
+"""Celery tasks of the slots app: each takes ids, calls one service, and owns its retries and
+its follow-up publishes. Services never import this module's callers back: they enqueue with
+`rto_booking.queueing.enqueue_on_commit(<task>, …)` after importing the task from here."""
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.db import OperationalError
 
+from rto_booking.queueing import enqueue_now
+from slots.services.bookings import bookings_mark_no_shows
+from slots.services.reminders import reminders_write
+from slots.services.reschedule import outage_reschedule, outages_needing_a_run
 from slots.services.slot_generation import slots_generate
+
+# A lost run is published again at most this often per outage: a message waiting behind a long
+# run in the queue is not lost, and need not be doubled every time the reconcile comes round.
+REPUBLISH_KEY = "outages:republished:{id}"
 
 
 @shared_task(name="slots.tasks.generate_slots")
-def generate_slots(days: int | None = None) -> dict:
+def generate_slots_task(days: int | None = None) -> dict:
     """Keep the slot horizon filled (beat, hourly). Idempotent."""
     result = slots_generate(days=days or settings.SLOT_GENERATION_DAYS)
     return {"created": result.created, "updated": result.updated}
 
 
 @shared_task(name="slots.tasks.mark_no_shows")
-def mark_no_shows() -> int:
+def mark_no_shows_task() -> int:
     """Close the books on past days: confirmed bookings nobody checked in become no-shows."""
-    from slots.services.bookings import bookings_mark_no_shows
-
     return bookings_mark_no_shows()
 
 
@@ -29,10 +38,8 @@ def mark_no_shows() -> int:
     retry_backoff_max=120,
     max_retries=10,
 )
-def reschedule_outage(outage_id: int) -> dict | None:
+def reschedule_outage_task(outage_id: int) -> dict | None:
     """Move every booking affected by the outage (rescheduling queue). Idempotent."""
-    from slots.services.outages import outage_reschedule
-
     outage = outage_reschedule(outage_id=outage_id)
     if outage is None:
         return None
@@ -40,8 +47,22 @@ def reschedule_outage(outage_id: int) -> dict | None:
 
 
 @shared_task(name="slots.tasks.reconcile_outages")
-def reconcile_outages() -> list[int]:
-    """Re-run outages whose run was lost, or whose window holds a booking again (beat)."""
-    from slots.services.outages import outages_reconcile
+def reconcile_outages_task() -> list[int]:
+    """Beat, every RECONCILE_INTERVAL_SECONDS, and every worker once at start: publish a run
+    for each outage whose run died or was lost, or whose window holds a booking again."""
+    published = []
+    for outage_id in outages_needing_a_run():
+        marker = REPUBLISH_KEY.format(id=outage_id)
+        if cache.add(marker, 1, timeout=settings.RECONCILE_INTERVAL_SECONDS * 2) is False:
+            continue  # published a moment ago; its message may still be on its way
+        if enqueue_now(reschedule_outage_task, outage_id):
+            published.append(outage_id)
+        else:
+            cache.delete(marker)  # nothing went out: try again next time
+    return published
 
-    return outages_reconcile()
+
+@shared_task(name="slots.tasks.send_reminders")
+def send_reminders_task() -> int:
+    """Beat, every 15 minutes: write tomorrow's reminders (idempotent); they are sent after."""
+    return reminders_write()

@@ -139,7 +139,7 @@ class BookingEventFactory(factory.django.DjangoModelFactory):
 
 
 class NotificationFactory(factory.django.DjangoModelFactory):
-    """A pending SMS about a booking, with the context `notification_rows_for_events` writes."""
+    """A pending SMS about a booking, with the context `message_rows_for_events` writes."""
 
     class Meta:
         model = Notification

@@ -159,12 +159,15 @@ def start_private_redis(*, port: int | None = None, log_dir: Path | None = None)
 
 @contextlib.contextmanager
 def use_broker(url: str) -> Iterator[None]:
-    """Make this process publish tasks to `url` (not eagerly), restoring everything after.
+    """Make this process publish tasks to `url` (not eagerly) and use that Redis as its cache,
+    as a web process of the same deployment does; everything is restored after.
 
     The Celery app caches its connection and producer pools (kombu's process-wide registry,
     keyed by URL), so the registry is reset here and again on the way out, and the app's
     references to it are dropped, to be rebuilt for whatever URL is configured next.
     """
+    from django.conf import settings
+    from django.test import override_settings
     from kombu import pools
 
     from rto_booking.celery import app
@@ -178,8 +181,10 @@ def use_broker(url: str) -> Iterator[None]:
     reset_pools()
     app.conf.broker_url = url
     app.conf.task_always_eager = False
+    shared_cache = {"default": {**settings.CACHES["default"], "LOCATION": url}}
     try:
-        yield
+        with override_settings(CACHES=shared_cache):
+            yield
     finally:
         reset_pools()
         app.conf.broker_url, app.conf.task_always_eager = saved

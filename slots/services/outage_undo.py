@@ -28,22 +28,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from slots.errors import Busy
-from slots.models import Booking, BookingEvent, Closure, Outage, Slot
-from slots.services.outages import (
-    Group,
-    OutageInvalid,
-    advisory_lock_groups,
-    bookings_point_to,
-    int_pairs_sql,
-    outage_groups,
-    slots_booked_add,
-)
+from notifications.models import Notification
+from slots import hotpath
+from slots.errors import busy_on_lock_timeout
+from slots.messages import messages_write_for_events
+from slots.models import Booking, BookingEvent, Closure, Outage, OutageEvent, Slot
+from slots.services.outage_scope import Group, groups_of, lock_groups
+from slots.services.outages import OutageInvalid, outage_event_record
 
 FALSE_ALARM_REASON = "false alarm"
 
@@ -77,7 +73,9 @@ def outage_undo_available(*, outage: Outage, now: datetime | None = None) -> boo
     )
 
 
-def outage_undo(*, outage: Outage, now: datetime | None = None) -> OutageUndoResult:
+def outage_undo(
+    *, outage: Outage, acting_user=None, now: datetime | None = None
+) -> OutageUndoResult:
     """Undo a false alarm (see module doc). Raises OutageUndoRefused or Busy."""
     now = now or timezone.now()
     deadline = outage_undo_deadline(outage=outage)
@@ -93,20 +91,11 @@ def outage_undo(*, outage: Outage, now: datetime | None = None) -> OutageUndoRes
                 "deadline": formats.date_format(timezone.localtime(deadline), "DATETIME_FORMAT"),
             }
         )
-    try:
-        with transaction.atomic():
-            return _undo(outage=outage, now=now)
-    except OperationalError as error:
-        sqlstate = getattr(getattr(error, "__cause__", None), "sqlstate", None)
-        if sqlstate in {"55P03", "57014"}:  # lock_not_available, query_canceled (timeouts)
-            raise Busy() from None
-        raise
+    with busy_on_lock_timeout(), transaction.atomic():
+        return _undo(outage=outage, acting_user=acting_user, now=now)
 
 
-def _undo(*, outage: Outage, now: datetime) -> OutageUndoResult:
-    from notifications.models import Notification
-    from notifications.services import notifications_write
-
+def _undo(*, outage: Outage, acting_user, now: datetime) -> OutageUndoResult:
     locked = Outage.objects.select_for_update().get(pk=outage.pk)
     if locked.resolved_at is not None:
         raise OutageUndoRefused(_("This outage is already resolved."))
@@ -114,17 +103,17 @@ def _undo(*, outage: Outage, now: datetime) -> OutageUndoResult:
         raise OutageUndoRefused(
             _("Bookings are still being moved. Undo when the progress shows done.")
         )
-    groups = outage_groups(
-        office_ids=list(locked.offices.values_list("pk", flat=True)),
-        service_ids=list(locked.services.values_list("pk", flat=True)),
-    )
+    groups = groups_of(locked)
     # The rescheduler's locks, taken the way it takes them (one sorted order, no cycles):
     # whatever still touches these offices × services finishes first, nothing starts meanwhile.
-    advisory_lock_groups(groups)
+    lock_groups(groups)
     Outage.objects.filter(pk=locked.pk, resolved_at__isnull=True).update(
         resolved_at=max(now, locked.starts_at + timedelta(seconds=1))
     )
     locked.refresh_from_db()
+    record = outage_event_record(
+        outage=locked, kind=OutageEvent.Kind.UNDONE, acting_user=acting_user
+    )
 
     # What the outage did to each booking: its first move names the original slot, its last
     # one where the outage left it.
@@ -192,7 +181,7 @@ def _undo(*, outage: Outage, now: datetime) -> OutageUndoResult:
     taken = Counter(original[b.pk] for b in back)
     released = Counter(b.slot_id for b in back if b.status == Booking.Status.CONFIRMED)
     _take_seats(taken)
-    slots_booked_add(dict(released), -1)
+    hotpath.slots_booked_add(dict(released), -1)
 
     moved_events = [
         BookingEvent(
@@ -200,6 +189,7 @@ def _undo(*, outage: Outage, now: datetime) -> OutageUndoResult:
             at=now,
             kind=BookingEvent.Kind.RESCHEDULED,
             actor=BookingEvent.Actor.STAFF,
+            actor_user=acting_user,
             # A booking waiting for a new slot held no seat: it comes from nowhere.
             from_slot_id=booking.slot_id if booking.status == Booking.Status.CONFIRMED else None,
             to_slot_id=original[booking.pk],
@@ -210,7 +200,7 @@ def _undo(*, outage: Outage, now: datetime) -> OutageUndoResult:
         )
         for booking in back
     ]
-    bookings_point_to([(b.pk, original[b.pk]) for b in back], now)
+    hotpath.bookings_point_to([(b.pk, original[b.pk]) for b in back], now)
     Booking.objects.filter(pk__in=[b.pk for b in back]).update(
         status=Booking.Status.CONFIRMED,
         # Priority was granted for this outage; keep it only if another outage moved them too.
@@ -232,6 +222,7 @@ def _undo(*, outage: Outage, now: datetime) -> OutageUndoResult:
             at=now,
             kind=BookingEvent.Kind.RESTORED,
             actor=BookingEvent.Actor.STAFF,
+            actor_user=acting_user,
             outage=locked,
             reason=FALSE_ALARM_REASON,
         )
@@ -244,13 +235,16 @@ def _undo(*, outage: Outage, now: datetime) -> OutageUndoResult:
     for event in events:
         event.outage = locked
     extra = {"false_alarm": True}
-    notifications_write(
+    messages_write_for_events(
         events=events[: len(moved_events)], kind=Notification.Kind.RESCHEDULED, extra=extra
     )
-    notifications_write(
+    messages_write_for_events(
         events=events[len(moved_events) :], kind=Notification.Kind.SERVICE_RESTORED, extra=extra
     )
-    return OutageUndoResult(moved_back=len(back), stayed=len(stay))
+    result = OutageUndoResult(moved_back=len(back), stayed=len(stay))
+    record.details = {"moved_back": result.moved_back, "stayed": result.stayed}
+    record.save(update_fields=["details"])
+    return result
 
 
 def _open_slot_check(*, outage: Outage, groups: list[Group], slots):
@@ -293,23 +287,7 @@ def _open_slot_check(*, outage: Outage, groups: list[Group], slots):
 
 def _take_seats(counts: Counter) -> None:
     """booked += n for each slot, only where the seats remain; all or nothing."""
-    if not counts:
-        return
-    table = Slot._meta.db_table
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS s SET booked = s.booked + v.n "  # noqa: S608
-                f"FROM (VALUES {int_pairs_sql(counts.items())}) AS v(id, n) "
-                "WHERE s.id = v.id AND s.booked + v.n <= s.capacity RETURNING s.id"
-            )
-            updated = len(cursor.fetchall())
-    else:
-        updated = sum(
-            Slot.objects.filter(pk=pk, booked__lte=F("capacity") - n).update(booked=F("booked") + n)
-            for pk, n in counts.items()
-        )
-    if updated != len(counts):
+    if hotpath.slots_booked_add_if_free(dict(counts)) != len(counts):
         # The slots are locked, so this cannot happen; if it did, roll everything back.
         raise OutageUndoRefused(_("The original times no longer have the seats. Nothing moved."))
 

@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from slots.models import Booking, BookingEvent, Closure, ExtraSession, Offering, Slot
+from slots.services.outage_scope import Group, lock_groups
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,9 @@ def slots_generate(
 
 
 def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
-    from slots.services.outages import Group, advisory_lock_groups
-
     with transaction.atomic():
         # The same lock as rescheduling takes: the two never lock slots in opposite orders.
-        advisory_lock_groups([Group(offering.office_id, offering.service_id)])
+        lock_groups([Group(offering.office_id, offering.service_id)])
         existing = {
             slot.starts_at: slot
             for slot in Slot.objects.select_for_update()

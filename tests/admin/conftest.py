@@ -42,7 +42,7 @@ def fill_day(offering, day, per_slot, **applicant):
     ]
 
 
-def record_outage(offices, day, *, services=None, created_by=None, reason="Photo server down"):
+def record_outage(offices, day, *, services=None, acting_user=None, reason="Photo server down"):
     """An outage of the whole local `day`, its rescheduling run in-process at commit."""
     with TestCase.captureOnCommitCallbacks(execute=True):
         return outage_create(
@@ -52,7 +52,7 @@ def record_outage(offices, day, *, services=None, created_by=None, reason="Photo
             expected_end=local_dt(day + DAY, 0),
             reason=reason,
             reason_hi="फोटो सर्वर बंद",
-            created_by=created_by,
+            acting_user=acting_user,
         )
 
 

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from slots.models import Booking, Outage
-from slots.services.outages import outage_reschedule
+from slots.services.reschedule import outage_reschedule
 from tests.admin.conftest import DAY, fill_day
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -32,8 +32,8 @@ def test_clerk_marks_service_down_and_sees_progress_reach_done(
     booked = fill_day(photo_bhopal, day, per_slot=2)
     held_back = []
     monkeypatch.setattr(
-        "slots.services.outages.outage_reschedule_on_commit",
-        lambda *, outage: held_back.append(outage.pk),
+        "slots.services.outages.enqueue_on_commit",
+        lambda task, outage_id: held_back.append(outage_id),
     )
 
     # wait_for_function evaluates a string: let the test (not the page) bypass the CSP.

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import time
 
 import pytest
-from django.contrib.admin.models import ADDITION, LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
-from slots.models import Booking, Closure, ExtraSession, Outage, Slot, WeeklySession
+from slots.models import Booking, Closure, ExtraSession, Outage, OutageEvent, Slot, WeeklySession
 from tests.admin.conftest import DAY, day_slots, fill_day, local_dt
 
 pytestmark = pytest.mark.django_db
@@ -153,7 +152,9 @@ def test_closure_on_a_booked_day_moves_the_bookings_like_an_outage(
     assert (outage.state, outage.moved) == ("done", 4)
     for booking in Booking.objects.filter(pk__in=[b.pk for b in booked]):
         assert timezone.localdate(booking.slot.starts_at) > day
-    assert LogEntry.objects.filter(object_id=str(outage.pk), action_flag=ADDITION).exists()
+    declared = OutageEvent.objects.get(outage=outage)
+    assert (declared.kind, declared.user) == ("declared", supervisor_bhopal)
+    assert declared.details == {"closure": day.isoformat()}
     assert any("being moved" in str(m) for m in response.context["messages"])
 
 

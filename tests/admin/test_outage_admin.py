@@ -7,12 +7,11 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
 from notifications.models import Notification
-from slots.models import Booking, Outage
+from slots.models import Booking, Outage, OutageEvent
 from tests.admin.conftest import DAY, fill_day, local_dt, record_outage
 
 pytestmark = pytest.mark.django_db
@@ -107,9 +106,10 @@ def test_confirm_moves_bookings_and_progress_reaches_done(
         b.slot.starts_at >= outage.expected_end
         for b in Booking.objects.filter(pk__in=[b.pk for b in booked])
     )
-    entry = LogEntry.objects.get(object_id=str(outage.pk))
-    assert (entry.user, entry.action_flag) == (clerk_bhopal, ADDITION)
-    assert "Marked down: MP-04, photo-biometrics" in entry.get_change_message()
+    entry = OutageEvent.objects.get(outage=outage)
+    assert (entry.user, entry.kind) == (clerk_bhopal, "declared")
+    history = bhopal_client.get(_url("history", outage)).content.decode()
+    assert "Marked down: MP-04, photo-biometrics" in history and "clerk-bhopal" in history
 
     page = bhopal_client.get(_url("change", outage))
     html = page.content.decode()
@@ -172,8 +172,10 @@ def test_extend_through_the_admin_moves_the_newly_covered_bookings(
         for b in Booking.objects.filter(pk__in=[b.pk for b in next_day])
     )
     assert any("Outage extended" in m for m in _messages(response))
-    entry = LogEntry.objects.filter(object_id=str(outage.pk), action_flag=CHANGE).get()
-    assert entry.user == clerk_bhopal and "Extended by 24 h" in entry.change_message
+    entry = OutageEvent.objects.get(outage=outage, kind="extended")
+    assert entry.user == clerk_bhopal
+    assert (entry.expected_end_before, entry.expected_end_after) == (end, outage.expected_end)
+    assert "Extended by 24 h" in bhopal_client.get(_url("history", outage)).content.decode()
 
 
 def test_resolve_through_the_admin(
@@ -190,9 +192,8 @@ def test_resolve_through_the_admin(
     assert Notification.objects.filter(
         booking__in=booked, kind="service_restored", channel="sms"
     ).count() == len(booked)
-    assert LogEntry.objects.filter(
-        object_id=str(outage.pk), user=clerk_bhopal, change_message__startswith="Resolved at"
-    ).exists()
+    assert OutageEvent.objects.get(outage=outage, kind="resolved").user == clerk_bhopal
+    assert "Resolved at" in bhopal_client.get(_url("change", outage)).content.decode()
     # Resolved: no more buttons, and resolving again changes nothing.
     again = bhopal_client.post(_url("resolve", outage), follow=True)
     assert any("already resolved" in m for m in _messages(again))
@@ -220,9 +221,10 @@ def test_undo_within_the_window_through_the_admin(
     )
     outage.refresh_from_db()
     assert outage.resolved_at is not None
-    assert LogEntry.objects.filter(
-        object_id=str(outage.pk), user=clerk_bhopal, change_message__startswith="Undone"
-    ).exists()
+    undone = OutageEvent.objects.get(outage=outage, kind="undone")
+    assert undone.user == clerk_bhopal and undone.details == {"moved_back": 8, "stayed": 0}
+    history = bhopal_client.get(_url("history", outage)).content.decode()
+    assert "Undone as a false alarm: 8 moved back" in history
 
 
 def test_undo_after_the_window_is_refused_with_a_clear_message(
@@ -261,7 +263,24 @@ def test_all_services_when_none_ticked(
     assert "all services" in listing and "4 of 4" in listing
 
 
-def test_log_entries_show_in_recent_actions(root_client, superuser, bhopal, outage_day):
-    root_client.post(ADD, {**_form([bhopal], outage_day), "_confirm": "1"})
-    index = root_client.get(reverse("admin:index")).content.decode()
-    assert "Recent actions" in index and "Photo-capture server down" in index
+def test_an_outage_declared_through_the_staff_api_is_attributed_in_the_admin_history(
+    root_client, superuser, bhopal, outage_day
+):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(superuser)
+    created = api.post(
+        "/api/v1/outages/",
+        {
+            "offices": ["MP-04"],
+            "expected_end": local_dt(outage_day + timedelta(days=1), 0).isoformat(),
+            "starts_at": local_dt(outage_day, 0).isoformat(),
+            "reason": "Photo-capture server down",
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    outage = Outage.objects.get(pk=created.json()["id"])
+    history = root_client.get(_url("history", outage)).content.decode()
+    assert "Marked down: MP-04" in history and superuser.username in history

@@ -2,6 +2,8 @@
 
 from django.urls import include, path
 
+from rto_booking.urls import handler500  # noqa: F401 (the site's own 500 page, as in production)
+
 
 def broken(request):
     raise RuntimeError("secret internal detail")

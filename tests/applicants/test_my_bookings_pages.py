@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
-from applicants.links import one_tap_cancel_url
 from notifications.models import Notification
+from slots.links import one_tap_cancel_url
 from slots.models import Booking, BookingEvent, Outage, Slot
 from slots.services.bookings import booking_create
 from tests.applicants.conftest import day_ahead

@@ -17,9 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications.models import Notification
-from notifications.services import notifications_write
-from notifications.tasks import dispatch_notifications, sweep_outbox
+from notifications.tasks import dispatch_notifications_task, sweep_outbox_task
 from rto_booking.queueing import enqueue_now
+from slots.messages import messages_write_for_events
 from tests.factories import ApplicantFactory, NotificationFactory
 from tests.live import start_private_redis, use_broker, wait_for
 
@@ -44,7 +44,7 @@ def sent_files(settings) -> Counter:
 def write_confirmations(make_event, count: int, **applicant) -> list[int]:
     events = [make_event(applicant=ApplicantFactory(**applicant)) for _ in range(count)]
     with transaction.atomic():
-        notifications_write(events=events, kind=Kind.BOOKING_CONFIRMED)
+        messages_write_for_events(events=events, kind=Kind.BOOKING_CONFIRMED)
     return [e.pk for e in events]
 
 
@@ -113,7 +113,7 @@ def test_rows_written_while_redis_is_down_go_out_when_it_returns(
 
             redis = start_private_redis(port=redis.port, log_dir=tmp_path / "redis")
             # What beat does every minute: the sweep finds the due rows and dispatches.
-            assert wait_for(lambda: enqueue_now(sweep_outbox), timeout=10)
+            assert wait_for(lambda: enqueue_now(sweep_outbox_task), timeout=10)
             assert wait_for(lambda: statuses() == Counter(sent=3), timeout=WAIT), (
                 statuses(),
                 worker.log()[-4000:],
@@ -132,7 +132,7 @@ def test_two_workers_never_send_a_row_twice(broker, workers, settings, bhopal_ph
     second.wait_ready()
 
     for _ in range(6):  # several dispatchers racing for the same rows
-        assert enqueue_now(dispatch_notifications)
+        assert enqueue_now(dispatch_notifications_task)
 
     assert wait_for(lambda: statuses() == Counter(sent=1500), timeout=WAIT), (
         statuses(),
@@ -165,7 +165,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(broker, workers, make_event, ga
 
     # Beat's sweep, every few seconds until the lease of the dead worker's claim has ended.
     def all_sent() -> bool:
-        enqueue_now(sweep_outbox)
+        enqueue_now(sweep_outbox_task)
         return statuses() == Counter(sent=16)
 
     assert wait_for(all_sent, timeout=WAIT, interval=2), second.log()[-3000:]

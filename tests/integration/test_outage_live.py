@@ -20,8 +20,9 @@ from notifications.models import Notification
 from slots.integrity import integrity_violations
 from slots.models import Booking, BookingEvent, Outage, Slot
 from slots.services.bookings import booking_reference_new
-from slots.services.outages import outage_create, outages_reconcile
+from slots.services.outages import outage_create
 from slots.services.slot_generation import slots_generate
+from slots.tasks import reconcile_outages_task
 from tests.factories import daily_sessions, local_dt
 from tests.live import wait_for
 
@@ -103,7 +104,7 @@ def test_worker_killed_mid_reschedule_resumes_to_the_same_end_state(
 
     # The killed run's lock went with its connection: the new worker's reconcile at start
     # sees an unfinished outage with a free lock, re-publishes it, and finishes the job.
-    assert outages_reconcile() == [outage.pk]  # what beat's next round finds, too
+    assert reconcile_outages_task() == [outage.pk]  # what beat's next round finds, too
     workers.and_wait(redis_url=broker.url)
     assert wait_for(lambda: progress() == ("done", total), timeout=60), progress()
 

@@ -16,8 +16,8 @@ from icalendar import Calendar
 
 from notifications.dispatcher import notifications_dispatch, retry_delay
 from notifications.models import Notification
-from notifications.services import notifications_dispatch_followup, notifications_write
-from notifications.tasks import sweep_outbox
+from notifications.tasks import _follow_up, sweep_outbox_task
+from slots.messages import messages_write_for_events
 from tests.factories import ApplicantFactory, NotificationFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,7 @@ def make_due(**kwargs) -> Notification:
 
 def test_sends_due_sms_and_marks_it_sent(make_event, settings):
     event = make_event(applicant=ApplicantFactory(email="", preferred_language="hi"))
-    notifications_write(events=[event], kind=Kind.BOOKING_CONFIRMED)
+    messages_write_for_events(events=[event], kind=Kind.BOOKING_CONFIRMED)
 
     result = notifications_dispatch()
 
@@ -65,7 +65,7 @@ def test_rows_not_yet_due_are_left_alone(settings):
 
 def test_email_has_text_html_and_a_calendar_file(make_event):
     event = make_event(applicant=ApplicantFactory(email="ramesh@example.in"))
-    notifications_write(events=[event], kind=Kind.BOOKING_CONFIRMED)
+    messages_write_for_events(events=[event], kind=Kind.BOOKING_CONFIRMED)
 
     notifications_dispatch()
 
@@ -90,7 +90,7 @@ def test_email_has_text_html_and_a_calendar_file(make_event):
 
 def test_needs_new_slot_email_has_no_calendar_file(make_event):
     event = make_event(applicant=ApplicantFactory(email="a@example.in"))
-    notifications_write(events=[event], kind=Kind.NEEDS_NEW_SLOT)
+    messages_write_for_events(events=[event], kind=Kind.NEEDS_NEW_SLOT)
     notifications_dispatch()
     (message,) = mail.outbox
     assert message.attachments == []
@@ -183,15 +183,15 @@ def test_rows_claimed_but_not_sent_in_time_are_handed_back(settings, monkeypatch
 
 def test_sweep_counts_due_rows_and_dispatches(settings):
     make_due()
-    assert sweep_outbox() == 1  # tests run eagerly: the dispatcher ran at once
+    assert sweep_outbox_task() == 1  # tests run eagerly: the dispatcher ran at once
     assert Notification.objects.get().status == "sent"
-    assert sweep_outbox() == 0
+    assert sweep_outbox_task() == 0
 
 
 def test_no_followup_runs_in_eager_mode():
     from notifications.dispatcher import DispatchResult
 
-    assert notifications_dispatch_followup(result=DispatchResult()) == "eager"
+    assert _follow_up(DispatchResult()) == "eager"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,7 +2,7 @@
 
 from django.core import signing
 
-from applicants.links import ONE_TAP_CANCEL_SALT, one_tap_cancel_reference, one_tap_cancel_url
+from slots.links import ONE_TAP_CANCEL_SALT, one_tap_cancel_reference, one_tap_cancel_url
 
 
 def _token(url: str) -> str:

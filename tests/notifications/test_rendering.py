@@ -6,8 +6,8 @@ import pytest
 
 from notifications.models import Notification
 from notifications.rendering import format_when, render_notification, short_text
-from notifications.services import notification_rows_for_events
 from notifications.sms import is_gsm7
+from slots.messages import message_rows_for_events
 from slots.models import BookingEvent
 from tests.factories import ApplicantFactory
 
@@ -56,7 +56,7 @@ def rows_for(make_event, outage, settings):
         )
         if kind == Kind.NEEDS_NEW_SLOT:
             event.from_starts_at, event.to_starts_at = event.booking.slot.starts_at, None
-        result = {r.channel: r for r in notification_rows_for_events(events=[event], kind=kind)}
+        result = {r.channel: r for r in message_rows_for_events(events=[event], kind=kind)}
         if kind == Kind.REMINDER:
             for row in result.values():
                 row.context["links"]["cancel"] = "https://rtoslot.mp.gov.in/my/cancel/TOKEN/"

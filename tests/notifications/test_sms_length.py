@@ -13,8 +13,8 @@ import pytest
 
 from notifications.models import Notification
 from notifications.rendering import render_notification
-from notifications.services import notification_rows_for_events
 from notifications.sms import sms_length, sms_segments
+from slots.messages import message_rows_for_events
 from slots.models import BookingEvent
 from tests.factories import (
     ApplicantFactory,
@@ -93,7 +93,7 @@ def test_every_sms_template_keeps_its_segment_budget(make_event, outage, setting
             )
             event.booking.slot.offering = offering
             event.booking.office, event.booking.service = office, service
-            (row,) = notification_rows_for_events(events=[event], kind=kind)
+            (row,) = message_rows_for_events(events=[event], kind=kind)
             event.booking.delete()
             if kind == Kind.REMINDER:
                 # A real signed link is this long (reference + timestamp + signature).

@@ -5,6 +5,8 @@ from django.urls import include, path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from rto_booking.urls import handler500  # noqa: F401 (the site's own 500 page, as in production)
+
 
 def page_without_database(request):
     raise OperationalError('connection to server at "127.0.0.1", port 5432 failed')

@@ -27,7 +27,7 @@ from notifications.models import Notification
 from rto_booking import locks
 from rto_booking.celery import app
 from slots.models import Outage
-from slots.services.outages import outages_reconcile
+from slots.tasks import reconcile_outages_task
 from tests.factories import NotificationFactory
 from tests.live import free_port, start_private_redis, use_broker
 
@@ -281,13 +281,13 @@ def test_reconcile_leaves_a_run_whose_lock_is_held_and_restarts_one_whose_lock_i
         queued = redis_client.Redis.from_url(broker.url)
         with use_broker(broker.url):  # published for real, to a Redis nobody consumes
             other.execute("SELECT pg_advisory_lock(%s, %s)", [locks.OUTAGE_RUN, outage.pk])
-            assert outages_reconcile() == []  # a live run (another process) holds the lock
+            assert reconcile_outages_task() == []  # a live run (another process) holds the lock
             assert queued.llen("rescheduling") == 0
             other.execute("SELECT pg_advisory_unlock(%s, %s)", [locks.OUTAGE_RUN, outage.pk])
             cache.clear()
-            assert outages_reconcile() == [outage.pk]  # its run died: nobody holds the lock
+            assert reconcile_outages_task() == [outage.pk]  # its run died: nobody holds the lock
             assert queued.llen("rescheduling") == 1
-            assert outages_reconcile() == []  # published a moment ago: not doubled
+            assert reconcile_outages_task() == []  # published a moment ago: not doubled
         queued.close()
     finally:
         other.close()

@@ -70,15 +70,18 @@ def test_metrics_ask_for_the_bearer_token_when_one_is_set(client, settings):
 
 def test_task_durations_and_dispatch_outcomes_are_recorded(client, settings):
     settings.METRICS_TOKEN = ""
-    from notifications.tasks import sweep_outbox
+    from notifications.tasks import dispatch_notifications_task, sweep_outbox_task
 
-    sweep_outbox.apply()  # through Celery's tracer: task_prerun/task_postrun fire
-    metrics.task_started("t-1")
-    metrics.task_finished(
-        "t-1",
-        "notifications.tasks.dispatch_notifications",
-        "SUCCESS",
-        {"sent": 3, "retrying": 2, "dead": 1},
+    sweep_outbox_task.apply()  # through Celery's tracer: task_prerun/task_postrun fire
+    # What a dispatcher run returns reaches the counters through task_postrun.
+    from celery import signals
+
+    signals.task_postrun.send(
+        sender=dispatch_notifications_task,
+        task_id="t-1",
+        task=dispatch_notifications_task,
+        state="SUCCESS",
+        retval={"sent": 3, "retrying": 2, "dead": 1},
     )
     values = samples(client.get("/metrics"))
     swept = (

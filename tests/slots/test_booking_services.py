@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from slots import errors
-from slots.models import Booking, BookingEvent, Closure, Outage, Slot
+from slots.models import Booking, Closure, Outage, Slot
 from slots.services.bookings import (
     REFERENCE_ALPHABET,
     booking_cancel,
@@ -236,15 +236,17 @@ def test_reschedule_into_a_full_slot_keeps_the_old_seat(applicant, slot, bhopal_
     assert (slot.booked, booking.slot_id) == (1, slot.pk)
 
 
-def test_self_reschedules_are_limited_but_system_moves_do_not_count(applicant, bhopal_photo):
+def test_self_reschedules_are_limited_but_staff_moves_do_not_count(
+    applicant, bhopal_photo, clerk_bhopal
+):
     slots = [
         SlotFactory(offering=bhopal_photo, starts_at=days_ahead(3, hour=10 + i)) for i in range(5)
     ]
     booking = booking_create(applicant=applicant, slot_id=slots[0].pk)
     booking = booking_reschedule(booking=booking, slot_id=slots[1].pk)
-    booking = booking_reschedule(
-        booking=booking, slot_id=slots[2].pk, actor=BookingEvent.Actor.SYSTEM
-    )
+    booking = booking_reschedule(booking=booking, slot_id=slots[2].pk, acting_user=clerk_bhopal)
+    moved_by = booking.events.get(to_slot=slots[2])
+    assert (moved_by.actor, moved_by.actor_user) == ("staff", clerk_bhopal)
     booking = booking_reschedule(booking=booking, slot_id=slots[3].pk)
     with pytest.raises(errors.RescheduleLimitReached):
         booking_reschedule(booking=booking, slot_id=slots[4].pk)

@@ -14,15 +14,10 @@ from notifications.models import Notification
 from slots.integrity import integrity_violations
 from slots.models import Booking, BookingEvent, Outage, Slot
 from slots.services.bookings import booking_create
-from slots.services.outages import (
-    outage_create,
-    outage_extend,
-    outage_preview,
-    outage_reschedule,
-    outage_resolve,
-    outages_reconcile,
-)
+from slots.services.outages import outage_create, outage_extend, outage_preview, outage_resolve
+from slots.services.reschedule import outage_reschedule
 from slots.services.slot_generation import slots_generate
+from slots.tasks import reconcile_outages_task
 from tests.factories import (
     ApplicantFactory,
     OfferingFactory,
@@ -254,11 +249,11 @@ def test_reconcile_catches_a_booking_made_while_the_outage_was_recorded(
     Slot.objects.filter(pk=slot.pk).update(booked=1)
     assert "no booking left inside a rescheduled outage" in integrity_violations()
 
-    assert outages_reconcile() == [outage.pk]
+    assert reconcile_outages_task() == [outage.pk]
     stray.refresh_from_db()
     assert stray.slot.starts_at >= outage.expected_end and stray.priority
     assert integrity_violations() == {}
-    assert outages_reconcile() == []
+    assert reconcile_outages_task() == []
 
 
 @pytest.mark.django_db
@@ -272,7 +267,7 @@ def test_reconcile_reruns_a_lost_run(photo_bhopal, bhopal):
         created_at=timezone.now() - timedelta(minutes=10),
     )
     outage.offices.add(bhopal)  # recorded, but its task never ran (Redis was down)
-    assert outages_reconcile() == [outage.pk]
+    assert reconcile_outages_task() == [outage.pk]
     outage.refresh_from_db()
     assert (outage.state, outage.moved) == ("done", 4)
 

@@ -1,4 +1,4 @@
-"""Signed links sent to applicants by SMS and e-mail.
+"""Links to a booking sent to applicants by SMS and e-mail.
 
 The one-tap "I can't come" link in the reminder carries the booking reference signed with a
 timestamp, so the (later) cancel page can trust it without a sign-in, and an old or edited link
@@ -12,7 +12,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 
+# The salt is the one the links already sent carry (the module lived in applicants/ then):
+# changing it would break every "I can't come" link in people's phones.
 ONE_TAP_CANCEL_SALT = "applicants.links.one-tap-cancel"
+
+
+def booking_url(*, reference: str) -> str:
+    """The booking's page, where the applicant sees it and can move or cancel it."""
+    return f"{settings.SITE_URL}/my/bookings/{reference}/"
 
 
 def one_tap_cancel_url(*, reference: str) -> str:

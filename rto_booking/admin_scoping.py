@@ -1,8 +1,9 @@
 """Office scoping for the clerk admin: a clerk sees and acts on their own offices only.
 
 A clerk is a staff user listed in `Office.clerks` of one or more offices; a superuser sees every
-office. Every ModelAdmin of the project mixes in `OfficeScopedAdminMixin` and names, in
-`office_lookup`, the path from its model to `Office`:
+office. The office model is settings.OFFICE_MODEL ("slots.Office"), reached by name, so this
+core module depends on no app. Every ModelAdmin of the project mixes in
+`OfficeScopedAdminMixin` and names, in `office_lookup`, the path from its model to `Office`:
 
     office_lookup = "office"            # Booking, Slot, Closure
     office_lookup = "offices"           # Outage (many-to-many)
@@ -25,15 +26,20 @@ Custom admin views call `get_object` (scoped) and then `has_change_permission(re
 
 from __future__ import annotations
 
+from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.utils import lookup_spawns_duplicates, unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404
 
-from slots.models import Office
-
 _CACHE_ATTR = "_clerk_office_ids"
+
+
+def office_model() -> type[Model]:
+    return apps.get_model(settings.OFFICE_MODEL)
 
 
 def clerk_office_ids(request) -> frozenset[int] | None:
@@ -52,10 +58,10 @@ def clerk_office_ids(request) -> frozenset[int] | None:
     return cached
 
 
-def clerk_offices(request) -> QuerySet[Office]:
+def clerk_offices(request) -> QuerySet:
     """The offices the request's user may act on, in code order."""
     ids = clerk_office_ids(request)
-    offices = Office.objects.order_by("code")
+    offices = office_model()._default_manager.order_by("code")
     return offices if ids is None else offices.filter(pk__in=ids)
 
 
@@ -157,9 +163,12 @@ class OfficeScopedAdminMixin:
 
     def scoped_choices(self, request, related_model) -> QuerySet | None:
         """The rows of `related_model` a form may offer, or None when it is not scoped."""
-        if related_model is Office:
+        if related_model is office_model():
             return clerk_offices(request)
-        related_admin = self.admin_site._registry.get(related_model)
+        try:
+            related_admin = self.admin_site.get_model_admin(related_model)
+        except NotRegistered:
+            return None
         if isinstance(related_admin, OfficeScopedAdminMixin):
             return scope_queryset(
                 related_model._default_manager.all(), related_admin.office_lookup, request

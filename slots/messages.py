@@ -1,0 +1,147 @@
+"""Which messages a booking's events produce, and what each message needs to know.
+
+The outbox (notifications/) delivers whatever rows it is given and knows nothing of bookings:
+this module, beside the events, turns an event into its outbox rows — one per channel the
+applicant can receive (SMS always, e-mail when they gave one), in their language, carrying in
+`context` everything the templates need (plain JSON; nothing is rendered here: the dispatcher
+renders at send time). Rows are written in the transaction that records the event, so a message
+exists exactly when its event does (DESIGN.md, "Notifications").
+
+The set-based twin for a statewide reschedule, `slots.hotpath.outbox_rows_for_event_ids`, builds
+the same rows inside PostgreSQL; tests/slots/test_hotpath.py holds the two equal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+
+from notifications.models import Notification
+from notifications.services import notifications_dispatch_on_commit, notifications_write
+from slots import hotpath
+from slots.links import booking_url
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from slots.models import Booking, BookingEvent
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def booking_message_context(booking: Booking) -> dict[str, Any]:
+    """What every message about `booking` needs. Reads only already-loaded relations."""
+    office, service, slot = booking.office, booking.service, booking.slot
+    return {
+        "reference": booking.reference,
+        "full_name": booking.applicant.full_name,
+        "office": {
+            "code": office.code,
+            "name": office.name,
+            "name_hi": office.name_hi,
+            "address": office.address,
+            "address_hi": office.address_hi,
+        },
+        "service": {"slug": service.slug, "name": service.name, "name_hi": service.name_hi},
+        "slot": {"starts_at": _iso(slot.starts_at), "ends_at": _iso(slot.ends_at)},
+        "links": {"booking": booking_url(reference=booking.reference)},
+    }
+
+
+def message_rows(
+    *, booking: Booking, event_key: str, kind: str, context: dict[str, Any], now: datetime
+) -> list[Notification]:
+    """Unsaved outbox rows of one message about `booking`, one per channel it can go by."""
+    applicant = booking.applicant
+    channels = [(Notification.Channel.SMS, applicant.mobile)]
+    if applicant.email:
+        channels.append((Notification.Channel.EMAIL, applicant.email))
+    return [
+        Notification(
+            booking_id=booking.pk,
+            event_key=event_key,
+            channel=channel,
+            kind=kind,
+            language=applicant.preferred_language or "en",
+            recipient=recipient,
+            context=context,
+            status=Notification.Status.PENDING,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for channel, recipient in channels
+        if recipient
+    ]
+
+
+def _json_safe(extra: dict | None) -> dict[str, Any]:
+    # Callers may pass datetimes or lazy strings; the JSON column takes only plain JSON.
+    return json.loads(json.dumps(extra, cls=DjangoJSONEncoder)) if extra else {}
+
+
+def message_rows_for_events(
+    *, events: Sequence[BookingEvent], kind: str, extra: dict | None = None
+) -> list[Notification]:
+    """Unsaved outbox rows, one per event and channel the applicant can receive.
+
+    Runs no query: each event's booking (with applicant, office, service, slot) and outage must
+    already be loaded. `extra` is merged into every context (e.g. {"false_alarm": True}).
+    """
+    if kind not in Notification.Kind.values:
+        raise ValueError(f"Unknown notification kind {kind!r}")
+    extra_json = _json_safe(extra)
+    now = timezone.now()
+    rows: list[Notification] = []
+    for event in events:
+        booking = event.booking
+        context = booking_message_context(booking)
+        context["event_id"] = event.pk
+        context["from_starts_at"] = _iso(event.from_starts_at)
+        context["to_starts_at"] = _iso(event.to_starts_at)
+        if event.reason:
+            context["event_reason"] = event.reason
+        if event.outage_id:
+            outage = event.outage
+            context["outage"] = {
+                "id": outage.pk,
+                "reason": outage.reason,
+                "reason_hi": outage.reason_hi,
+            }
+        else:
+            context["outage"] = None
+        context.update(extra_json)
+        rows.extend(
+            message_rows(
+                booking=booking, event_key=f"event:{event.pk}", kind=kind, context=context, now=now
+            )
+        )
+    return rows
+
+
+def messages_write_for_events(
+    *, events: Sequence[BookingEvent], kind: str, extra: dict | None = None
+) -> list[Notification]:
+    """Write the events' messages in the caller's transaction (sent after it commits).
+
+    Idempotent: a row already written for the same event and channel is skipped. Returns the
+    rows (for an answer that shows them without reading them back)."""
+    rows = message_rows_for_events(events=events, kind=kind, extra=extra)
+    notifications_write(rows=rows)
+    return rows
+
+
+def messages_write_for_event_ids(*, event_ids: Sequence[int], kind: str) -> None:
+    """`messages_write_for_events` for events already in the database, built set-based in
+    PostgreSQL (a statewide reschedule writes 60,000 rows per run; see slots/hotpath.py)."""
+    if kind not in Notification.Kind.values:
+        raise ValueError(f"Unknown notification kind {kind!r}")
+    if not event_ids:
+        return
+    hotpath.outbox_rows_for_event_ids(event_ids=event_ids, kind=kind)
+    notifications_dispatch_on_commit()

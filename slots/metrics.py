@@ -1,0 +1,55 @@
+"""The slots app's numbers for /metrics, read from PostgreSQL at scrape time."""
+
+from __future__ import annotations
+
+from django.db.models import BooleanField, Case, Count, Q, Sum, Value, When
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
+
+from slots.models import Booking, Outage
+
+
+def database_metrics() -> list:
+    bookings = GaugeMetricFamily(
+        "rto_bookings", "Bookings by status (all time, from PostgreSQL).", labels=["status"]
+    )
+    for row in Booking.objects.order_by().values("status").annotate(count=Count("id")):
+        bookings.add_metric([row["status"]], row["count"])
+
+    outages = GaugeMetricFamily(
+        "rto_outages",
+        "Outages by rescheduling state and whether they are still active (unresolved).",
+        labels=["state", "active"],
+    )
+    moved = GaugeMetricFamily(
+        "rto_outage_bookings",
+        "Bookings affected by all outages so far, by outcome (affected, moved, "
+        "needs_new_slot); an undone outage takes its moves back.",
+        labels=["outcome"],
+    )
+    now = timezone.now()
+    still_active = Case(
+        When(Q(resolved_at__isnull=True) | Q(resolved_at__gt=now), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+    rows = (
+        Outage.objects.order_by()
+        .annotate(active=still_active)
+        .values("state", "active")
+        .annotate(
+            count=Count("id"),
+            affected_sum=Sum("affected"),
+            moved_sum=Sum("moved"),
+            needs_sum=Sum("needs_new_slot"),
+        )
+    )
+    totals = {"affected": 0, "moved": 0, "needs_new_slot": 0}
+    for row in rows:
+        outages.add_metric([row["state"], "true" if row["active"] else "false"], row["count"])
+        totals["affected"] += row["affected_sum"] or 0
+        totals["moved"] += row["moved_sum"] or 0
+        totals["needs_new_slot"] += row["needs_sum"] or 0
+    for outcome, value in totals.items():
+        moved.add_metric([outcome], value)
+    return [bookings, outages, moved]

@@ -1,0 +1,161 @@
+"""Who gets which seat when an outage moves bookings: the FIFO allocator and its inputs.
+
+`assign` is a pure function (no database) and the heart of DESIGN.md invariant 5: among the
+bookings one outage moves, an earlier original appointment never gets a later new slot than a
+later one. `candidates_for` reads the free seats it allocates from; `affected_rows` the
+bookings it allocates to. The rescheduler and the preview call the same three.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from slots.models import Closure, Outage, Service, Slot
+from slots.rules import licence_window
+from slots.services.outage_scope import Group
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A slot that can take moved bookings (values only: a chunk reads thousands of them)."""
+
+    slot_id: int
+    starts_at: datetime
+    day: date
+    free: int
+
+
+@dataclass(slots=True)
+class Affected:
+    """A booking to move, as far as the move needs to know it."""
+
+    pk: int
+    slot_id: int
+    office_id: int
+    service_id: int
+    starts_at: datetime  # of its current slot
+    learner_issued: date | None
+
+
+def affected_rows(queryset) -> list[Affected]:
+    return [
+        Affected(*row)
+        for row in queryset.values_list(
+            "pk",
+            "slot_id",
+            "office_id",
+            "service_id",
+            "slot__starts_at",
+            "applicant__learner_licence_issued_on",
+        )
+    ]
+
+
+def candidates_for(
+    *, groups: list[Group], earliest: datetime, now: datetime, lock: bool
+) -> dict[Group, list[Candidate]]:
+    """Slots that could take moved bookings, per group, earliest first: three queries in all.
+
+    Moved bookings may use the priority reserve, so a candidate's free seats are
+    capacity - booked. Slots inside another unresolved outage of their office and service, or on
+    a closed day, are skipped. `lock` takes their row locks (the rescheduler's chunk does).
+    """
+    office_ids = sorted({g.office_id for g in groups})
+    service_ids = sorted({g.service_id for g in groups})
+    latest = now + timedelta(days=settings.SLOT_GENERATION_DAYS + 1)
+    slots = Slot.objects.filter(
+        office_id__in=office_ids,
+        service_id__in=service_ids,
+        starts_at__gte=earliest,
+        starts_at__lt=latest,
+        booked__lt=F("capacity"),
+        offering__is_active=True,
+    ).order_by("office_id", "service_id", "starts_at", "pk")
+    if lock:
+        slots = slots.select_for_update(of=("self",))
+
+    # Unresolved outages of these offices: (office, service or None for all) → windows.
+    blocked: dict[tuple[int, int | None], list[tuple[datetime, datetime]]] = {}
+    outages = (
+        Outage.objects.filter(
+            resolved_at__isnull=True, offices__in=office_ids, expected_end__gt=earliest
+        )
+        .distinct()
+        .prefetch_related("offices", "services")
+    )
+    for other in outages:
+        window = (other.starts_at, other.expected_end)
+        named = [s.pk for s in other.services.all()] or [None]
+        for office in other.offices.all():
+            for service_id in named:
+                blocked.setdefault((office.pk, service_id), []).append(window)
+    closed: dict[tuple[int, int | None], set[date]] = {}
+    for office_id, service_id, day in Closure.objects.filter(
+        office_id__in=office_ids, date__gte=timezone.localdate(earliest)
+    ).values_list("office_id", "service_id", "date"):
+        closed.setdefault((office_id, service_id), set()).add(day)
+
+    wanted = set(groups)
+    result: dict[Group, list[Candidate]] = {g: [] for g in groups}
+    tz = timezone.get_current_timezone()
+    for slot_id, office_id, service_id, starts_at, ends_at, capacity, booked in slots.values_list(
+        "id", "office_id", "service_id", "starts_at", "ends_at", "capacity", "booked"
+    ):
+        group = Group(office_id, service_id)
+        if group not in wanted:
+            continue
+        day = starts_at.astimezone(tz).date()
+        if day in closed.get((office_id, None), ()) or day in closed.get(
+            (office_id, service_id), ()
+        ):
+            continue
+        windows = blocked.get((office_id, None), []) + blocked.get((office_id, service_id), [])
+        if any(s < ends_at and e > starts_at for s, e in windows):
+            continue
+        result[group].append(
+            Candidate(slot_id=slot_id, starts_at=starts_at, day=day, free=capacity - booked)
+        )
+    return result
+
+
+def assign(
+    *, bookings: list[Affected], candidates: list[Candidate], driving_test_id: int | None
+) -> tuple[list[tuple[Affected, Candidate]], list[Affected]]:
+    """FIFO assignment: each booking, in order, takes the earliest candidate with a free seat.
+
+    `bookings` come in their fair order (original start, then booking time); `candidates` in
+    time order, each with its free seats (decremented here as seats are given). A shared cursor
+    only moves forward, so an earlier original appointment never gets a later new slot than a
+    later one. A driving-test booking whose learner licence excludes the seat at the cursor
+    looks further on without moving the cursor for the others. Returns (moves, stranded): the
+    stranded found no seat and need a new slot.
+    """
+    moves, stranded = [], []
+    cursor = 0
+    for booking in bookings:
+        window = None
+        if booking.service_id == driving_test_id and booking.learner_issued is not None:
+            window = licence_window(learner_issued_on=booking.learner_issued)
+        while cursor < len(candidates) and candidates[cursor].free <= 0:
+            cursor += 1
+        index = cursor
+        while index < len(candidates):
+            candidate = candidates[index]
+            if candidate.free > 0 and (window is None or window[0] <= candidate.day <= window[1]):
+                break
+            index += 1
+        if index >= len(candidates):
+            stranded.append(booking)
+            continue
+        candidates[index].free -= 1
+        moves.append((booking, candidates[index]))
+    return moves, stranded
+
+
+def driving_test_id() -> int | None:
+    return Service.objects.filter(slug=Service.DRIVING_TEST).values_list("pk", flat=True).first()
