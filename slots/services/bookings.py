@@ -5,7 +5,9 @@ transaction, then the booking row is inserted; the CHECK constraint on `Slot.boo
 backstop. No Redis locks, no network I/O inside transactions: messages go to the outbox and
 are sent after commit.
 
-Who did it: every use case takes `acting_user` — None for the applicant's own action (or the
+`applicant` is an applicants.Applicant (named as a plain model here: the booking engine reads
+only its id, its learner licence date and its contact details). Who did it: every use case
+takes `acting_user` — None for the applicant's own action (or the
 system's), the staff user otherwise — and records it on the history row it writes.
 """
 
@@ -15,11 +17,10 @@ import hashlib
 import json
 import secrets
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,9 +42,6 @@ from slots.errors import (
 from slots.messages import messages_write_for_events
 from slots.models import Booking, BookingEvent, IdempotencyKey, Slot
 from slots.rules import check_licence_window, check_slot_bookable, reserve_held
-
-if TYPE_CHECKING:
-    from applicants.models import Applicant
 
 # 32 symbols without look-alikes (no 0/O, 1/I/L): 10 characters carry 50 random bits.
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -101,7 +99,7 @@ def _show_with(booking: Booking, *, events: list, notifications: list) -> Bookin
 
 def booking_create(
     *,
-    applicant: Applicant,
+    applicant: Model,
     slot_id,
     acting_user=None,
     now: datetime | None = None,
@@ -176,7 +174,7 @@ def _request_fingerprint(payload: dict) -> str:
 
 
 def booking_create_idempotent(
-    *, applicant: Applicant, slot_id, key: str, now: datetime | None = None
+    *, applicant: Model, slot_id, key: str, now: datetime | None = None
 ) -> tuple[int, Booking | None, dict]:
     """`booking_create` that answers a repeated `key` with the first answer.
 

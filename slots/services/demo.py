@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import transaction
 
 from slots.models import Closure, Offering, Office, Service, WeeklySession
@@ -156,19 +154,6 @@ HOLIDAYS = [
 ]
 SATURDAY_RANGE = (date(2026, 1, 1), date(2027, 12, 31))
 
-DEMO_ADMIN = ("admin", "admin")
-# A clerk of one office (the "Clerk" group, Office.clerks = Bhopal): the admin as clerks see it,
-# scoped to their own office.
-DEMO_CLERK = ("clerk-bhopal", "clerk-bhopal", "MP-04")
-DEMO_APPLICANT = {
-    "application_number": "2611000001",
-    "full_name": "Ramesh Kumar Sharma",
-    "date_of_birth": date(1998, 5, 14),
-    "mobile": "+919826012345",
-    "email": "ramesh.sharma@example.in",
-    "preferred_language": "hi",
-}
-
 
 def second_and_fourth_saturdays(*, first: date, last: date):
     day = first
@@ -240,38 +225,7 @@ def demo_seed_catalogue() -> None:
             )
 
 
-def demo_seed_people() -> list[str]:
-    """A demo superuser and applicant, only with DEBUG on. Returns lines to show the user."""
-    if not settings.DEBUG:
-        return []
-    from applicants.models import Applicant
-
-    lines = []
-    user_model = get_user_model()
-    username, password = DEMO_ADMIN
-    if not user_model.objects.filter(username=username).exists():
-        user_model.objects.create_superuser(username, "admin@rto.example.in", password)
-    lines.append(f"Demo admin: {username} / {password} at /admin/")
-    username, password, office_code = DEMO_CLERK
-    clerk = user_model.objects.filter(username=username).first()
-    if clerk is None:
-        clerk = user_model.objects.create_user(
-            username, f"{username}@rto.example.in", password, is_staff=True
-        )
-    clerk.groups.add(Group.objects.get(name="Clerk"))
-    Office.objects.get(code=office_code).clerks.add(clerk)
-    lines.append(f"Demo clerk of {office_code}: {username} / {password} at /admin/")
-    Applicant.objects.update_or_create(
-        application_number=DEMO_APPLICANT["application_number"], defaults=DEMO_APPLICANT
-    )
-    lines.append(
-        f"Demo applicant: application number {DEMO_APPLICANT['application_number']}, "
-        f"date of birth {DEMO_APPLICANT['date_of_birth']:%Y-%m-%d}"
-    )
-    return lines
-
-
-def demo_seed(*, days: int | None = None) -> tuple[SlotGenerationResult, list[str]]:
+def demo_seed(*, days: int | None = None) -> SlotGenerationResult:
+    """The catalogue and the slots of the horizon (the people are applicants.demo's)."""
     demo_seed_catalogue()
-    result = slots_generate(days=days or settings.SLOT_GENERATION_DAYS)
-    return result, demo_seed_people()
+    return slots_generate(days=days or settings.SLOT_GENERATION_DAYS)
