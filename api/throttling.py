@@ -3,9 +3,8 @@
 Rates come from settings.THROTTLE_RATES (env, see rto_booking/settings.py "REST API") and are
 read per request, as is RATE_LIMITS: `RATE_LIMITS=off` turns every limit here off.
 
-Sign-in is limited on failures, not attempts: an applicant who signs in correctly is never
-locked out, while guessing dates of birth for one application number (or many numbers from one
-address) stops after a few tries.
+Sign-in is limited on failures, not attempts, by the one policy of applicants.signin_limits
+(shared with the sign-in page).
 """
 
 from __future__ import annotations
@@ -14,12 +13,7 @@ from django.conf import settings
 from rest_framework import exceptions, throttling
 
 from api.authentication import is_applicant
-from applicants.signin_limits import (
-    FailureLimit,
-    SignInFailureCounter,
-    hashed_number,
-    limits_on,
-)
+from applicants.signin_limits import limits_on, signin_failures
 
 
 def _rate(scope: str) -> str | None:
@@ -75,21 +69,14 @@ class UserThrottle(_SettingsRateMixin, throttling.UserRateThrottle):
 
 
 class SignInFailures:
-    """The API's sign-in failure limits: rates `signin_number` and `signin_address` from
-    settings.THROTTLE_RATES, counted by applicants.signin_limits like the sign-in page's."""
+    """The API's view of the one sign-in failure policy (applicants.signin_limits): the client
+    address as DRF sees it (API_NUM_PROXIES), a 429 with Retry-After at the limit."""
 
     def __init__(self, *, request, application_number: str):
-        idents = {
-            "signin_number": hashed_number(application_number),
-            "signin_address": throttling.BaseThrottle().get_ident(request),
-        }
-        limits = []
-        for scope, ident in idents.items():
-            rate = _rate(scope)
-            if rate:
-                limit, period = parse_rate(rate)
-                limits.append(FailureLimit(f"throttle:{scope}", ident, limit, period))
-        self.counter = SignInFailureCounter(limits)
+        self.counter = signin_failures(
+            application_number=application_number,
+            client_address=throttling.BaseThrottle().get_ident(request),
+        )
 
     def check(self) -> None:
         """Raise Throttled while either counter is at its limit."""

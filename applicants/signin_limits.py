@@ -1,8 +1,10 @@
-"""Counters of failed sign-ins, shared by the sign-in page and the API's sign-in endpoint.
+"""The one policy for failed sign-ins, for the sign-in page and the API's sign-in endpoint.
 
 Failures only: an applicant who types the right pair is never slowed down, while guessing dates
 of birth for one application number (or trying many numbers from one address) stops early.
-Fixed windows counted in Django's cache (Redis in production, failing open when it is away).
+The limits are settings (SIGNIN_FAILURES_PER_NUMBER, SIGNIN_FAILURES_PER_ADDRESS,
+SIGNIN_FAILURE_WINDOW_SECONDS); page and API share one count. Fixed windows counted in Django's
+cache (Redis in production, failing open when it is away).
 """
 
 from __future__ import annotations
@@ -64,3 +66,21 @@ class SignInFailureCounter:
                 cache.incr(key)
             except ValueError:  # expired between add and incr
                 cache.set(key, 1, timeout=limit.period + 1)
+
+
+def signin_failures(*, application_number: str, client_address: str) -> SignInFailureCounter:
+    """The failure counters of one sign-in attempt, under the settings' policy."""
+    window = settings.SIGNIN_FAILURE_WINDOW_SECONDS
+    return SignInFailureCounter(
+        [
+            FailureLimit(
+                "signin:number",
+                hashed_number(application_number),
+                settings.SIGNIN_FAILURES_PER_NUMBER,
+                window,
+            ),
+            FailureLimit(
+                "signin:address", client_address or "", settings.SIGNIN_FAILURES_PER_ADDRESS, window
+            ),
+        ]
+    )

@@ -10,6 +10,7 @@ Sign-in is session based: the applicant's id is kept in `request.session` under
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import date
 from functools import wraps
@@ -32,7 +33,7 @@ from applicants import selectors
 from applicants.forms import RegisterForm, SignInForm
 from applicants.models import Applicant
 from applicants.services import applicant_authenticate, applicant_register
-from applicants.signin_limits import FailureLimit, SignInFailureCounter, hashed_number
+from applicants.signin_limits import SignInFailureCounter, signin_failures
 from applicants.templatetags.applicant_pages import when
 from notifications.backends import appointment_ics
 from slots.errors import AlreadyBooked, BookingError, BookingNotActive, SlotFull
@@ -47,11 +48,6 @@ from slots.selectors import (
 from slots.services.bookings import booking_cancel, booking_create, booking_reschedule
 
 APPLICANT_SESSION_KEY = "applicant_id"
-
-# Failed sign-ins allowed per window, counted in the cache (Redis in production).
-SIGNIN_WINDOW_SECONDS = 15 * 60
-SIGNIN_FAILURES_PER_NUMBER = 5
-SIGNIN_FAILURES_PER_ADDRESS = 20
 
 
 # --- Session ---------------------------------------------------------------------------------
@@ -95,22 +91,9 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 
 def _signin_counter(request: HttpRequest, application_number: str) -> SignInFailureCounter:
     """Failed sign-ins per application number and per client address (REMOTE_ADDR: behind a
-    proxy, the proxy must pass the client's address there)."""
-    return SignInFailureCounter(
-        [
-            FailureLimit(
-                "signin-page:number",
-                hashed_number(application_number),
-                SIGNIN_FAILURES_PER_NUMBER,
-                SIGNIN_WINDOW_SECONDS,
-            ),
-            FailureLimit(
-                "signin-page:address",
-                request.META.get("REMOTE_ADDR", ""),
-                SIGNIN_FAILURES_PER_ADDRESS,
-                SIGNIN_WINDOW_SECONDS,
-            ),
-        ]
+    proxy, the proxy must pass the client's address there), under the one policy."""
+    return signin_failures(
+        application_number=application_number, client_address=request.META.get("REMOTE_ADDR", "")
     )
 
 
@@ -143,13 +126,15 @@ def signin(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST" and form.is_valid():
         failures = _signin_counter(request, form.cleaned_data["application_number"])
-        if failures.retry_after() is not None:
+        wait = failures.retry_after()
+        if wait is not None:
             form.add_error(
                 None,
                 _(
                     "Too many unsuccessful attempts. For your safety, please wait "
-                    "15 minutes and try again."
-                ),
+                    "%(minutes)s minutes and try again."
+                )
+                % {"minutes": max(1, math.ceil(wait / 60))},
             )
             status = 429
         else:

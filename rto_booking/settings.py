@@ -423,13 +423,16 @@ if RATE_LIMITS not in {"on", "off"}:
 # Applicant API tokens (applicants/tokens.py) stop working this many hours after sign-in.
 APPLICANT_TOKEN_HOURS = _positive_int("APPLICANT_TOKEN_HOURS", 12)
 # Rates as DRF writes them ("5/min"); counted in the default cache (Redis when REDIS_URL is set).
-# Sign-in counts failures only, per application number and per client address.
 THROTTLE_RATES = {
     "anon": _env("str", "API_THROTTLE_ANON", default="300/min"),
     "user": _env("str", "API_THROTTLE_USER", default="600/min"),
-    "signin_number": _env("str", "API_THROTTLE_SIGNIN_NUMBER", default="5/min"),
-    "signin_address": _env("str", "API_THROTTLE_SIGNIN_ADDRESS", default="20/min"),
 }
+# One policy for failed sign-ins, on the sign-in page and the API alike (one count for both):
+# at most this many failures per application number and per client address in the window;
+# correct sign-ins are never counted (applicants/signin_limits.py).
+SIGNIN_FAILURES_PER_NUMBER = max(1, _positive_int("SIGNIN_FAILURES_PER_NUMBER", 5))
+SIGNIN_FAILURES_PER_ADDRESS = max(1, _positive_int("SIGNIN_FAILURES_PER_ADDRESS", 20))
+SIGNIN_FAILURE_WINDOW_SECONDS = max(1, _positive_int("SIGNIN_FAILURE_WINDOW_SECONDS", 900))
 for _scope, _rate in THROTTLE_RATES.items():
     _count, _, _period = _rate.partition("/")
     if not (_count.isdigit() and _period[:1] in {"s", "m", "h", "d"}):

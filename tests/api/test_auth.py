@@ -75,7 +75,7 @@ def test_token_lifetime_comes_from_settings(applicant, settings):
 
 def test_brute_force_on_one_number_gets_429(api, applicant, settings):
     settings.RATE_LIMITS = "on"
-    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "signin_number": "5/min"}
+    settings.SIGNIN_FAILURES_PER_NUMBER = 5
     for _ in range(5):
         assert sign_in(api, applicant.application_number, dob="1990-01-01").status_code == 401
     response = sign_in(api, applicant.application_number)  # even the right date now waits
@@ -85,7 +85,7 @@ def test_brute_force_on_one_number_gets_429(api, applicant, settings):
 
 def test_brute_force_from_one_address_gets_429(api, settings):
     settings.RATE_LIMITS = "on"
-    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "signin_address": "3/min"}
+    settings.SIGNIN_FAILURES_PER_ADDRESS = 3
     for n in range(3):
         assert sign_in(api, f"26000000{n:02d}").status_code == 401
     assert_error(sign_in(api, "2600000099"), 429, "throttled")
@@ -94,14 +94,14 @@ def test_brute_force_from_one_address_gets_429(api, settings):
 
 
 def test_successful_sign_ins_are_not_counted(api, applicant, settings):
-    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "signin_number": "2/min"}
+    settings.SIGNIN_FAILURES_PER_NUMBER = 2
     for _ in range(5):
         assert sign_in(api, applicant.application_number).status_code == 200
 
 
 def test_rate_limits_off_disables_sign_in_throttle(api, applicant, settings):
     settings.RATE_LIMITS = "off"
-    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "signin_number": "1/min"}
+    settings.SIGNIN_FAILURES_PER_NUMBER = 1
     for _ in range(4):
         assert sign_in(api, applicant.application_number, dob="1990-01-01").status_code == 401
 
@@ -135,3 +135,15 @@ def test_non_staff_user_token_is_refused(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     assert_error(client.get("/api/v1/bookings/"), 401, "not_authenticated")
+
+
+def test_page_and_api_share_one_count_of_failures(api, client, applicant, settings):
+    """One policy: failures on the sign-in page count against the API, and back."""
+    settings.RATE_LIMITS = "on"
+    settings.SIGNIN_FAILURES_PER_NUMBER = 3
+    wrong = {"application_number": applicant.application_number, "date_of_birth": "1990-01-01"}
+    for _ in range(2):
+        assert client.post("/signin/", wrong).status_code == 200
+    assert sign_in(api, applicant.application_number, dob="1990-01-01").status_code == 401
+    assert_error(sign_in(api, applicant.application_number), 429, "throttled")
+    assert client.post("/signin/", wrong).status_code == 429

@@ -16,32 +16,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.live import VENV_BIN, _spawn, free_port, wait_for
+from tests.live import VENV_BIN, _spawn, free_port, http_call, wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def call(port: int, path: str, *, method: str = "GET", body: dict | None = None, headers=None):
-    """(status, headers, body) of one request; never raises for an HTTP error status."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.status, response.headers, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read().decode()
+def call(port: int, path: str, **kwargs):
+    return http_call(port, path, **kwargs)
 
 
 def test_web_answers_503_while_postgres_is_down_and_recovers_without_restart(private_postgres):

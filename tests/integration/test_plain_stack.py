@@ -128,6 +128,21 @@ def _mail(directory: Path) -> str:
     return "".join(path.read_text(errors="replace") for path in sorted(directory.glob("*.log")))
 
 
+def _declare(redis, office, day, *, days: int = 1):
+    """A clerk marks the office's services down for `days` from `day`, published to `redis`."""
+    from django.db import transaction
+
+    from slots.services.outages import outage_create
+
+    with use_broker(redis.url), transaction.atomic():
+        return outage_create(
+            offices=[office],
+            starts_at=local_dt(day, 0),
+            expected_end=local_dt(day + timedelta(days=days), 0),
+            reason="Licence server down",
+        )
+
+
 def _api(port, path, **kwargs):
     status, _headers, body = http_call(port, path, **kwargs)
     return status, (json.loads(body) if body.startswith(("{", "[")) else body)
@@ -256,17 +271,7 @@ def test_a_worker_killed_mid_reschedule_resumes_within_a_minute(stack, redis, bh
     # Small chunks (not a timer: only how much each transaction moves) make the run long
     # enough to be killed in the middle of it.
     first = plain.worker(RESCHEDULE_CHUNK_SIZE="10")
-    from django.db import transaction
-
-    from slots.services.outages import outage_create
-
-    with use_broker(redis.url), transaction.atomic():
-        outage = outage_create(
-            offices=[bhopal],
-            starts_at=local_dt(day, 0),
-            expected_end=local_dt(day + timedelta(days=2), 0),
-            reason="Licence server down",
-        )
+    outage = _declare(redis, bhopal, day, days=2)
 
     def progress():
         return Outage.objects.values_list("state", "moved").get(pk=outage.pk)
@@ -301,22 +306,13 @@ def test_an_outage_recorded_while_redis_is_down_is_moved_within_a_minute_of_its_
     plain = stack()
     worker = plain.worker()
     plain.beat()
-    from django.db import transaction
-
-    from slots.services.outages import outage_create
 
     # Redis goes while the worker is idle. (Lost in the middle of acknowledging a task, kombu
     # can end the worker with "Unrecoverable error"; a supervisor restarts it, README.md.)
     assert wait_for(lambda: worker.log().count(" succeeded in ") >= 2, timeout=30), worker.log()
     time.sleep(1)
     redis.stop()  # the private one, by its PID
-    with use_broker(redis.url), transaction.atomic():
-        outage = outage_create(
-            offices=[bhopal],
-            starts_at=local_dt(day, 0),
-            expected_end=local_dt(day + timedelta(days=1), 0),
-            reason="Licence server down",
-        )
+    outage = _declare(redis, bhopal, day)
     time.sleep(3)
     assert Outage.objects.get(pk=outage.pk).state == "queued"  # the publish was lost
 
@@ -347,17 +343,7 @@ def test_a_dispatcher_killed_mid_batch_hands_its_rows_back_within_a_minute(
         plain = stack(SMS_BACKEND="http", SMS_GATEWAY_URL=gateway.url, SMS_GATEWAY_API_KEY="k")
         total = _bulk_bookings(bhopal_photo, day, days=1, per_slot=20)
         first = plain.worker()
-        from django.db import transaction
-
-        from slots.services.outages import outage_create
-
-        with use_broker(redis.url), transaction.atomic():
-            outage_create(
-                offices=[bhopal],
-                starts_at=local_dt(day, 0),
-                expected_end=local_dt(day + timedelta(days=1), 0),
-                reason="Licence server down",
-            )
+        _declare(redis, bhopal, day)
         sms = Notification.objects.filter(channel="sms")
         assert wait_for(lambda: len(gateway.accepted()) >= 10, timeout=60), plain.logs()
         first.kill()  # mid-batch: claimed rows, leased for minutes, are left behind
