@@ -127,15 +127,19 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------
-# Default: a SQLite file beside the checkout, so `make run` needs no server. Production and the
-# test suite use PostgreSQL, where the invariants are enforced by constraints and row locks.
-DATABASES = {
-    "default": _env("db_url", "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
-if not DATABASES["default"].get("ENGINE"):
+# PostgreSQL only, everywhere (production, tests, `make run`): the invariants are enforced by
+# its constraints and row locks. `make run` starts an embedded one (rto_booking/embedded.py).
+if not env.str("DATABASE_URL", default=""):
     raise ImproperlyConfigured(
-        "Environment variable DATABASE_URL must be a database URL such as "
-        "postgres://user:password@host:5432/name or sqlite:///path/db.sqlite3, "
+        "Environment variable DATABASE_URL is not set: it must be a PostgreSQL URL such as "
+        "postgres://user:password@host:5432/name (`make run` starts an embedded PostgreSQL "
+        "and sets it; `python -m rto_booking.embedded exec -- CMD` does the same for CMD)."
+    )
+DATABASES = {"default": _env("db_url", "DATABASE_URL")}
+if DATABASES["default"].get("ENGINE") != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        "Environment variable DATABASE_URL must be a PostgreSQL URL such as "
+        "postgres://user:password@host:5432/name (PostgreSQL is the only database engine), "
         f"got {env.str('DATABASE_URL')!r}."
     )
 DATABASES["default"].setdefault("CONN_MAX_AGE", _positive_int("DATABASE_CONN_MAX_AGE", 60))

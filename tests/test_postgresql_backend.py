@@ -24,7 +24,7 @@ def observer():
     """A second connection, to watch ours from the server's side."""
     params = connection.settings_dict
     with psycopg.connect(
-        host=params["HOST"],
+        host=params["HOST"] or params["OPTIONS"].get("host"),
         port=params["PORT"] or 5432,
         dbname=params["NAME"],
         user=params["USER"],
