@@ -61,7 +61,8 @@ class EmbeddedError(Exception):
     """A failure the user is told about in one line, without a traceback."""
 
 
-_output_lock = threading.Lock()
+# Re-entrant: a signal handler that prints runs in the main thread, maybe while it prints.
+_output_lock = threading.RLock()
 
 
 def say(message: str) -> None:
@@ -415,7 +416,7 @@ def stop_children(children: list[Child], *, hurry: threading.Event) -> None:
         time.sleep(0.1)
     for child in children:
         if child.exit_code() is None:
-            say(f"{child.name} did not stop within {GRACE_SECONDS:.0f} s: killed")
+            say(f"{child.name} did not stop in time: killed")
         child.kill_group()
         child.finish_output()
 
