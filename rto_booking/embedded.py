@@ -65,9 +65,15 @@ class EmbeddedError(Exception):
 _output_lock = threading.RLock()
 
 
+def write_line(line: str) -> None:
+    """One line to stdout. A closed stdout (a `| tee` ended by the same Ctrl-C) must not stop
+    the shutdown, nor the copying that keeps children from blocking on a full pipe."""
+    with _output_lock, contextlib.suppress(OSError):
+        print(line, flush=True)
+
+
 def say(message: str) -> None:
-    with _output_lock:
-        print(f"embedded | {message}", flush=True)
+    write_line(f"embedded | {message}")
 
 
 def free_port() -> int:
@@ -374,9 +380,7 @@ class Child:
         def copy_output() -> None:
             assert process.stdout is not None
             for raw in process.stdout:
-                line = raw.decode(errors="replace").rstrip("\n")
-                with _output_lock:
-                    print(prefix + line, flush=True)
+                write_line(prefix + raw.decode(errors="replace").rstrip("\n"))
 
         pump = threading.Thread(target=copy_output, name=f"output-{name}", daemon=True)
         pump.start()
