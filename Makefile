@@ -18,17 +18,23 @@ venv: $(VENV)/.installed
 messages: venv
 	$(PY) scripts/compile_messages.py
 
-## make run: install, migrate, seed the MP demo and serve http://127.0.0.1:8000
-## (SQLite and in-process tasks unless DATABASE_URL / REDIS_URL are set).
-run: export DJANGO_DEBUG ?= true
+## make run: install, then an embedded PostgreSQL and Redis (data in var/), migrate, seed the MP
+## demo, and serve http://127.0.0.1:8000 with a Celery worker and beat; Ctrl-C stops them all.
+## DATABASE_URL / REDIS_URL, when set, are used instead of the embedded servers.
 run: venv messages
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) -m rto_booking.embedded run
 
-## make test: the full suite on real PostgreSQL + Redis (started if they are not running).
-test: venv messages services browser migrations-check lint compose-check
-	$(BIN)/pytest --create-db $(PYTEST_ARGS)
+## make test: the full suite on real PostgreSQL + Redis: the system services when they answer
+## (started if they are not running), else the embedded ones (data in var/test).
+test: venv messages browser migrations-check lint compose-check
+	@if ./scripts/ensure_services.sh; then \
+		echo "make test: on the system PostgreSQL and Redis"; \
+		$(BIN)/pytest --create-db $(PYTEST_ARGS); \
+	else \
+		echo "make test: no system PostgreSQL/Redis to be had: on the embedded ones (python -m rto_booking.embedded, data in var/test)"; \
+		env -u DATABASE_URL -u REDIS_URL DJANGO_DEBUG=$${DJANGO_DEBUG:-false} \
+			$(PY) -m rto_booking.embedded exec --data-dir var/test -- $(BIN)/pytest --create-db $(PYTEST_ARGS); \
+	fi
 
 compose-check:
 	@if docker compose version >/dev/null 2>&1; then \
@@ -63,7 +69,11 @@ worker: venv
 beat: venv
 	$(BIN)/celery -A rto_booking beat --loglevel INFO
 
+## Stops the embedded servers of var/ first: their data goes with it.
 clean:
+	@if [ -x $(PY) ]; then \
+		$(PY) -m rto_booking.embedded stop && $(PY) -m rto_booking.embedded stop --data-dir var/test; \
+	fi
 	rm -rf $(VENV) staticfiles var db.sqlite3
 
 ## make bench: every benchmark under bench/ on real PostgreSQL + Redis; JSON in bench/results/.

@@ -135,38 +135,41 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------
-# Default: a SQLite file beside the checkout, so `make run` needs no server. Production and the
-# test suite use PostgreSQL, where the invariants are enforced by constraints and row locks.
-DATABASES = {
-    "default": _env("db_url", "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
-if not DATABASES["default"].get("ENGINE"):
+# PostgreSQL only, everywhere (production, tests, `make run`): the invariants are enforced by
+# its constraints and row locks. `make run` starts an embedded one (rto_booking/embedded.py).
+if not env.str("DATABASE_URL", default=""):
     raise ImproperlyConfigured(
-        "Environment variable DATABASE_URL must be a database URL such as "
-        "postgres://user:password@host:5432/name or sqlite:///path/db.sqlite3, "
+        "Environment variable DATABASE_URL is not set: it must be a PostgreSQL URL such as "
+        "postgres://user:password@host:5432/name (`make run` starts an embedded PostgreSQL "
+        "and sets it; `python -m rto_booking.embedded exec -- CMD` does the same for CMD)."
+    )
+DATABASES = {"default": _env("db_url", "DATABASE_URL")}
+if DATABASES["default"].get("ENGINE") != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        "Environment variable DATABASE_URL must be a PostgreSQL URL such as "
+        "postgres://user:password@host:5432/name (PostgreSQL is the only database engine), "
         f"got {env.str('DATABASE_URL')!r}."
     )
 DATABASES["default"].setdefault("CONN_MAX_AGE", _positive_int("DATABASE_CONN_MAX_AGE", 60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # A statement stuck behind a lock must fail fast and be answered "busy, try again",
-    # never hold a web worker for minutes.
-    DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["OPTIONS"].setdefault(
-        "options",
-        f"-c lock_timeout={_positive_int('DATABASE_LOCK_TIMEOUT_MS', 5000)}"
-        f" -c statement_timeout={_positive_int('DATABASE_STATEMENT_TIMEOUT_MS', 120000)}",
-    )
-    # Django's documented options: parameters bound server-side, and psycopg's prepared
-    # statements switched back on (Django turns them off for poolers): a statement a
-    # connection runs a fifth time is prepared, and PostgreSQL reuses its plan. Planning the
-    # booking hot path's queries cost more than running them (docs/PERFORMANCE.md). Off
-    # (false) behind a pooler in transaction mode that cannot keep prepared statements
-    # (PgBouncer before 1.21): parameters are then bound client-side and nothing is prepared.
-    if _bool("DATABASE_PREPARED_STATEMENTS", True):
-        DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
-        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
+# A statement stuck behind a lock must fail fast and be answered "busy, try again",
+# never hold a web worker for minutes.
+DATABASES["default"].setdefault("OPTIONS", {})
+DATABASES["default"]["OPTIONS"].setdefault(
+    "options",
+    f"-c lock_timeout={_positive_int('DATABASE_LOCK_TIMEOUT_MS', 5000)}"
+    f" -c statement_timeout={_positive_int('DATABASE_STATEMENT_TIMEOUT_MS', 120000)}",
+)
+# Django's documented options: parameters bound server-side, and psycopg's prepared
+# statements switched back on (Django turns them off for poolers): a statement a
+# connection runs a fifth time is prepared, and PostgreSQL reuses its plan. Planning the
+# booking hot path's queries cost more than running them (docs/PERFORMANCE.md). Off
+# (false) behind a pooler in transaction mode that cannot keep prepared statements
+# (PgBouncer before 1.21): parameters are then bound client-side and nothing is prepared.
+if _bool("DATABASE_PREPARED_STATEMENTS", True):
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ---------------------------------------------------------------

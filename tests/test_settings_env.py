@@ -10,14 +10,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _start(**env_overrides) -> subprocess.CompletedProcess:
+def _start(**env_overrides: str | None) -> subprocess.CompletedProcess:
+    """Load the settings in a fresh process (nothing connects); an override of None unsets."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
     env.update(
         DJANGO_SETTINGS_MODULE="rto_booking.settings",
         DJANGO_SECRET_KEY="a-test-secret-key-that-is-long-enough-for-django-checks-0123456789",
-        DATABASE_URL="sqlite:////tmp/rto-settings-test.sqlite3",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/rto_booking",
     )
     env.update(env_overrides)
+    env = {key: value for key, value in env.items() if value is not None}
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('started')"],
         cwd=ROOT,
@@ -51,3 +53,35 @@ def test_good_values_start():
     result = _start(DJANGO_DEBUG="false", REDIS_URL="redis://127.0.0.1:6379/0", RATE_LIMITS="off")
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_a_missing_database_url_fails_naming_it_and_make_run(value):
+    result = _start(DATABASE_URL=value)
+    assert result.returncode != 0
+    assert "started" not in result.stdout
+    assert "DATABASE_URL is not set" in result.stderr
+    assert "`make run` starts an embedded PostgreSQL" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "value", ["sqlite:////tmp/rto.sqlite3", "sqlite://:memory:", "mysql://rto:rto@127.0.0.1/rto"]
+)
+def test_a_database_url_other_than_postgresql_fails_naming_it(value):
+    result = _start(DATABASE_URL=value)
+    assert result.returncode != 0
+    assert "started" not in result.stdout
+    assert "DATABASE_URL" in result.stderr
+    assert "PostgreSQL is the only database engine" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "postgres://postgres@127.0.0.1:5432/rto_booking",
+        "postgresql://postgres:@/rto_booking?host=/tmp/embedded/postgres",  # embedded's form
+    ],
+)
+def test_a_postgresql_database_url_starts(value):
+    result = _start(DATABASE_URL=value)
+    assert result.returncode == 0, result.stderr

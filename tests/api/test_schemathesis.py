@@ -27,6 +27,7 @@ from slots.services.bookings import booking_create
 from slots.services.outages import outage_create
 from tests.conftest import in_days
 from tests.factories import SlotFactory
+from tests.live import database_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -40,12 +41,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def live_server_url(tmp_path):
     port = _free_port()
@@ -53,7 +48,7 @@ def live_server_url(tmp_path):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(connection.settings_dict),
         "DATABASE_CONN_MAX_AGE": "0",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "RATE_LIMITS": "off",

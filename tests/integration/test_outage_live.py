@@ -104,7 +104,16 @@ def test_worker_killed_mid_reschedule_resumes_to_the_same_end_state(
 
     # The killed run's lock went with its connection: the new worker's reconcile at start
     # sees an unfinished outage with a free lock, re-publishes it, and finishes the job.
-    assert reconcile_outages_task() == [outage.pk]  # what beat's next round finds, too
+    # (PostgreSQL ends the killed session when its backend next reads or writes the socket,
+    # a moment after the kill: until then the lock is held and a round finds nothing.)
+    found: list[int] = []
+
+    def reconcile_round() -> bool:
+        found[:] = reconcile_outages_task()
+        return bool(found)
+
+    assert wait_for(reconcile_round, timeout=10)
+    assert found == [outage.pk]  # what beat's next round finds, too
     workers.and_wait(redis_url=broker.url)
     assert wait_for(lambda: progress() == ("done", total), timeout=60), progress()
 
