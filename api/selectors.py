@@ -5,32 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from notifications.models import Notification
-from slots.models import Booking, BookingEvent, Offering, Office, Outage
-
-
-def office_get_with_services(*, code: str) -> Office | None:
-    """One active office with `active_services`, as office_list_with_services gives: 2 queries."""
-    offerings = (
-        Offering.objects.filter(is_active=True)
-        .select_related("service")
-        .order_by("service__sort_order")
-    )
-    office = (
-        Office.objects.filter(code=code, is_active=True)
-        .prefetch_related(Prefetch("offerings", queryset=offerings, to_attr="active_offerings"))
-        .first()
-    )
-    if office is not None:
-        office.active_services = [offering.service for offering in office.active_offerings]
-    return office
-
-
-def offering_get(*, office_code: str, service_slug: str) -> Offering | None:
-    return (
-        Offering.objects.select_related("office", "service")
-        .filter(office__code=office_code, office__is_active=True, service__slug=service_slug)
-        .first()
-    )
+from slots.models import Booking, BookingEvent, Office, Outage
 
 
 def booking_queryset() -> QuerySet[Booking]:

@@ -28,7 +28,12 @@ from api.permissions import (
 from api.throttling import SignInFailures
 from applicants.services import applicant_authenticate, applicant_register
 from applicants.tokens import applicant_token_issue
-from slots.selectors import availability_for_office, office_list_with_services
+from slots.selectors import (
+    availability_for_office,
+    offering_get,
+    office_get_with_services,
+    office_list_with_services,
+)
 from slots.services.bookings import (
     booking_cancel,
     booking_check_in,
@@ -94,7 +99,7 @@ class OfficeDetailView(APIView):
         tags=["offices"],
     )
     def get(self, request, code: str):
-        office = selectors.office_get_with_services(code=code)
+        office = office_get_with_services(code=code)
         if office is None:
             raise exceptions.NotFound(_("No such office."))
         return Response(s.OfficeOutSerializer(office).data)
@@ -112,11 +117,9 @@ class AvailabilityView(APIView):
     def get(self, request, code: str):
         query = s.AvailabilityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        offering = selectors.offering_get(
-            office_code=code, service_slug=query.validated_data["service"]
-        )
+        offering = offering_get(office_code=code, service_slug=query.validated_data["service"])
         if offering is None:
-            if selectors.office_get_with_services(code=code) is None:
+            if office_get_with_services(code=code) is None:
                 raise exceptions.NotFound(_("No such office."))
             raise exceptions.ValidationError(
                 {"service": [_("This office does not offer this service.")]}

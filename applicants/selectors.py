@@ -32,20 +32,6 @@ def booking_days(*, now: datetime | None = None) -> tuple[date, date]:
     return today, today + timedelta(days=settings.BOOKING_HORIZON_DAYS)
 
 
-def offering_for_booking(*, office_code: str, service_slug: str) -> Offering | None:
-    """The active offering of a service at an active office, or None."""
-    return (
-        Offering.objects.select_related("office", "service")
-        .filter(
-            office__code=office_code,
-            office__is_active=True,
-            service__slug=service_slug,
-            is_active=True,
-        )
-        .first()
-    )
-
-
 def offering_of_slot(*, slot: Slot) -> Offering:
     return Offering.objects.select_related("office", "service").get(pk=slot.offering_id)
 

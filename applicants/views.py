@@ -42,6 +42,8 @@ from slots.models import Booking, BookingEvent, Offering, Slot
 from slots.selectors import (
     DayAvailability,
     availability_for_office,
+    offering_get,
+    office_get_with_services,
     office_list_with_services,
     outage_active_by_office,
 )
@@ -186,7 +188,9 @@ def _calendar(days: list[DayAvailability], url_for: Callable[[date], str]) -> li
 
 
 def _offering_or_404(office_code: str, service_slug: str) -> Offering:
-    offering = selectors.offering_for_booking(office_code=office_code, service_slug=service_slug)
+    offering = offering_get(
+        office_code=office_code, service_slug=service_slug, taking_bookings=True
+    )
     if offering is None:
         raise Http404
     return offering
@@ -210,10 +214,9 @@ def book_offices(request: HttpRequest) -> HttpResponse:
 
 
 def book_services(request: HttpRequest, office_code: str) -> HttpResponse:
-    offices = [o for o in office_list_with_services() if o.code == office_code]
-    if not offices:
+    office = office_get_with_services(code=office_code)
+    if office is None:
         raise Http404
-    office = offices[0]
     return render(
         request,
         "applicants/book_services.html",

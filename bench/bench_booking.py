@@ -37,6 +37,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -49,9 +50,12 @@ sys.path.insert(0, str(ROOT))
 PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 DB = "rto_bench_booking"
 DB_RAW = "rto_bench_booking_raw"
+DB_RAW_ROWS = "rto_bench_booking_raw_rows"
+DB_PLAIN = "rto_bench_booking_variant"
+DB_AGAINST = "rto_bench_booking_against"
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 RESULTS = ROOT / "bench" / "results" / "booking.json"
-TARGETS = {"ratio": 0.20, "p99_ms": 150, "availability_p95_ms": 25, "availability_queries": 4}
+TARGETS = {"ratio": 0.25, "p99_ms": 150, "availability_p95_ms": 15, "availability_queries": 4}
 
 
 def configure_env() -> dict[str, str]:
@@ -68,6 +72,9 @@ def configure_env() -> dict[str, str]:
         "SMS_BACKEND": "console",
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "plain",
+        "SITE_URL": "https://rto.example.in",
+        # The README's production steps: static files collected (once per machine, below).
+        "STATIC_ROOT": str(Path(tempfile.gettempdir()) / "rto-bench-static"),
     }
     os.environ.update(env)
     return env
@@ -175,7 +182,13 @@ def build(bookings: int, last_clients: int, warmup: int = 0, history: int = 10_0
     connection.close()
     return {
         "burst": [
-            (tokens[i], burst_slots[i % len(burst_slots)], applicants[i].pk)
+            (
+                tokens[i],
+                burst_slots[i % len(burst_slots)],
+                applicants[i].pk,
+                applicants[i].mobile,
+                applicants[i].email,
+            )
             for i in range(bookings)
         ],
         "last": [(tokens[bookings + i], last_slot.pk, None) for i in range(last_clients)],
@@ -236,8 +249,8 @@ def _history(people: list) -> None:
     from django.utils import timezone
 
     from notifications.models import Notification
+    from slots.hotpath import slots_booked_add
     from slots.models import Slot
-    from slots.services.outages import slots_booked_add
     from tests.factories import booked_in_bulk
 
     slots = list(
@@ -473,7 +486,7 @@ async def raw_limit(jobs: list, clients: int) -> dict:
     async def client(conn):
         try:
             while not queue.empty():
-                _token, slot_id, applicant_id = queue.get_nowait()
+                _token, slot_id, applicant_id, *_contact = queue.get_nowait()
                 began = time.perf_counter()
                 cursor = await conn.execute(
                     "UPDATE slots_slot SET booked = booked + 1 "
@@ -501,6 +514,104 @@ async def raw_limit(jobs: list, clients: int) -> dict:
     connections = await asyncio.gather(
         *(
             psycopg.AsyncConnection.connect(f"{PG}/{DB_RAW}", autocommit=False)
+            for _ in range(clients)
+        )
+    )
+    began = time.perf_counter()
+    await asyncio.gather(*(client(conn) for conn in connections))
+    return {**done, "elapsed": time.perf_counter() - began, "latencies": latencies}
+
+
+# The rows a booking writes, straight through psycopg: the seat, the booking, its BOOKED event
+# and one outbox row per channel with a context of the size the service writes, one statement.
+_RAW_ROWS_SQL = """
+WITH seat AS (
+    UPDATE slots_slot SET booked = booked + 1 WHERE id = %(slot)s AND booked < capacity
+    RETURNING id, office_id, service_id, starts_at
+), b AS (
+    INSERT INTO slots_booking (reference, applicant_id, slot_id, office_id, service_id, status,
+                               priority, self_reschedules, created_at, updated_at)
+    SELECT %(reference)s, %(applicant)s, seat.id, seat.office_id, seat.service_id, 'confirmed',
+           false, 0, now(), now() FROM seat
+    RETURNING id, slot_id
+), e AS (
+    INSERT INTO slots_bookingevent (booking_id, at, kind, actor, to_slot_id, to_starts_at, reason)
+    SELECT b.id, now(), 'booked', 'applicant', b.slot_id, seat.starts_at, '' FROM b, seat
+    RETURNING id, booking_id
+)
+INSERT INTO notifications_notification (
+    booking_id, event_key, channel, kind, language, recipient, context, subject, body,
+    body_html, status, attempts, next_attempt_at, last_error, provider_id, created_at)
+SELECT e.booking_id, 'event:' || e.id, ch.channel, 'booking_confirmed', 'en', ch.recipient,
+       %(context)s::jsonb, '', '', '', 'pending', 0, now(), '', '', now()
+FROM e CROSS JOIN LATERAL (VALUES ('sms', %(mobile)s), ('email', %(email)s)) ch(channel, recipient)
+WHERE ch.recipient <> ''
+RETURNING booking_id
+"""
+_RAW_CONTEXT = json.dumps(
+    {
+        "reference": "ABCDEFGHJK",
+        "full_name": "Applicant 1234",
+        "office": {
+            "code": "MP-04",
+            "name": "RTO Bhopal",
+            "name_hi": "आरटीओ भोपाल",
+            "address": "",
+            "address_hi": "",
+        },
+        "service": {
+            "slug": "photo-biometrics",
+            "name": "Photo and biometrics",
+            "name_hi": "फोटो और बायोमेट्रिक",
+        },
+        "slot": {"starts_at": "2026-12-02T04:30:00+00:00", "ends_at": "2026-12-02T05:00:00+00:00"},
+        "links": {"booking": "https://rto.example.in/my/bookings/ABCDEFGHJK/"},
+        "event_id": 1,
+        "from_starts_at": None,
+        "to_starts_at": "2026-12-02T04:30:00+00:00",
+        "outage": None,
+    },
+    ensure_ascii=False,
+)
+
+
+async def raw_rows_limit(jobs: list, clients: int) -> dict:
+    """What a booking writes (seat, booking, event, outbox rows), straight through psycopg in
+    one statement per booking, on its own identical copy: the floor under the API that writes
+    the same rows."""
+    queue: asyncio.Queue = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+    done = {"booked": 0, "full": 0}
+    latencies: list[float] = []
+
+    async def client(conn):
+        try:
+            while not queue.empty():
+                _token, slot_id, applicant_id, mobile, email = queue.get_nowait()
+                began = time.perf_counter()
+                cursor = await conn.execute(
+                    _RAW_ROWS_SQL,
+                    {
+                        "slot": slot_id,
+                        "reference": secrets.token_hex(5).upper(),
+                        "applicant": applicant_id,
+                        "context": _RAW_CONTEXT,
+                        "mobile": mobile,
+                        "email": email,
+                    },
+                )
+                if await cursor.fetchone() is None:
+                    done["full"] += 1
+                else:
+                    done["booked"] += 1
+                latencies.append((time.perf_counter() - began) * 1000)
+        finally:
+            await conn.close()
+
+    connections = await asyncio.gather(
+        *(
+            psycopg.AsyncConnection.connect(f"{PG}/{DB_RAW_ROWS}", autocommit=True)
             for _ in range(clients)
         )
     )
@@ -555,7 +666,16 @@ def overbooking(db: str) -> dict:
     return {"overbooked_slots": over[0], "counter_mismatches": mismatched[0]}
 
 
-def start_gunicorn(env: dict, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
+def start_gunicorn(
+    env: dict,
+    workers: int,
+    threads: int,
+    *,
+    database: str = DB,
+    cwd: Path = ROOT,
+    config: Path | None = None,
+) -> tuple[subprocess.Popen, int]:
+    """gunicorn as deployed (./gunicorn.conf.py of `cwd`, or `config`) on `database`."""
     from tests.live import free_port, wait_for
 
     port = free_port()
@@ -563,6 +683,7 @@ def start_gunicorn(env: dict, workers: int, threads: int) -> tuple[subprocess.Po
         [
             str(ROOT / ".venv" / "bin" / "gunicorn"),
             "rto_booking.wsgi",
+            *(["-c", str(config)] if config else []),
             "--workers",
             str(workers),
             "--threads",
@@ -576,8 +697,12 @@ def start_gunicorn(env: dict, workers: int, threads: int) -> tuple[subprocess.Po
             "--log-level",
             "warning",
         ],
-        cwd=ROOT,
-        env={**os.environ, **env},
+        cwd=cwd,
+        env={
+            **os.environ,
+            **env,
+            "DATABASE_URL": f"{PG.replace('postgresql://', 'postgres://')}/{database}",
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -589,10 +714,27 @@ def start_gunicorn(env: dict, workers: int, threads: int) -> tuple[subprocess.Po
         except OSError:
             return False
 
-    if not wait_for(ready, timeout=30, interval=0.3):
+    if not wait_for(ready, timeout=60, interval=0.3):
         process.kill()
         raise RuntimeError("gunicorn did not start")
     return process, port
+
+
+def _checkout(rev: str) -> Path:
+    """A worktree of `rev` beside the checkout (for the A/B against an earlier commit)."""
+    path = Path(tempfile.gettempdir()) / f"rto-bench-{rev.replace('/', '-')}"
+    if not path.exists():
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(path), rev],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+    return path
+
+
+def _rates(part: dict, key: str) -> float:
+    return part[key] / part["elapsed"] if part["elapsed"] else 0.0
 
 
 def main() -> int:
@@ -602,8 +744,8 @@ def main() -> int:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=2,
-        help="the API burst and the raw limit take turns in this many parts of the applicants",
+        default=4,
+        help="the contenders take turns in this many parts of the applicants",
     )
     parser.add_argument("--last-clients", type=int, default=500)
     parser.add_argument(
@@ -616,6 +758,20 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument(
         "--threads", type=int, default=1, help="threads per worker (> 1: gthread workers)"
+    )
+    parser.add_argument(
+        "--variants",
+        default="control,plain-forms",
+        help="contenders beside the code as it is, each on its own copy of the database "
+        "(comma-separated names of bench/variants.py; `+` combines, e.g. a+b; empty: none). "
+        "Default: control (the same code again: the run's noise) and plain-forms (the A/B of "
+        "slots/hotpath.py)",
+    )
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also run the API of an earlier commit (a worktree in /tmp) on an identical copy, "
+        "side by side: the A/B of what changed since",
     )
     parser.add_argument(
         "--py-spy",
@@ -633,12 +789,39 @@ def main() -> int:
         f"{data['earlier_bookings']} earlier bookings, {data['slots']} slots "
         f"in {time.perf_counter() - began:.1f} s (not timed)"
     )
-    recreate(DB_RAW, template=DB)
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
+    if collected.returncode:
+        raise RuntimeError(f"collectstatic failed: {collected.stderr}")
+    variants = [name for name in args.variants.split(",") if name]
+    copies = [DB_RAW, DB_RAW_ROWS, *(f"{DB_PLAIN}_{i}" for i in range(len(variants)))]
+    if args.against:
+        copies.append(DB_AGAINST)
+    for copy in copies:
+        recreate(copy, template=DB)
 
     import redis
 
     redis.Redis.from_url(REDIS).flushdb()
-    server, port = start_gunicorn(env, args.workers, args.threads)
+    servers = {"api": start_gunicorn(env, args.workers, args.threads)}
+    for i, variant in enumerate(variants):
+        servers[f"api, {variant}"] = start_gunicorn(
+            {**env, "BENCH_VARIANT": variant.replace("+", ",")},
+            args.workers,
+            args.threads,
+            database=f"{DB_PLAIN}_{i}",
+            config=ROOT / "bench" / "gunicorn_variant.py",
+        )
+    if args.against:
+        servers[f"api at {args.against}"] = start_gunicorn(
+            env, args.workers, args.threads, database=DB_AGAINST, cwd=_checkout(args.against)
+        )
+    server, port = servers["api"]
     spy = None
     if args.py_spy:
         spy = subprocess.Popen(
@@ -659,23 +842,35 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
         )
         time.sleep(1)
+    results: dict[str, list[dict]] = {name: [] for name in servers}
+    results["raw"], results["raw, same rows"] = [], []
+    warm = {}
     try:
-        warm = burst(port, data["warmup"], args.clients) if data["warmup"] else None
-        # The API burst and the raw limit take turns on the same applicants (`--rounds` parts),
-        # so a busy neighbour on a shared machine slows both alike and the ratio stays fair.
-        api_parts, raw_parts = [], []
+        for name, (_process, each_port) in servers.items():
+            warm[name] = burst(each_port, data["warmup"], args.clients) if data["warmup"] else None
+        # The contenders take turns on the same applicants (`--rounds` parts), each on its own
+        # identical copy of the database, so a busy neighbour on a shared machine slows all
+        # alike and the ratios stay fair.
+        order = list(servers)
         for part in _parts(data["burst"], args.rounds):
-            api_parts.append(burst(port, part, args.clients))
-            if spy is not None and len(api_parts) == args.rounds:
+            # Each round in another order: whoever goes first (right after the raw limits'
+            # writes) meets a busier database.
+            for name in order:
+                results[name].append(burst(servers[name][1], part, args.clients))
+            order = order[1:] + order[:1]
+            if spy is not None and len(results["api"]) == args.rounds:
                 spy.send_signal(2)
                 spy.wait(timeout=60)
-            raw_parts.append(asyncio.run(raw_limit(part, args.clients)))
-        api, raw = _combined(api_parts), _combined(raw_parts)
+            results["raw"].append(asyncio.run(raw_limit(part, args.clients)))
+            results["raw, same rows"].append(asyncio.run(raw_rows_limit(part, args.clients)))
         last = burst(port, data["last"], args.last_clients)
         avail = asyncio.run(availability(port, data["today"], 200))
     finally:
-        server.terminate()
-        server.wait(timeout=15)
+        for process, _each_port in servers.values():
+            process.terminate()
+            process.wait(timeout=15)
+    combined = {name: _combined(parts) for name, parts in results.items()}
+    api, raw, raw_rows = combined["api"], combined["raw"], combined["raw, same rows"]
     queries = availability_queries(data["today"])
     checks = overbooking(DB)
     with psycopg.connect(f"{PG}/{DB}") as conn:
@@ -685,13 +880,23 @@ def main() -> int:
 
     api_ok = api["statuses"].get(201, 0)
     api_rate = api_ok / api["elapsed"]
-    raw_rate = raw["booked"] / raw["elapsed"]
+    raw_rate = _rates(raw, "booked")
+    raw_rows_rate = _rates(raw_rows, "booked")
     five_xx = sum(
         n
-        for phase in (api, last, warm or {"statuses": {}})
-        for s, n in phase["statuses"].items()
+        for phase in (last, *combined.values(), *(w for w in warm.values() if w))
+        for s, n in phase.get("statuses", {}).items()
         if s >= 500
     )
+    side_by_side = {
+        name: {
+            "bookings_per_s": round(part["statuses"].get(201, 0) / part["elapsed"], 1),
+            "p99_ms": round(percentile(part["latencies"], 99), 1),
+            "vs_api": round((part["statuses"].get(201, 0) / part["elapsed"]) / api_rate, 3),
+        }
+        for name, part in combined.items()
+        if name not in {"api", "raw", "raw, same rows"}
+    }
     result = {
         "machine": {
             "cores": os.cpu_count(),
@@ -713,11 +918,20 @@ def main() -> int:
             "bookings_per_s": round(raw_rate, 1),
             "p99_ms": round(percentile(raw["latencies"], 99), 1),
         },
+        "raw_same_rows": {
+            "bookings_per_s": round(raw_rows_rate, 1),
+            "p99_ms": round(percentile(raw_rows["latencies"], 99), 1),
+        },
         "ratio": round(api_rate / raw_rate, 3) if raw_rate else None,
+        "ratio_same_rows": round(api_rate / raw_rows_rate, 3) if raw_rows_rate else None,
+        "side_by_side": side_by_side,
         "warmup": {
-            "requests": len(data["warmup"]),
-            "statuses": warm["statuses"] if warm else {},
-            "max_ms": round(max(warm["latencies"]), 1) if warm else None,
+            name: {
+                "requests": len(data["warmup"]),
+                "statuses": w["statuses"] if w else {},
+                "max_ms": round(max(w["latencies"]), 1) if w else None,
+            }
+            for name, w in warm.items()
         },
         "last_seats": {
             "clients": args.last_clients,
@@ -747,10 +961,20 @@ def main() -> int:
     rows = [
         ("booking API bookings/s", f"{api_rate:.0f}", ""),
         ("raw SQL bookings/s (same clients)", f"{raw_rate:.0f}", ""),
+        ("raw SQL, the same rows, bookings/s", f"{raw_rows_rate:.0f}", ""),
         (
             "ratio API / raw",
             f"{result['ratio']:.2f}",
             f">= {TARGETS['ratio']:.2f}: {verdict(result['ratio'] >= TARGETS['ratio'])}",
+        ),
+        ("ratio API / raw, the same rows", f"{result['ratio_same_rows']:.2f}", ""),
+        *(
+            (
+                f"{name} bookings/s",
+                f"{entry['bookings_per_s']:.0f}",
+                f"API / this: {1 / entry['vs_api']:.2f}×" if entry["vs_api"] else "",
+            )
+            for name, entry in side_by_side.items()
         ),
         (
             "booking p50 / p95 ms",
@@ -765,7 +989,9 @@ def main() -> int:
         ("burst answers", json.dumps(api["statuses"]), ""),
         (
             "warm-up (not timed): answers, slowest",
-            f"{json.dumps(warm['statuses'])}, {max(warm['latencies']):.0f} ms" if warm else "none",
+            f"{json.dumps(warm['api']['statuses'])}, {max(warm['api']['latencies']):.0f} ms"
+            if warm.get("api")
+            else "none",
             "",
         ),
         ("load generator CPU ms / request", f"{api['client_cpu_ms']:.2f}", ""),
@@ -793,6 +1019,10 @@ def main() -> int:
         print(f"{name:38} {value:>12}  {target}")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
 
+    others_wrong = any(
+        part["statuses"].get(201, 0) != len(data["burst"])
+        for part in (combined[name] for name in side_by_side)
+    )
     wrong = (
         checks["overbooked_slots"]
         or checks["counter_mismatches"]
@@ -800,7 +1030,8 @@ def main() -> int:
         or last["statuses"].get(201, 0) != 50
         or five_xx
         or sum(api["statuses"].values()) != len(data["burst"])
-        or (warm and warm["statuses"].get(201, 0) != len(data["warmup"]))
+        or others_wrong
+        or any(w and w["statuses"].get(201, 0) != len(data["warmup"]) for w in warm.values())
     )
     return 1 if wrong else 0
 

@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/bench_outbox.py [--rows 80000] [--processes 2] [--pr
 
 1. Builds its own PostgreSQL database (rto_bench_outbox, dropped and re-created): one office,
    50,000 bookings of applicants half in Hindi, 60% with an e-mail address, one BookingEvent
-   each, and their outbox rows written by `notification_rows_for_events` + bulk_create (timed
+   each, and their outbox rows written by `message_rows_for_events` + bulk_create (timed
    separately as "write": the cost an outage pays inside its transactions).
 2. Drains every row with `notifications_dispatch` in N processes (default 2, one per core, as
    two `celery worker -P solo` would): SMS to the file backend (one JSON file per message, in a
@@ -80,7 +80,7 @@ def build(rows_wanted: int) -> dict:
 
     from applicants.models import Applicant
     from notifications.models import Notification
-    from notifications.services import notification_rows_for_events
+    from slots.messages import message_rows_for_events
     from slots.models import Offering, Office, Service, Slot
     from tests.factories import booked_in_bulk
 
@@ -136,7 +136,7 @@ def build(rows_wanted: int) -> dict:
     for start in range(0, len(events), 2000):
         chunk = events[start : start + 2000]
         with transaction.atomic():
-            rows = notification_rows_for_events(events=chunk, kind="booking_confirmed")
+            rows = message_rows_for_events(events=chunk, kind="booking_confirmed")
             Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
         written += len(rows)
     write_seconds = time.perf_counter() - started

@@ -1,13 +1,15 @@
 """Benchmark: a statewide outage rescheduled by the Django path vs. the set-based SQL limit.
 
-Run: .venv/bin/python bench/bench_reschedule.py [--profile]
+Run: .venv/bin/python bench/bench_reschedule.py [--profile] [--queries] [--no-plain-forms]
 
 1. Builds its own PostgreSQL database (rto_bench_reschedule): 50 offices x (photo-biometrics,
    learner-test), weekly sessions 10:00-17:00 of 30-minute slots, and ~39,200 confirmed bookings
    over two days with true slot counters. Set-up is not timed.
-2. Copies the database (CREATE DATABASE ... TEMPLATE) so both paths start from identical data.
-3. Times `outage_reschedule(outage_id=...)` (history + outbox rows included) on the original,
-   and one hand-written set-based SQL transaction doing the same work on the copy.
+2. Copies the database (CREATE DATABASE ... TEMPLATE) so every path starts from identical data.
+3. Times `outage_reschedule(outage_id=...)` (history + outbox rows included) on the original;
+   the same with slots/hotpath.py's plain ORM forms on a copy (the A/B of those statements,
+   tests/slots/plain_forms.py); and one hand-written set-based SQL transaction doing the same
+   work on another copy (the limit).
 4. Verifies both (every booking moved out of the window, same FIFO assignment in both, counters
    true, integrity_violations() == {}), prints a table and writes bench/results/reschedule.json.
 
@@ -38,12 +40,13 @@ sys.path.insert(0, str(ROOT))
 PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 DB = "rto_bench_reschedule"
 DB_SQL = "rto_bench_reschedule_sql"
+DB_PLAIN = "rto_bench_reschedule_plain"
 OFFICES = 50
 DAYS = 2
 PER_SLOT = 14
 SEATS = 20
 RESERVE = 2
-TARGET_RATIO = 2.0
+TARGET_RATIO = 1.5
 RESULTS = ROOT / "bench" / "results" / "reschedule.json"
 IST = ZoneInfo("Asia/Kolkata")
 
@@ -70,6 +73,7 @@ def admin(*statements: str) -> None:
 
 admin(
     f"DROP DATABASE IF EXISTS {DB_SQL} WITH (FORCE)",
+    f"DROP DATABASE IF EXISTS {DB_PLAIN} WITH (FORCE)",
     f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)",
 )
 admin(f"CREATE DATABASE {DB}")
@@ -83,6 +87,9 @@ from django.db import connection, connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 import notifications.services as notification_services  # noqa: E402
+import slots.hotpath as hotpath  # noqa: E402
+import slots.messages as messages  # noqa: E402
+import slots.services.reschedule as reschedule  # noqa: E402
 from applicants.models import Applicant  # noqa: E402
 from notifications.models import Notification  # noqa: E402
 from slots.integrity import integrity_violations  # noqa: E402
@@ -96,8 +103,9 @@ from slots.models import (  # noqa: E402
     Slot,
     WeeklySession,
 )
-from slots.services.outages import outage_reschedule  # noqa: E402
+from slots.services.reschedule import outage_reschedule  # noqa: E402
 from slots.services.slot_generation import slots_generate  # noqa: E402
+from tests.slots.plain_forms import use_plain_forms  # noqa: E402
 
 # --- Set-up (not timed) ----------------------------------------------------------------------
 
@@ -390,7 +398,6 @@ def snapshot(dbname: str, outage_id: int, start: datetime, end: datetime) -> dic
 
 def _time_phases(timings: dict[str, list[float]]) -> None:
     """Wrap the Django path's steps so --queries also shows where the Python time goes."""
-    import slots.services.outages as outages
 
     def wrap(module, name):
         original = getattr(module, name, None)
@@ -409,18 +416,27 @@ def _time_phases(timings: dict[str, list[float]]) -> None:
 
         setattr(module, name, timed)
 
-    for name in ("_process_chunk", "_candidates_for", "_assign", "_events_insert"):
-        wrap(outages, name)
-    for name in ("bookings_point_to", "slots_booked_add"):
-        wrap(outages, name)
-    wrap(notification_services, "notifications_write_for_event_ids")
+    wrap(reschedule, "_process_chunk")
+    for name in ("candidates_for", "assign"):
+        wrap(reschedule, name)
+    for name in ("events_insert", "bookings_point_to", "slots_booked_add"):
+        wrap(hotpath, name)
+    wrap(messages, "messages_write_for_event_ids")
     wrap(connection, "commit")
+
+
+def _use_database(name: str) -> None:
+    connections.close_all()
+    connections["default"].settings_dict["NAME"] = name
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", action="store_true", help="cProfile the Django path")
     parser.add_argument("--queries", action="store_true", help="time the Django path's SQL")
+    parser.add_argument(
+        "--no-plain-forms", action="store_true", help="skip the A/B of slots/hotpath.py"
+    )
     args = parser.parse_args()
 
     t = time.perf_counter()
@@ -428,9 +444,12 @@ def main() -> int:
     setup_s = time.perf_counter() - t
     print(f"set-up: {bookings} bookings in {setup_s:.1f} s (not timed)")
 
-    # An identical copy for the SQL path (TEMPLATE needs no other session on the source).
+    # Identical copies for the plain forms and the SQL path (TEMPLATE needs no other session
+    # on the source).
     connections.close_all()
     admin(f"CREATE DATABASE {DB_SQL} TEMPLATE {DB}")
+    if not args.no_plain_forms:
+        admin(f"CREATE DATABASE {DB_PLAIN} TEMPLATE {DB}")
 
     # The dispatcher belongs to another worker in production; count requests, send nothing.
     dispatches = []
@@ -464,6 +483,16 @@ def main() -> int:
     else:
         outage = outage_reschedule(outage_id=outage_id)
     django_s = time.perf_counter() - began
+    plain_s = None
+    if not args.no_plain_forms:
+        _use_database(DB_PLAIN)
+        admin("CHECKPOINT")
+        began = time.perf_counter()
+        with use_plain_forms():
+            plain_outage = outage_reschedule(outage_id=outage_id)
+        plain_s = time.perf_counter() - began
+        plain_snapshot = snapshot(DB_PLAIN, outage_id, start, end)
+        _use_database(DB)
     for key, spent in sorted(timings.items(), key=lambda kv: -sum(kv[1]))[:20]:
         print(f"{sum(spent):7.3f} s {len(spent):5d}x  {key}")
     if profiler is not None:
@@ -498,6 +527,12 @@ def main() -> int:
         errors.append(f"Django and SQL assignments differ ({differ} bookings)")
     if ours["outbox"] != limit["outbox"]:
         errors.append(f"outbox differs: django {ours['outbox']} sql {limit['outbox']}")
+    if plain_s is not None:
+        if (plain_outage.state, plain_outage.moved) != (Outage.State.DONE, bookings):
+            errors.append(f"plain forms: {plain_outage.state} {plain_outage.moved}")
+        for key in ("assignment", "outbox", "events"):
+            if plain_snapshot[key] != ours[key]:
+                errors.append(f"plain forms: {key} differs from the statements'")
     violations = integrity_violations()
     if violations:
         errors.append(f"integrity_violations(): {violations}")
@@ -520,6 +555,8 @@ def main() -> int:
         "sql_bookings_per_s": round(bookings / sql_s, 1),
         "sql_steps_seconds": {name: round(spent, 3) for name, spent in sql_steps},
         "ratio_django_over_sql": round(ratio, 2),
+        "plain_forms_seconds": round(plain_s, 3) if plain_s else None,
+        "plain_forms_over_django": round(plain_s / django_s, 2) if plain_s else None,
         "target_ratio": TARGET_RATIO,
         "target_met": met,
         "dispatch_requests": len(dispatches),
@@ -534,12 +571,20 @@ def main() -> int:
         f"{bookings:>9} {django_s:>9.2f} {bookings / django_s:>11.0f} {sql_s:>7.2f} "
         f"{ratio:>6.2f}  <= {TARGET_RATIO:.0f}x: {'met' if met else 'MISSED'}"
     )
+    if plain_s is not None:
+        print(
+            f"the same with hotpath's plain ORM forms: {plain_s:.2f} s "
+            f"({plain_s / django_s:.2f}x the statements)"
+        )
     print(f"outbox rows {outbox_rows}, dispatch requests {len(dispatches)} (not run)")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     connections.close_all()
-    admin(f"DROP DATABASE IF EXISTS {DB_SQL} WITH (FORCE)")
+    admin(
+        f"DROP DATABASE IF EXISTS {DB_SQL} WITH (FORCE)",
+        f"DROP DATABASE IF EXISTS {DB_PLAIN} WITH (FORCE)",
+    )
     if errors:
         print("WRONG RESULTS:", *errors, sep="\n  ", file=sys.stderr)
         return 1

@@ -13,8 +13,9 @@ from slots.models import Booking, Closure, Offering, Office, Outage, Service, Sl
 from slots.rules import bookable_seats, booking_cutoff, booking_horizon_end, outages_covering
 
 
-def office_list_with_services(*, only_active: bool = True) -> list[Office]:
-    """Offices with `active_services` (their offered services, in display order): 2 queries."""
+def office_list_with_services(*, only_active: bool = True, code: str | None = None) -> list[Office]:
+    """Offices (or the one with `code`) with `active_services` (their offered services, in
+    display order): 2 queries."""
     offerings = Offering.objects.select_related("service").order_by("service__sort_order")
     if only_active:
         offerings = offerings.filter(is_active=True)
@@ -23,10 +24,31 @@ def office_list_with_services(*, only_active: bool = True) -> list[Office]:
     )
     if only_active:
         offices = offices.filter(is_active=True)
+    if code is not None:
+        offices = offices.filter(code=code)
     result = list(offices)
     for office in result:
         office.active_services = [offering.service for offering in office.active_offerings]
     return result
+
+
+def office_get_with_services(*, code: str) -> Office | None:
+    """One active office with `active_services`, as office_list_with_services gives them."""
+    found = office_list_with_services(code=code)
+    return found[0] if found else None
+
+
+def offering_get(
+    *, office_code: str, service_slug: str, taking_bookings: bool = False
+) -> Offering | None:
+    """The offering of a service at an active office, with both loaded, or None;
+    `taking_bookings` also requires the offering itself to be active (the booking pages)."""
+    offerings = Offering.objects.select_related("office", "service").filter(
+        office__code=office_code, office__is_active=True, service__slug=service_slug
+    )
+    if taking_bookings:
+        offerings = offerings.filter(is_active=True)
+    return offerings.first()
 
 
 def outage_active_by_office(*, at: datetime | None = None) -> dict[int, list[Outage]]:

@@ -129,6 +129,21 @@ def events_insert_plain(events: list[SimpleNamespace]) -> None:
         event.pk = row.pk
 
 
+def booking_answer_plain(booking):
+    """DRF's own rendering: every declared field of BookingOutSerializer, walked as DRF does."""
+    from rest_framework import serializers
+
+    from api.serializers import BookingOutSerializer
+
+    return serializers.Serializer.to_representation(BookingOutSerializer(), booking)
+
+
+def applicant_by_id_plain(applicant_id: int):
+    from applicants.models import Applicant
+
+    return Applicant.objects.filter(pk=applicant_id).first()
+
+
 PLAIN_FORMS = {
     "slot_with_checks": slot_with_checks_plain,
     "booking_insert": booking_insert_plain,
@@ -137,7 +152,16 @@ PLAIN_FORMS = {
     "slots_booked_add_if_free": slots_booked_add_if_free_plain,
     "bookings_point_to": bookings_point_to_plain,
     "events_insert": events_insert_plain,
+    "booking_answer": booking_answer_plain,
+    "applicant_by_id": applicant_by_id_plain,
 }
+
+
+def install_plain_forms(*names: str) -> None:
+    """Put the plain forms in place of the named hot-path statements (all by default) for good:
+    a benchmark's worker process."""
+    for name in names or tuple(PLAIN_FORMS):
+        setattr(hotpath, name, PLAIN_FORMS[name])
 
 
 @contextlib.contextmanager

@@ -308,3 +308,62 @@ def test_events_insert_equals_bulk_create(bhopal_photo, outage):
         return sorted(rows.values(), key=lambda r: r["booking_id"])
 
     assert written(hotpath.events_insert) == written(plain_forms.events_insert_plain)
+
+
+# --- the booking answer and the applicant read ------------------------------------------------
+
+
+def _with_rows(booking):
+    booking = Booking.objects.select_related("slot", "office", "service").get(pk=booking.pk)
+    booking.history_rows = list(booking.events.order_by("at", "id"))
+    booking.notification_rows = list(booking.notifications.order_by("created_at", "id"))
+    return booking
+
+
+def test_booking_answer_equals_the_declared_fields(bhopal_slot, bhopal_photo):
+    from slots.services.bookings import booking_cancel, booking_reschedule
+    from tests.factories import BookingEventFactory, NotificationFactory
+
+    later = SlotFactory(offering=bhopal_photo, starts_at=bhopal_slot.starts_at + timedelta(days=1))
+    fresh = booking_create(applicant=ApplicantFactory(), slot_id=bhopal_slot.pk)
+    moved = booking_create(applicant=ApplicantFactory(email=""), slot_id=bhopal_slot.pk)
+    moved = booking_cancel(booking=booking_reschedule(booking=moved, slot_id=later.pk))
+    outage = Outage.objects.create(
+        expected_end=timezone.now() + timedelta(hours=4), reason="Licence server down"
+    )
+    stranded = BookingFactory(priority=True, slot=later)
+    BookingEventFactory(
+        booking=stranded,
+        kind=BookingEvent.Kind.NEEDS_NEW_SLOT,
+        actor=BookingEvent.Actor.SYSTEM,
+        from_slot=later,
+        from_starts_at=later.starts_at,
+        to_slot=None,
+        to_starts_at=None,
+        outage=outage,
+        reason="सर्वर बंद",
+    )
+    NotificationFactory(
+        booking=stranded,
+        channel=Notification.Channel.EMAIL,
+        status=Notification.Status.SENT,
+        sent_at=timezone.now(),
+    )
+    # As the API answers a new booking (from memory), and as any booking is read back.
+    for booking in (fresh, _with_rows(fresh), _with_rows(moved), _with_rows(stranded)):
+        assert hotpath.booking_answer(booking) == plain_forms.booking_answer_plain(booking)
+        with timezone.override("UTC"):
+            answer = hotpath.booking_answer(booking)
+            assert answer == plain_forms.booking_answer_plain(booking)
+            assert answer["slot"]["starts_at"].endswith("Z")
+    assert hotpath.booking_answer(_with_rows(stranded))["history"][-1]["outage"] == outage.pk
+
+
+def test_applicant_by_id_reads_what_the_orm_reads(applicant, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        read = hotpath.applicant_by_id(applicant.pk)
+    plain = plain_forms.applicant_by_id_plain(applicant.pk)
+    fields = [f.attname for f in type(applicant)._meta.concrete_fields]
+    assert [getattr(read, f) for f in fields] == [getattr(plain, f) for f in fields]
+    assert read == applicant
+    assert hotpath.applicant_by_id(10**12) is None is plain_forms.applicant_by_id_plain(10**12)
