@@ -12,7 +12,6 @@ from rest_framework import serializers
 
 from applicants.models import Applicant
 from applicants.validators import normalise_indian_mobile, validate_applicant_age
-from slots import hotpath
 from slots.models import Booking, BookingEvent, Office, Outage, Service
 
 MAX_ID = 2**63 - 1
@@ -199,11 +198,6 @@ class BookingOutSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     history = BookingEventSerializer(source="history_rows", many=True)
     notifications = BookingNotificationSerializer(source="notification_rows", many=True)
-
-    def to_representation(self, instance):
-        # The declared fields stay the schema; the answer is written out by slots.hotpath
-        # (a kept speed-up: docs/PERFORMANCE.md), held equal to them by a test.
-        return hotpath.booking_answer(instance)
 
 
 class StaffBookingListQuerySerializer(serializers.Serializer):

@@ -29,14 +29,6 @@ equal to its plain form.
 * `events_insert` — a chunk's history rows as one JSON document. Why: quoting bulk_create's
   arrays client-side cost more than the rest of the chunk. Gain: the "reschedule" A/B. Equal:
   tests/slots/test_hotpath.py::test_events_insert_equals_bulk_create.
-* `booking_answer` — the API's booking (BookingOutSerializer's declared fields) written out.
-  Why: DRF deep-copies a serializer's fields for every instance, nested ones included: the
-  body of every booking answer. Gain: the "booking answer" A/B. Equal: tests/slots/
-  test_hotpath.py::test_booking_answer_equals_the_declared_fields.
-* `applicant_by_id` — the applicant of an API token, read with a fixed statement. Why: every
-  applicant request starts here, and compiling the ORM query cost more than running it. Gain:
-  the "applicant read" A/B. Equal: tests/slots/test_hotpath.py::
-  test_applicant_by_id_reads_what_the_orm_reads.
 
 Table and column names come from the models' `_meta` (Django's documented Model _meta API),
 values always travel as parameters, cast to their column's type.
@@ -399,75 +391,3 @@ def events_insert(events: list[SimpleNamespace]) -> None:
         raise RuntimeError("events_insert takes at most one event per booking")
     for event in events:
         event.pk = ids[event.booking_id]
-
-
-# --- The booking request's answer and its caller --------------------------------------------------
-
-
-def _iso(value, tz) -> str | None:
-    """DRF's DateTimeField output: ISO 8601 in the current time zone, UTC written as Z."""
-    if value is None:
-        return None
-    text = value.astimezone(tz).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def booking_answer(booking: Booking) -> dict:
-    """What BookingOutSerializer's declared fields render for `booking` (whose `history_rows`
-    and `notification_rows` are in hand), without DRF's per-instance field copies."""
-    tz = timezone.get_current_timezone()
-    slot = booking.slot
-    return {
-        "reference": str(booking.reference),
-        "status": str(booking.status),
-        "office": str(booking.office.code),
-        "service": str(booking.service.slug),
-        "slot": {
-            "id": int(slot.pk),
-            "starts_at": _iso(slot.starts_at, tz),
-            "ends_at": _iso(slot.ends_at, tz),
-        },
-        "priority": bool(booking.priority),
-        "created_at": _iso(booking.created_at, tz),
-        "history": [
-            {
-                "at": _iso(event.at, tz),
-                "kind": str(event.kind),
-                "from_starts_at": _iso(event.from_starts_at, tz),
-                "to_starts_at": _iso(event.to_starts_at, tz),
-                "outage": None if event.outage_id is None else int(event.outage_id),
-                "reason": str(event.reason),
-            }
-            for event in booking.history_rows
-        ],
-        "notifications": [
-            {
-                "channel": str(row.channel),
-                "kind": str(row.kind),
-                "status": str(row.status),
-                "created_at": _iso(row.created_at, tz),
-                "sent_at": _iso(row.sent_at, tz),
-            }
-            for row in booking.notification_rows
-        ],
-    }
-
-
-@functools.cache
-def _applicant_sql():
-    model = Booking._meta.get_field("applicant").related_model
-    fields = model._meta.concrete_fields
-    sql = (
-        f"SELECT {', '.join(connection.ops.quote_name(f.column) for f in fields)} "  # noqa: S608
-        f"FROM {_table(model)} WHERE {connection.ops.quote_name(model._meta.pk.column)} = %s"
-    )
-    return model, [f.attname for f in fields], sql
-
-
-def applicant_by_id(applicant_id: int):
-    """The applicant (applicants.Applicant) with this id, or None."""
-    model, names, sql = _applicant_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [applicant_id])
-        row = cursor.fetchone()
-    return None if row is None else model.from_db(connection.alias, names, row)

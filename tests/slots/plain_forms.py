@@ -129,21 +129,6 @@ def events_insert_plain(events: list[SimpleNamespace]) -> None:
         event.pk = row.pk
 
 
-def booking_answer_plain(booking):
-    """DRF's own rendering: every declared field of BookingOutSerializer, walked as DRF does."""
-    from rest_framework import serializers
-
-    from api.serializers import BookingOutSerializer
-
-    return serializers.Serializer.to_representation(BookingOutSerializer(), booking)
-
-
-def applicant_by_id_plain(applicant_id: int):
-    from applicants.models import Applicant
-
-    return Applicant.objects.filter(pk=applicant_id).first()
-
-
 PLAIN_FORMS = {
     "slot_with_checks": slot_with_checks_plain,
     "booking_insert": booking_insert_plain,
@@ -152,8 +137,6 @@ PLAIN_FORMS = {
     "slots_booked_add_if_free": slots_booked_add_if_free_plain,
     "bookings_point_to": bookings_point_to_plain,
     "events_insert": events_insert_plain,
-    "booking_answer": booking_answer_plain,
-    "applicant_by_id": applicant_by_id_plain,
 }
 
 
