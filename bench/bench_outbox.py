@@ -1,6 +1,8 @@
 """Benchmark: drain 80,000 due outbox rows with the real dispatcher code.
 
 Run: .venv/bin/python bench/bench_outbox.py [--rows 80000] [--processes 2] [--profile]
+(BENCH_PLAIN_RECORD=1: the dispatcher records with Django's bulk_update, the plain form of
+notifications/hotpath.py, for its A/B)
 
 1. Builds its own PostgreSQL database (rto_bench_outbox, dropped and re-created): one office,
    50,000 bookings of applicants half in Hindi, 60% with an e-mail address, one BookingEvent
@@ -156,9 +158,14 @@ def drain_worker() -> None:
     import django
 
     django.setup()
-    from notifications.dispatcher import notifications_dispatch
+    from notifications import dispatcher
 
-    result = notifications_dispatch(time_budget_seconds=900)
+    if os.environ.get("BENCH_PLAIN_RECORD"):
+        # The A/B of notifications/hotpath.py: Django's bulk_update in its place.
+        from tests.notifications.plain_forms import install_plain_record
+
+        install_plain_record()
+    result = dispatcher.notifications_dispatch(time_budget_seconds=900)
     print(json.dumps({"sent": result.sent, "claimed": result.claimed}), flush=True)
 
 

@@ -569,7 +569,7 @@ def main() -> int:
     print(f"{'bookings':>9} {'django s':>9} {'bookings/s':>11} {'sql s':>7} {'ratio':>6}  target")
     print(
         f"{bookings:>9} {django_s:>9.2f} {bookings / django_s:>11.0f} {sql_s:>7.2f} "
-        f"{ratio:>6.2f}  <= {TARGET_RATIO:.0f}x: {'met' if met else 'MISSED'}"
+        f"{ratio:>6.2f}  <= {TARGET_RATIO:.1f}x: {'met' if met else 'MISSED'}"
     )
     if plain_s is not None:
         print(

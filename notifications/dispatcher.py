@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from notifications import hotpath
 from notifications.backends import (
     EmailMessageData,
     EmailSender,
@@ -242,39 +243,29 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-# One statement per batch, its values passed as nine arrays: bulk_update's CASE per column is
-# quadratic in the batch, and nine parameters parse far faster than 9 × 500 placeholders.
-_PG_RECORD_SQL = """
-UPDATE notifications_notification AS n
-SET status = v.status, provider_id = v.provider_id, sent_at = v.sent_at,
-    next_attempt_at = v.next_attempt_at, last_error = v.last_error,
-    subject = v.subject, body = v.body, body_html = v.body_html, claimed_by = NULL
-FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::timestamptz[], %s::timestamptz[],
-            %s::text[], %s::varchar[], %s::text[], %s::text[])
-     AS v(id, status, provider_id, sent_at, next_attempt_at, last_error, subject, body, body_html)
-WHERE n.id = v.id AND n.status IN ('pending', 'failed') AND n.claimed_by = %s
-"""
-
-
 def _record(outcomes: list[_Outcome], released: list[int], token: int) -> None:
-    """One statement for every outcome of the batch (bulk_update's CASE is quadratic).
+    """Every outcome of the batch, in one statement (notifications/hotpath.py).
 
     Only rows this run still holds (`claimed_by` = its token) are written: a row handed back
     by the sweep because this run looked dead is somebody else's now."""
     if outcomes:
-        columns = [
-            [o.row.pk for o in outcomes],
-            [o.status for o in outcomes],
-            [o.provider_id for o in outcomes],
-            [o.sent_at for o in outcomes],
-            [o.row.next_attempt_at for o in outcomes],
-            [o.last_error for o in outcomes],
-            [o.row.subject for o in outcomes],
-            [o.row.body for o in outcomes],
-            [o.row.body_html for o in outcomes],
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(_PG_RECORD_SQL, [*columns, token])
+        hotpath.outcomes_record(
+            [
+                hotpath.Recorded(
+                    pk=o.row.pk,
+                    status=o.status,
+                    provider_id=o.provider_id,
+                    sent_at=o.sent_at,
+                    next_attempt_at=o.row.next_attempt_at,
+                    last_error=o.last_error,
+                    subject=o.row.subject,
+                    body=o.row.body,
+                    body_html=o.row.body_html,
+                )
+                for o in outcomes
+            ],
+            token=token,
+        )
     if released:
         # Claimed but not tried: the attempt does not count, and the rows are due again now.
         Notification.objects.filter(
