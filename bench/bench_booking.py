@@ -475,8 +475,10 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-async def raw_limit(jobs: list, clients: int) -> dict:
-    """The same conditional UPDATE + INSERT, straight through psycopg, on the identical copy."""
+async def _raw_clients(dsn: str, jobs: list, clients: int, *, autocommit: bool, book) -> dict:
+    """`clients` psycopg connections take jobs off one queue; `book(conn, job)` makes one
+    booking and says whether it got the seat. Connected first, as the web workers' persistent
+    connections are: only bookings are timed."""
     queue: asyncio.Queue = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
@@ -486,40 +488,45 @@ async def raw_limit(jobs: list, clients: int) -> dict:
     async def client(conn):
         try:
             while not queue.empty():
-                _token, slot_id, applicant_id, *_contact = queue.get_nowait()
+                job = queue.get_nowait()
                 began = time.perf_counter()
-                cursor = await conn.execute(
-                    "UPDATE slots_slot SET booked = booked + 1 "
-                    "WHERE id = %s AND booked < capacity RETURNING office_id, service_id",
-                    [slot_id],
-                )
-                row = await cursor.fetchone()
-                if row is None:
-                    await conn.rollback()
-                    done["full"] += 1
-                else:
-                    await conn.execute(
-                        "INSERT INTO slots_booking (reference, applicant_id, slot_id, office_id, "
-                        "service_id, status, priority, self_reschedules, created_at, updated_at) "
-                        "VALUES (%s, %s, %s, %s, %s, 'confirmed', false, 0, now(), now())",
-                        [secrets.token_hex(5).upper(), applicant_id, slot_id, row[0], row[1]],
-                    )
-                    await conn.commit()
-                    done["booked"] += 1
+                done["booked" if await book(conn, job) else "full"] += 1
                 latencies.append((time.perf_counter() - began) * 1000)
         finally:
             await conn.close()
 
-    # Connected first, as the web workers' persistent connections are: only bookings are timed.
     connections = await asyncio.gather(
-        *(
-            psycopg.AsyncConnection.connect(f"{PG}/{DB_RAW}", autocommit=False)
-            for _ in range(clients)
-        )
+        *(psycopg.AsyncConnection.connect(dsn, autocommit=autocommit) for _ in range(clients))
     )
     began = time.perf_counter()
     await asyncio.gather(*(client(conn) for conn in connections))
     return {**done, "elapsed": time.perf_counter() - began, "latencies": latencies}
+
+
+async def raw_limit(jobs: list, clients: int) -> dict:
+    """The same conditional UPDATE + INSERT, straight through psycopg, on the identical copy."""
+
+    async def book(conn, job) -> bool:
+        _token, slot_id, applicant_id, *_contact = job
+        cursor = await conn.execute(
+            "UPDATE slots_slot SET booked = booked + 1 "
+            "WHERE id = %s AND booked < capacity RETURNING office_id, service_id",
+            [slot_id],
+        )
+        row = await cursor.fetchone()
+        if row is None:
+            await conn.rollback()
+            return False
+        await conn.execute(
+            "INSERT INTO slots_booking (reference, applicant_id, slot_id, office_id, "
+            "service_id, status, priority, self_reschedules, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, 'confirmed', false, 0, now(), now())",
+            [secrets.token_hex(5).upper(), applicant_id, slot_id, row[0], row[1]],
+        )
+        await conn.commit()
+        return True
+
+    return await _raw_clients(f"{PG}/{DB_RAW}", jobs, clients, autocommit=False, book=book)
 
 
 # The rows a booking writes, straight through psycopg: the seat, the booking, its BOOKED event
@@ -579,45 +586,23 @@ async def raw_rows_limit(jobs: list, clients: int) -> dict:
     """What a booking writes (seat, booking, event, outbox rows), straight through psycopg in
     one statement per booking, on its own identical copy: the floor under the API that writes
     the same rows."""
-    queue: asyncio.Queue = asyncio.Queue()
-    for job in jobs:
-        queue.put_nowait(job)
-    done = {"booked": 0, "full": 0}
-    latencies: list[float] = []
 
-    async def client(conn):
-        try:
-            while not queue.empty():
-                _token, slot_id, applicant_id, mobile, email = queue.get_nowait()
-                began = time.perf_counter()
-                cursor = await conn.execute(
-                    _RAW_ROWS_SQL,
-                    {
-                        "slot": slot_id,
-                        "reference": secrets.token_hex(5).upper(),
-                        "applicant": applicant_id,
-                        "context": _RAW_CONTEXT,
-                        "mobile": mobile,
-                        "email": email,
-                    },
-                )
-                if await cursor.fetchone() is None:
-                    done["full"] += 1
-                else:
-                    done["booked"] += 1
-                latencies.append((time.perf_counter() - began) * 1000)
-        finally:
-            await conn.close()
-
-    connections = await asyncio.gather(
-        *(
-            psycopg.AsyncConnection.connect(f"{PG}/{DB_RAW_ROWS}", autocommit=True)
-            for _ in range(clients)
+    async def book(conn, job) -> bool:
+        _token, slot_id, applicant_id, mobile, email = job
+        cursor = await conn.execute(
+            _RAW_ROWS_SQL,
+            {
+                "slot": slot_id,
+                "reference": secrets.token_hex(5).upper(),
+                "applicant": applicant_id,
+                "context": _RAW_CONTEXT,
+                "mobile": mobile,
+                "email": email,
+            },
         )
-    )
-    began = time.perf_counter()
-    await asyncio.gather(*(client(conn) for conn in connections))
-    return {**done, "elapsed": time.perf_counter() - began, "latencies": latencies}
+        return await cursor.fetchone() is not None
+
+    return await _raw_clients(f"{PG}/{DB_RAW_ROWS}", jobs, clients, autocommit=True, book=book)
 
 
 async def availability(port: int, today: date, requests: int) -> list[float]:

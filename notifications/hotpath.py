@@ -44,8 +44,8 @@ class Recorded:
     body_html: str
 
 
-_COLUMNS = (
-    "pk",
+# What a record writes from a `Recorded` (and `claimed_by`, set to NULL), in `_RECORD_SQL`'s order.
+RECORDED_FIELDS = (
     "status",
     "provider_id",
     "sent_at",
@@ -55,6 +55,7 @@ _COLUMNS = (
     "body",
     "body_html",
 )
+_COLUMNS = ("pk", *RECORDED_FIELDS)
 
 
 def outcomes_record(outcomes: list[Recorded], *, token: int) -> None:

@@ -293,6 +293,10 @@ STORAGES = {
         )
     },
 }
+# A collected file is cached for ever when its name carries the manifest's 12-digit hash. Told
+# by the name, instead of whitenoise asking the storage about every file (it would ask for
+# names such as `swagger-ui.map` that no template uses, and each would log a missing entry).
+WHITENOISE_IMMUTABLE_FILE_TEST = r"\.[0-9a-f]{12}\.[^/.]+$"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

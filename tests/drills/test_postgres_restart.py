@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import VENV_BIN, _spawn, free_port, http_call, wait_for
+from tests.live import free_port, http_call, start_gunicorn, wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,20 +58,8 @@ def test_web_answers_503_while_postgres_is_down_and_recovers_without_restart(pri
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
 
     port = free_port()
-    web = _spawn(
-        "gunicorn",
-        [
-            str(VENV_BIN / "gunicorn"),
-            "rto_booking.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--timeout",
-            "30",
-        ],
-        env=env,
-        log_dir=Path(tempfile.mkdtemp(prefix="drill-gunicorn-")),
+    web = start_gunicorn(
+        env, port=port, log_dir=Path(tempfile.mkdtemp(prefix="drill-gunicorn-")), workers=1
     )
     try:
         assert wait_for(lambda: _up(port), timeout=20), web.log()

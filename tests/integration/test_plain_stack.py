@@ -12,6 +12,7 @@ within a minute of a worker and Redis being there again, with the default settin
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -158,7 +159,7 @@ def test_plain_commands_book_move_and_tell_by_sms_and_email(stack, bhopal, bhopa
 
     plain = stack()
     plain.run_build_steps()
-    plain.web()
+    web = plain.web()
     plain.worker()
     plain.beat()
     port = plain.port
@@ -243,6 +244,16 @@ def test_plain_commands_book_move_and_tell_by_sms_and_email(stack, bhopal, bhopa
     # Production pages with the build steps done: the docs and an HTML 404 answer, never 500.
     assert http_call(port, "/api/docs/")[0] == 200
     assert http_call(port, "/no-such-page/", headers={"Accept": "text/html"})[0] == 404
+    # Collected files are served hashed and cached for ever, the plain names for a while only,
+    # and whitenoise's start asks the manifest about nothing it does not hold.
+    page = http_call(port, "/", headers={"Accept": "text/html"})[2]
+    hashed = re.search(r'/static/[^"]+\.[0-9a-f]{12}\.css', page)
+    assert hashed, page[:2000]
+    status, headers, _css = http_call(port, hashed.group(0))
+    assert status == 200 and "immutable" in headers["Cache-Control"], headers
+    status, headers, _css = http_call(port, re.sub(r"\.[0-9a-f]{12}\.", ".", hashed.group(0)))
+    assert status == 200 and "immutable" not in headers["Cache-Control"], headers
+    assert "not in the manifest" not in web.log()
     status, _headers, ready = http_call(port, "/readyz")
     assert status == 200, ready
     checks = json.loads(ready)["checks"]

@@ -17,23 +17,12 @@ def outcomes_record_plain(outcomes: list[hotpath.Recorded], *, token: int) -> No
         row = rows.get(o.pk)
         if row is None:
             continue
-        row.status, row.provider_id, row.sent_at = o.status, o.provider_id, o.sent_at
-        row.next_attempt_at, row.last_error = o.next_attempt_at, o.last_error
-        row.subject, row.body, row.body_html = o.subject, o.body, o.body_html
+        for name in hotpath.RECORDED_FIELDS:
+            setattr(row, name, getattr(o, name))
         row.claimed_by = None
     Notification.objects.bulk_update(
         list(rows.values()),
-        [
-            "status",
-            "provider_id",
-            "sent_at",
-            "next_attempt_at",
-            "last_error",
-            "subject",
-            "body",
-            "body_html",
-            "claimed_by",
-        ],
+        [*hotpath.RECORDED_FIELDS, "claimed_by"],
         batch_size=200,
     )
 

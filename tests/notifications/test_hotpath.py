@@ -15,17 +15,7 @@ from tests.notifications.plain_forms import outcomes_record_plain
 pytestmark = pytest.mark.django_db
 
 # What a record may change; the rest of each row comes from the factory and differs per run.
-WRITTEN = (
-    "status",
-    "provider_id",
-    "sent_at",
-    "next_attempt_at",
-    "last_error",
-    "subject",
-    "body",
-    "body_html",
-    "claimed_by",
-)
+WRITTEN = (*hotpath.RECORDED_FIELDS, "claimed_by")
 
 
 def test_outcomes_record_writes_what_bulk_update_writes():
