@@ -346,8 +346,6 @@ def notifications_release_orphans(*, now: datetime | None = None) -> int:
     """Hand back at once the rows a dead dispatcher had claimed (instead of after their
     lease): they are due again now. Their attempt stays counted; the dead run may have sent
     some of them (at-least-once across a crash, docs/NOTIFICATIONS.md). Returns rows freed."""
-    if connection.vendor != "postgresql":
-        return 0
     with connection.cursor() as cursor:
         cursor.execute(_ORPHANS_SQL, {"now": now or timezone.now(), "namespace": locks.DISPATCHER})
         return cursor.rowcount

@@ -38,7 +38,7 @@ def xact_lock_all(namespace: int, keys: Iterable[int], *, timeout_s: int) -> Non
     `timeout_s` seconds (then PostgreSQL raises lock_not_available). Must run in a transaction;
     the locks go with it."""
     ordered = sorted(set(keys))
-    if not ordered or connection.vendor != "postgresql":
+    if not ordered:
         return
     with connection.cursor() as cursor:
         # set_config(…, true) is SET LOCAL as a function: it takes a bound parameter.
@@ -56,9 +56,6 @@ def session_lock(namespace: int, key: int) -> Iterator[bool]:
 
     Held across the block's transactions; released at the end (or by PostgreSQL when the
     connection dies, which is what makes a free lock mean a dead holder)."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [namespace, key])
         acquired = bool(cursor.fetchone()[0])
@@ -72,8 +69,6 @@ def session_lock(namespace: int, key: int) -> Iterator[bool]:
 
 def held_keys(namespace: int) -> set[int]:
     """Keys of `namespace` some session holds right now (any process, any connection)."""
-    if connection.vendor != "postgresql":
-        return set()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT objid::text::bigint FROM pg_locks "

@@ -13,8 +13,10 @@ from slots.services.reminders import reminders_write
 from slots.services.reschedule import outage_reschedule, outages_needing_a_run
 from slots.services.slot_generation import slots_generate
 
-# A lost run is published again at most this often per outage: a message waiting behind a long
-# run in the queue is not lost, and need not be doubled every time the reconcile comes round.
+# Set when the reconcile publishes an outage's run, for two of its rounds: a message waiting
+# behind a long run in the queue is not lost, and need not be doubled every time the reconcile
+# comes round. The run deletes it when it starts: from then on its lock tells whether it lives,
+# so a run killed right after a publish is published again by the very next round.
 REPUBLISH_KEY = "outages:republished:{id}"
 
 
@@ -40,6 +42,7 @@ def mark_no_shows_task() -> int:
 )
 def reschedule_outage_task(outage_id: int) -> dict | None:
     """Move every booking affected by the outage (rescheduling queue). Idempotent."""
+    cache.delete(REPUBLISH_KEY.format(id=outage_id))  # the message has arrived
     outage = outage_reschedule(outage_id=outage_id)
     if outage is None:
         return None

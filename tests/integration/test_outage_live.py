@@ -12,11 +12,12 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from applicants.models import Applicant
 from notifications.models import Notification
+from rto_booking import locks
 from slots.integrity import integrity_violations
 from slots.models import Booking, BookingEvent, Outage, Slot
 from slots.services.bookings import booking_reference_new
@@ -71,6 +72,18 @@ def _bulk_bookings(offering, first_day, days, per_slot):
     return count
 
 
+def _run_lock_holders() -> list[tuple]:
+    """Who holds an outage's run lock, as PostgreSQL sees it (for a failure's message)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT l.objid, a.pid, a.state, a.wait_event, a.client_port, a.backend_start, "
+            "a.state_change, left(a.query, 160) FROM pg_locks l JOIN pg_stat_activity a "
+            "USING (pid) WHERE l.locktype = 'advisory' AND l.classid = %s::int::oid",
+            [locks.OUTAGE_RUN],
+        )
+        return cursor.fetchall()
+
+
 def test_worker_killed_mid_reschedule_resumes_to_the_same_end_state(
     broker, workers, bhopal_photo, bhopal, settings
 ):
@@ -112,7 +125,7 @@ def test_worker_killed_mid_reschedule_resumes_to_the_same_end_state(
         found[:] = reconcile_outages_task()
         return bool(found)
 
-    assert wait_for(reconcile_round, timeout=10)
+    assert wait_for(reconcile_round, timeout=10), _run_lock_holders()
     assert found == [outage.pk]  # what beat's next round finds, too
     workers.and_wait(redis_url=broker.url)
     assert wait_for(lambda: progress() == ("done", total), timeout=60), progress()

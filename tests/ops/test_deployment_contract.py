@@ -27,7 +27,7 @@ from notifications.models import Notification
 from rto_booking import locks
 from rto_booking.celery import app
 from slots.models import Outage
-from slots.tasks import reconcile_outages_task
+from slots.tasks import reconcile_outages_task, reschedule_outage_task
 from tests.factories import NotificationFactory
 from tests.live import free_port, start_private_redis, use_broker
 
@@ -291,6 +291,32 @@ def test_reconcile_leaves_a_run_whose_lock_is_held_and_restarts_one_whose_lock_i
         queued.close()
     finally:
         other.close()
+        broker.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_killed_right_after_a_reconcile_published_it_is_published_again_next_round(
+    bhopal, tmp_path
+):
+    import redis as redis_client
+
+    outage = Outage.objects.create(
+        expected_end=timezone.now() + timezone.timedelta(hours=2),
+        reason="down",
+        state=Outage.State.RUNNING,
+    )
+    outage.offices.add(bhopal)
+    broker = start_private_redis(log_dir=tmp_path / "redis")
+    try:
+        queued = redis_client.Redis.from_url(broker.url)
+        with use_broker(broker.url):
+            assert reconcile_outages_task() == [outage.pk]  # its run died: published
+            reschedule_outage_task(outage.pk)  # a worker takes the message and starts the run…
+            Outage.objects.filter(pk=outage.pk).update(state=Outage.State.RUNNING)  # …killed
+            assert reconcile_outages_task() == [outage.pk]  # the next round, not two rounds on
+            assert queued.llen("rescheduling") == 2
+        queued.close()
+    finally:
         broker.stop()
 
 
