@@ -239,13 +239,25 @@ class OutageInSerializer(serializers.Serializer):
         slug_field="slug", queryset=Service.objects.all(), many=True, required=False
     )
     starts_at = BoundedDateTimeField(required=False, help_text="Default: now.")
-    expected_end = BoundedDateTimeField()
+    expected_end = BoundedDateTimeField(
+        allow_null=True, help_text="null: until further notice (open-ended; bookings are held)."
+    )
+    capacity_percent = serializers.IntegerField(
+        min_value=0,
+        max_value=99,
+        default=0,
+        help_text="0: the service is down. 1–99: it runs at that share of each slot's seats.",
+    )
     reason = serializers.CharField(max_length=300)
     reason_hi = serializers.CharField(max_length=300, required=False, allow_blank=True)
 
 
 class OutageExtendSerializer(serializers.Serializer):
-    expected_end = BoundedDateTimeField()
+    expected_end = BoundedDateTimeField(
+        allow_null=True,
+        help_text="A time gives an open-ended outage its end (its held bookings are placed); "
+        "null makes the outage open-ended.",
+    )
 
 
 class OutagePreviewQuerySerializer(serializers.Serializer):
@@ -254,7 +266,9 @@ class OutagePreviewQuerySerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=500, help_text="Slugs, comma-separated."
     )
     starts_at = BoundedDateTimeField(required=False)
-    expected_end = BoundedDateTimeField()
+    expected_end = BoundedDateTimeField(
+        required=False, help_text="Absent: until further notice (how many would be held)."
+    )
 
     def _resolve(self, value: str, queryset, field: str):
         wanted = [part.strip() for part in value.split(",") if part.strip()]
@@ -281,6 +295,7 @@ class RescheduleProgressSerializer(serializers.Serializer):
     affected = serializers.IntegerField()
     moved = serializers.IntegerField()
     needs_new_slot = serializers.IntegerField()
+    on_hold = serializers.IntegerField()
     notified = serializers.IntegerField()
 
 
@@ -289,10 +304,11 @@ class OutageOutSerializer(serializers.Serializer):
     offices = serializers.SerializerMethodField()
     services = serializers.SerializerMethodField()
     starts_at = serializers.DateTimeField()
-    expected_end = serializers.DateTimeField()
+    expected_end = serializers.DateTimeField(allow_null=True)
     resolved_at = serializers.DateTimeField(allow_null=True)
     reason = serializers.CharField()
     reason_hi = serializers.CharField(allow_blank=True)
+    capacity_percent = serializers.IntegerField()
     status = serializers.SerializerMethodField()
     reschedule = RescheduleProgressSerializer(source="*")
     created_at = serializers.DateTimeField()
@@ -314,6 +330,7 @@ class PreviewRowSerializer(serializers.Serializer):
     affected = serializers.IntegerField()
     would_move = serializers.IntegerField()
     needs_new_slot = serializers.IntegerField()
+    on_hold = serializers.IntegerField()
     first_new = serializers.DateTimeField(allow_null=True)
     last_new = serializers.DateTimeField(allow_null=True)
 
@@ -322,6 +339,7 @@ class OutagePreviewSerializer(serializers.Serializer):
     affected = serializers.IntegerField()
     would_move = serializers.IntegerField()
     needs_new_slot = serializers.IntegerField()
+    on_hold = serializers.IntegerField()
     first_new = serializers.DateTimeField(allow_null=True)
     last_new = serializers.DateTimeField(allow_null=True)
     rows = PreviewRowSerializer(many=True)

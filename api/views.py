@@ -390,6 +390,7 @@ class OutageListCreateView(APIView):
             starts_at=values.get("starts_at"),
             reason=values["reason"],
             reason_hi=values.get("reason_hi", ""),
+            capacity_percent=values["capacity_percent"],
             acting_user=request.user,
         )
         return _render_outage(outage, status.HTTP_201_CREATED)
@@ -463,7 +464,7 @@ class OutagePreviewView(APIView):
         preview = outage_preview(
             offices=values["offices"],
             services=values.get("services") or [],
-            expected_end=values["expected_end"],
+            expected_end=values.get("expected_end"),
             starts_at=values.get("starts_at"),
         )
         return Response(s.OutagePreviewSerializer(preview).data)

@@ -38,9 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
-DB = "rto_bench_reschedule"
-DB_SQL = "rto_bench_reschedule_sql"
-DB_PLAIN = "rto_bench_reschedule_plain"
+DB = os.environ.get("BENCH_RESCHEDULE_DB", "rto_bench_reschedule")
+DB_SQL = f"{DB}_sql"
+DB_PLAIN = f"{DB}_plain"
 OFFICES = 50
 DAYS = 2
 PER_SLOT = 14

@@ -92,6 +92,19 @@ def main() -> int:
                     "",
                 )
             )
+    hold = load("hold")
+    if hold:
+        for phase, label in (("hold", "held"), ("place", "placed once")):
+            figures = hold[phase]
+            rows.append(
+                (
+                    f"open-ended statewide: {label}",
+                    f"{hold['bookings']} in {figures['django_seconds']:.2f} s "
+                    f"(SQL {figures['sql_limit_seconds']:.2f} s, "
+                    f"{figures['ratio_django_over_sql']:.2f}×)",
+                    f"<= {hold['target_ratio']} {verdict(figures['target_met'])}",
+                )
+            )
     outbox = load("outbox")
     if outbox:
         rows.append(

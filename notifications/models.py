@@ -27,6 +27,7 @@ class Notification(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         REMINDER = "reminder", _("Reminder")
         SERVICE_RESTORED = "service_restored", _("Service restored")
+        ON_HOLD = "on_hold", _("On hold: do not come")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")

@@ -420,6 +420,12 @@ RESCHEDULE_CHUNK_SIZE = _positive_int("RESCHEDULE_CHUNK_SIZE", 2000)
 # How long a rescheduling chunk may wait for a concurrent run of the same office × service.
 RESCHEDULE_LOCK_TIMEOUT_S = _positive_int("RESCHEDULE_LOCK_TIMEOUT_S", 120)
 OUTAGE_UNDO_WINDOW_MINUTES = _positive_int("OUTAGE_UNDO_WINDOW_MINUTES", 30)
+# Open-ended outages ("until further notice"): bookings starting before now + this are held,
+# the horizon rolling while the outage lasts (the reconcile, every RECONCILE_INTERVAL_SECONDS).
+OUTAGE_HOLD_HOURS = _positive_int("OUTAGE_HOLD_HOURS", 48)
+# On resolving an open-ended outage, a held booking whose time is at least this far ahead
+# keeps it; the others get the earliest seats from then on.
+OUTAGE_RECOVERY_LEAD_MINUTES = _positive_int("OUTAGE_RECOVERY_LEAD_MINUTES", 120)
 
 # --- REST API ------------------------------------------------------------------------------
 RATE_LIMITS = _env("str", "RATE_LIMITS", default="on").lower()

@@ -625,6 +625,7 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         "service_names",
         "starts_at",
         "expected_end",
+        "capacity_percent",
         "resolved_at",
         "state",
         "progress_summary",
@@ -644,6 +645,7 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
                     "service_names",
                     "starts_at",
                     "expected_end",
+                    "capacity_percent",
                     "resolved_at",
                     "recorded_by",
                     "created_at",
@@ -679,7 +681,7 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("progress"))
     def progress_summary(self, obj):
         return gettext("%(handled)s of %(affected)s") % {
-            "handled": obj.moved + obj.needs_new_slot,
+            "handled": obj.moved + obj.needs_new_slot + obj.on_hold,
             "affected": obj.affected,
         }
 
@@ -748,6 +750,7 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             services=list(data["services"]),
             starts_at=data["starts_at"],
             expected_end=data["expected_end"],
+            capacity_percent=data["capacity_percent"] or 0,
             reason=data["reason"],
             reason_hi=data["reason_hi"],
             acting_user=request.user,
@@ -823,7 +826,8 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             try:
                 outage = outage_extend(
                     outage=outage,
-                    expected_end=outage.expected_end + timedelta(hours=hours),
+                    # An open-ended outage gets its end: back in `hours` from now.
+                    expected_end=(outage.expected_end or timezone.now()) + timedelta(hours=hours),
                     acting_user=request.user,
                 )
             except OutageInvalid as error:
@@ -888,11 +892,24 @@ def _outage_event_message(outage: Outage, event: OutageEvent) -> str:
                 "reason": outage.reason,
             }
         services = ", ".join(s.slug for s in outage.services.all()) or gettext("all services")
-        return gettext("Marked down: %(offices)s, %(services)s, %(start)s to %(end)s.") % {
+        summary = gettext("Marked down: %(offices)s, %(services)s, %(start)s to %(end)s.") % {
             "offices": ", ".join(o.code for o in outage.offices.all()),
             "services": services,
             "start": _when(outage.starts_at),
-            "end": _when(event.expected_end_after),
+            "end": _when(event.expected_end_after)
+            if event.expected_end_after
+            else gettext("until further notice"),
+        }
+        if outage.capacity_percent:
+            summary += " " + gettext("Runs at %(percent)s per cent of its seats.") % {
+                "percent": outage.capacity_percent
+            }
+        return summary
+    if event.kind == OutageEvent.Kind.EXTENDED and not event.expected_end_after:
+        return gettext("Made open-ended: until further notice.")
+    if event.kind == OutageEvent.Kind.EXTENDED and not event.expected_end_before:
+        return gettext("End given: expected back %(end)s; held bookings are being placed.") % {
+            "end": _when(event.expected_end_after)
         }
     if event.kind == OutageEvent.Kind.EXTENDED:
         change = event.expected_end_after - event.expected_end_before

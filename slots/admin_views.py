@@ -49,7 +49,26 @@ class OutageMarkDownForm(forms.Form):
         help_text=_("Leave all unticked when every service of the office is down."),
     )
     starts_at = forms.DateTimeField(label=_("Down since"), widget=LocalDateTimeInput())
-    expected_end = forms.DateTimeField(label=_("Expected back"), widget=LocalDateTimeInput())
+    expected_end = forms.DateTimeField(
+        label=_("Expected back"),
+        widget=LocalDateTimeInput(),
+        required=False,
+        help_text=_(
+            "Leave empty when nobody knows (until further notice): the bookings of the next "
+            "hours are put on hold and their applicants told not to come."
+        ),
+    )
+    capacity_percent = forms.IntegerField(
+        label=_("Share of seats that still run (per cent)"),
+        min_value=0,
+        max_value=99,
+        initial=0,
+        required=False,
+        help_text=_(
+            "0: the service is down. 1–99: it runs at that share of each slot's seats, e.g. 25 "
+            "when one counter of four works; only the bookings over it move."
+        ),
+    )
     reason = forms.CharField(
         label=_("Reason (English)"),
         max_length=300,
@@ -93,7 +112,7 @@ class OutageExtendForm(forms.Form):
 
 def outage_progress(outage: Outage) -> dict:
     """What the progress bar shows; the JSON the outage page polls."""
-    handled = outage.moved + outage.needs_new_slot
+    handled = outage.moved + outage.needs_new_slot + outage.on_hold
     finished = outage.state == Outage.State.DONE
     if outage.affected:
         percent = min(100, round(100 * handled / outage.affected))
@@ -106,6 +125,7 @@ def outage_progress(outage: Outage) -> dict:
         "affected": outage.affected,
         "moved": outage.moved,
         "needs_new_slot": outage.needs_new_slot,
+        "on_hold": outage.on_hold,
         "notified": outage.notified,
         "handled": handled,
         "percent": percent,

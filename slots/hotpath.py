@@ -50,7 +50,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications.models import Notification
-from slots.models import Booking, BookingEvent, Closure, Offering, Office, Outage, Service, Slot
+from slots.models import (
+    Booking,
+    BookingEvent,
+    Closure,
+    Offering,
+    Office,
+    Outage,
+    Service,
+    Slot,
+    hold_horizon,
+)
 
 # --- Reading rows back into model instances ----------------------------------------------------
 
@@ -96,8 +106,9 @@ def _slot_checks_sql() -> str:
               AND (c.service_id IS NULL OR c.service_id = s.service_id) LIMIT 1),
           (SELECT o.id FROM {_table(Outage)} o
              JOIN {offices} oo ON oo.outage_id = o.id AND oo.office_id = s.office_id
-            WHERE o.resolved_at IS NULL
-              AND o.starts_at < s.ends_at AND o.expected_end > s.starts_at
+            WHERE o.resolved_at IS NULL AND o.capacity_percent = 0
+              AND o.starts_at < s.ends_at
+              AND coalesce(o.expected_end, %(horizon)s) > s.starts_at
               AND (NOT EXISTS (SELECT 1 FROM {services} os WHERE os.outage_id = o.id)
                    OR EXISTS (SELECT 1 FROM {services} os
                                WHERE os.outage_id = o.id AND os.service_id = s.service_id))
@@ -121,7 +132,12 @@ def slot_with_checks(*, slot_id: int, applicant_id: int | None = None) -> Slot:
     with connection.cursor() as cursor:
         cursor.execute(
             _slot_checks_sql(),
-            {"tz": settings.TIME_ZONE, "applicant": applicant_id or 0, "slot": slot_id},
+            {
+                "tz": settings.TIME_ZONE,
+                "applicant": applicant_id or 0,
+                "slot": slot_id,
+                "horizon": hold_horizon(timezone.now()),
+            },
         )
         row = cursor.fetchone()
     if row is None:

@@ -82,9 +82,11 @@ def _no_booking_inside_finished_outage() -> list[str]:
     """Invariant 4: once an outage's rescheduling is done, nobody is left in its window."""
     violations = []
     now = timezone.now()
+    # Unresolved only: resolving re-opens what is left of the window to new bookings (an
+    # outage resolved before it began keeps a one-second window that nobody is kept out of).
     outages = (
-        Outage.objects.active(now)
-        .filter(state=Outage.State.DONE)
+        Outage.objects.filter(resolved_at__isnull=True)
+        .filter(state=Outage.State.DONE, capacity_percent=0)
         .prefetch_related("offices", "services")
     )
     for outage in outages:
@@ -93,7 +95,7 @@ def _no_booking_inside_finished_outage() -> list[str]:
         stranded = Booking.objects.filter(
             status=Booking.Status.CONFIRMED,
             office_id__in=office_ids,
-            slot__starts_at__lt=outage.window_end,
+            slot__starts_at__lt=outage.window_end_at(now),
             slot__ends_at__gt=max(outage.starts_at, now),
         )
         if service_ids:
@@ -111,7 +113,7 @@ def _outage_moves_notified() -> list[str]:
     from notifications.models import Notification
 
     events = BookingEvent.objects.filter(
-        outage__isnull=False, kind=BookingEvent.Kind.RESCHEDULED
+        outage__isnull=False, kind__in=[BookingEvent.Kind.RESCHEDULED, BookingEvent.Kind.ON_HOLD]
     ).values_list("pk", "outage_id")
     # Keys are "event:<id>"; compare in Python to stay portable across databases.
     keys = set(
@@ -126,6 +128,57 @@ def _outage_moves_notified() -> list[str]:
     ][:LIMIT]
 
 
+def _held_bookings_hold_no_seat() -> list[str]:
+    """Invariant 9: an on_hold booking is held by an outage (and holds no seat: the counters
+    check counts only seat-holding bookings); no other booking names an outage holding it."""
+    bad = Booking.objects.filter(
+        Q(status=Booking.Status.ON_HOLD, held_by__isnull=True)
+        | (Q(held_by__isnull=False) & ~Q(status=Booking.Status.ON_HOLD))
+    )
+    return [f"booking {b.reference} is {b.status} but held_by={b.held_by_id}" for b in bad[:LIMIT]]
+
+
+def _partial_outage_within_reduced_capacity() -> list[str]:
+    """Invariant 10: inside a partial outage's window (once its run is done), no slot has more
+    active bookings than its reduced capacity."""
+    from slots.models import OutageSeatCut
+
+    violations = []
+    now = timezone.now()
+    outages = Outage.objects.filter(
+        resolved_at__isnull=True, capacity_percent__gt=0, state=Outage.State.DONE
+    ).prefetch_related("offices", "services")
+    for outage in outages:
+        office_ids = [o.pk for o in outage.offices.all()]
+        service_ids = [s.pk for s in outage.services.all()]
+        slots = Slot.objects.filter(
+            office_id__in=office_ids,
+            starts_at__lt=outage.window_end_at(now),
+            ends_at__gt=max(outage.starts_at, now),
+        )
+        if service_ids:
+            slots = slots.filter(service_id__in=service_ids)
+        cut = dict(OutageSeatCut.objects.filter(outage=outage).values_list("slot_id", "seats"))
+        for slot in slots.only("pk", "capacity", "booked", "starts_at", "office_id"):
+            if slot.pk not in cut:
+                violations.append(
+                    f"slot {slot.pk} ({slot}) inside partial outage #{outage.pk} was not cut"
+                )
+                continue
+            allowed = outage.reduced(slot.capacity + cut[slot.pk])
+            # A slot whose sessions were cut below the bookings already in it keeps exactly
+            # those (slot generation never shrinks a slot below its bookings, outage or not).
+            kept_by_plan = cut[slot.pk] == 0 and slot.capacity == slot.booked
+            if slot.booked > allowed and not kept_by_plan:
+                violations.append(
+                    f"slot {slot.pk} ({slot}) holds {slot.booked} bookings inside partial "
+                    f"outage #{outage.pk} at {outage.capacity_percent} % ({allowed} seats)"
+                )
+            if len(violations) >= LIMIT:
+                return violations
+    return violations
+
+
 CHECKS: list[tuple[str, Callable[[], list[str]]]] = [
     ("booked within capacity", _slots_within_capacity),
     ("priority reserve within capacity", _reserve_within_capacity),
@@ -134,7 +187,9 @@ CHECKS: list[tuple[str, Callable[[], list[str]]]] = [
     ("booking agrees with its slot", _booking_matches_slot),
     ("slot agrees with its offering", _slot_matches_offering),
     ("no booking left inside a rescheduled outage", _no_booking_inside_finished_outage),
-    ("every outage move notified", _outage_moves_notified),
+    ("every outage move and hold notified", _outage_moves_notified),
+    ("held bookings hold no seat", _held_bookings_hold_no_seat),
+    ("partial outages within their reduced capacity", _partial_outage_within_reduced_capacity),
 ]
 
 

@@ -11,6 +11,8 @@ word whatever the Python code above it does:
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -308,11 +310,13 @@ class Booking(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         ATTENDED = "attended", _("Attended")
         NO_SHOW = "no_show", _("No-show")
+        ON_HOLD = "on_hold", _("On hold")
 
     # Statuses that block a second booking for the same service (the partial unique index).
-    ACTIVE = (Status.CONFIRMED, Status.NEEDS_NEW_SLOT)
+    ACTIVE = (Status.CONFIRMED, Status.NEEDS_NEW_SLOT, Status.ON_HOLD)
     # Statuses that occupy a seat of `slot`: exactly these are counted by `Slot.booked`.
-    # A booking waiting for a new slot holds no seat; an attended or missed one used its seat.
+    # A booking waiting for a new slot, or held by an open-ended outage (its `slot` is still the
+    # original appointment), holds no seat; an attended or missed one used its seat.
     SEAT_HOLDING = (Status.CONFIRMED, Status.ATTENDED, Status.NO_SHOW)
 
     reference = models.CharField(_("reference"), max_length=16, unique=True)
@@ -329,6 +333,15 @@ class Booking(models.Model):
         _("priority"), default=False, help_text=_("Moved by an outage: served first.")
     )
     self_reschedules = models.PositiveSmallIntegerField(_("self-service moves"), default=0)
+    # The open-ended (or partial) outage that holds it, while `status` is on_hold.
+    held_by = models.ForeignKey(
+        "slots.Outage",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="held_bookings",
+        verbose_name=_("held by outage"),
+    )
     created_at = models.DateTimeField(_("booked at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -339,7 +352,7 @@ class Booking(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["applicant", "service"],
-                condition=Q(status__in=["confirmed", "needs_new_slot"]),
+                condition=Q(status__in=["confirmed", "needs_new_slot", "on_hold"]),
                 name="booking_one_active_per_applicant_service",
             ),
         ]
@@ -347,6 +360,11 @@ class Booking(models.Model):
             models.Index(fields=["slot", "status"], name="booking_slot_status"),
             models.Index(fields=["applicant", "-created_at"], name="booking_applicant_recent"),
             models.Index(fields=["office", "status"], name="booking_office_status"),
+            models.Index(
+                fields=["held_by", "status"],
+                condition=Q(held_by__isnull=False),
+                name="booking_held_by",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -368,6 +386,7 @@ class BookingEvent(models.Model):
         ATTENDED = "attended", _("Attended")
         NO_SHOW = "no_show", _("No-show")
         RESTORED = "restored", _("Service restored")
+        ON_HOLD = "on_hold", _("On hold")
 
     class Actor(models.TextChoices):
         APPLICANT = "applicant", _("Applicant")
@@ -419,11 +438,26 @@ class BookingEvent(models.Model):
         return f"{self.booking_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
 
 
+def hold_horizon(now):
+    """How far ahead an open-ended outage holds bookings (DESIGN.md, "Outages as they really
+    happen"): the window it blocks as of `now`."""
+    return now + timedelta(hours=settings.OUTAGE_HOLD_HOURS)
+
+
 class OutageQuerySet(models.QuerySet):
     def active(self, at=None):
         """Outages not resolved at `at` (default now)."""
         at = at or timezone.now()
         return self.filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=at))
+
+    def blocking(self, *, start, end, now):
+        """Unresolved outages that close [start, end) to new bookings as of `now`: the service
+        down (not partial: a partial outage's slots stay bookable at reduced capacity), with
+        a known end after `start`, or open-ended with the hold horizon after `start`."""
+        ends = Q(expected_end__gt=start)
+        if hold_horizon(now) > start:
+            ends |= Q(expected_end__isnull=True)
+        return self.filter(ends, resolved_at__isnull=True, capacity_percent=0, starts_at__lt=end)
 
 
 class Outage(models.Model):
@@ -431,6 +465,10 @@ class Outage(models.Model):
 
     While unresolved, the window is [starts_at, expected_end): no new bookings there, and every
     booking in it is moved. Once resolved, the window is [starts_at, resolved_at).
+    Open-ended (`expected_end` null, "until further notice"): the window is the hold horizon,
+    [starts_at, now + OUTAGE_HOLD_HOURS), rolling while it lasts; its bookings are put on hold.
+    Partial (`capacity_percent` 1–99): the service runs at that share of each slot's seats in
+    the window; the slots stay bookable at their reduced capacity and only the overflow moves.
     """
 
     class State(models.TextChoices):
@@ -448,7 +486,14 @@ class Outage(models.Model):
         help_text=_("Leave empty when every service is down."),
     )
     starts_at = models.DateTimeField(_("down since"), default=timezone.now)
-    expected_end = models.DateTimeField(_("expected back"))
+    expected_end = models.DateTimeField(
+        _("expected back"), null=True, blank=True, help_text=_("Empty: until further notice.")
+    )
+    capacity_percent = models.PositiveSmallIntegerField(
+        _("share of seats that still run (per cent)"),
+        default=0,
+        help_text=_("0: the service is down. 1–99: it runs at that share of each slot's seats."),
+    )
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     reason = models.CharField(_("reason"), max_length=300)
     reason_hi = models.CharField(_("reason (Hindi)"), max_length=300, blank=True)
@@ -467,6 +512,7 @@ class Outage(models.Model):
     affected = models.PositiveIntegerField(_("affected"), default=0)
     moved = models.PositiveIntegerField(_("moved"), default=0)
     needs_new_slot = models.PositiveIntegerField(_("need a new slot"), default=0)
+    on_hold = models.PositiveIntegerField(_("on hold"), default=0)
     notified = models.PositiveIntegerField(_("notified"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     run_started_at = models.DateTimeField(null=True, blank=True)
@@ -480,8 +526,11 @@ class Outage(models.Model):
         verbose_name_plural = _("outages")
         constraints = [
             models.CheckConstraint(
-                condition=Q(expected_end__gt=models.F("starts_at")),
+                condition=Q(expected_end__isnull=True) | Q(expected_end__gt=models.F("starts_at")),
                 name="outage_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity_percent__lte=99), name="outage_capacity_percent_range"
             ),
         ]
         indexes = [models.Index(fields=["resolved_at", "state"], name="outage_open_state")]
@@ -492,8 +541,26 @@ class Outage(models.Model):
 
     @property
     def window_end(self):
-        """Where the outage window ends: resolution if it came, else the expected end."""
+        """Where the outage window ends: resolution if it came, else the expected end (None
+        for an open-ended outage: see `window_end_at`)."""
         return self.resolved_at if self.resolved_at else self.expected_end
+
+    def window_end_at(self, now):
+        """Where the window ends as of `now`: the resolution, the expected end, or for an
+        open-ended outage the hold horizon (now + OUTAGE_HOLD_HOURS)."""
+        return self.window_end or hold_horizon(now)
+
+    @property
+    def is_open_ended(self) -> bool:
+        return self.expected_end is None
+
+    @property
+    def is_partial(self) -> bool:
+        return self.capacity_percent > 0
+
+    def reduced(self, capacity: int) -> int:
+        """A slot's seats inside this (partial) outage's window."""
+        return capacity * self.capacity_percent // 100
 
     def is_active(self, at=None) -> bool:
         at = at or timezone.now()
@@ -504,6 +571,28 @@ class Outage(models.Model):
         if (get_language() or "en").startswith("hi") and self.reason_hi:
             return self.reason_hi
         return self.reason
+
+
+class OutageSeatCut(models.Model):
+    """Seats a partial outage took from one slot of its window, to give back on resolving.
+
+    One row per (outage, slot), written in the chunk that cut the slot's `capacity` (and its
+    priority reserve) to the outage's share: `seats` and `reserve` are what was taken. Deleted
+    when they are given back (the outage resolved, or shortened before the slot).
+    """
+
+    outage = models.ForeignKey("Outage", on_delete=models.CASCADE, related_name="seat_cuts")
+    slot = models.ForeignKey(Slot, on_delete=models.CASCADE, related_name="+")
+    seats = models.PositiveIntegerField()
+    reserve = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["outage", "slot"], name="seat_cut_unique_slot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outage_id}:{self.slot_id} -{self.seats}"
 
 
 class OutageEvent(models.Model):

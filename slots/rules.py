@@ -40,12 +40,15 @@ def bookable_seats(*, slot: Slot, now: datetime, priority: bool = False) -> int:
     return max(free, 0)
 
 
-def outages_covering(*, office_id: int, service_id: int, start: datetime, end: datetime):
-    """Unresolved outages of the office and service overlapping [start, end)."""
+def outages_covering(
+    *, office_id: int, service_id: int, start: datetime, end: datetime, now: datetime
+):
+    """Unresolved outages of the office and service that close [start, end) to new bookings
+    as of `now` (Outage.objects.blocking)."""
     return (
-        Outage.objects.filter(resolved_at__isnull=True, offices=office_id)
+        Outage.objects.blocking(start=start, end=end, now=now)
+        .filter(offices=office_id)
         .filter(Q(services=service_id) | Q(services__isnull=True))
-        .filter(starts_at__lt=end, expected_end__gt=start)
         .distinct()
     )
 
@@ -99,6 +102,7 @@ def check_slot_bookable(*, slot: Slot, now: datetime, system_move: bool = False)
             service_id=slot.service_id,
             start=slot.starts_at,
             end=slot.ends_at,
+            now=now,
         ).first()
     if outage is not None:
         raise SlotUnavailable(

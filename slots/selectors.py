@@ -118,7 +118,8 @@ def availability_for_office(
             service_id=offering.service_id,
             start=range_start,
             end=range_end,
-        ).only("id", "starts_at", "expected_end", "reason", "reason_hi")
+            now=now,
+        ).only("id", "starts_at", "expected_end", "resolved_at", "reason", "reason_hi")
     )
     cutoff = booking_cutoff(now)
     horizon_end = booking_horizon_end(now)
@@ -140,7 +141,7 @@ def availability_for_office(
                 (
                     o
                     for o in outages
-                    if o.starts_at < slot.ends_at and o.expected_end > slot.starts_at
+                    if o.starts_at < slot.ends_at and o.window_end_at(now) > slot.starts_at
                 ),
                 None,
             )

@@ -40,11 +40,13 @@ class Affected:
     service_id: int
     starts_at: datetime  # of its current slot
     learner_issued: date | None
+    created_at: datetime | None = None
+    holds_seat: bool = True  # False for a booking on hold: its slot has no seat of it
 
 
-def affected_rows(queryset) -> list[Affected]:
+def affected_rows(queryset, *, holds_seat: bool = True) -> list[Affected]:
     return [
-        Affected(*row)
+        Affected(*row, holds_seat=holds_seat)
         for row in queryset.values_list(
             "pk",
             "slot_id",
@@ -52,8 +54,20 @@ def affected_rows(queryset) -> list[Affected]:
             "service_id",
             "slot__starts_at",
             "applicant__learner_licence_issued_on",
+            "created_at",
         )
     ]
+
+
+def fifo_key(booking: Affected):
+    """The fair order of bookings to place: group, original start, booking time."""
+    return (
+        booking.office_id,
+        booking.service_id,
+        booking.starts_at,
+        booking.created_at,
+        booking.pk,
+    )
 
 
 def candidates_for(
@@ -62,8 +76,10 @@ def candidates_for(
     """Slots that could take moved bookings, per group, earliest first: three queries in all.
 
     Moved bookings may use the priority reserve, so a candidate's free seats are
-    capacity - booked. Slots inside another unresolved outage of their office and service, or on
-    a closed day, are skipped. `lock` takes their row locks (the rescheduler's chunk does).
+    capacity - booked. Slots inside another unresolved outage of their office and service (an
+    open-ended one up to its hold horizon; a partial one's slots have their reduced capacity
+    already), or on a closed day, are skipped. `lock` takes their row locks (the rescheduler's
+    chunk does).
     """
     office_ids = sorted({g.office_id for g in groups})
     service_ids = sorted({g.service_id for g in groups})
@@ -82,14 +98,13 @@ def candidates_for(
     # Unresolved outages of these offices: (office, service or None for all) → windows.
     blocked: dict[tuple[int, int | None], list[tuple[datetime, datetime]]] = {}
     outages = (
-        Outage.objects.filter(
-            resolved_at__isnull=True, offices__in=office_ids, expected_end__gt=earliest
-        )
+        Outage.objects.blocking(start=earliest, end=latest, now=now)
+        .filter(offices__in=office_ids)
         .distinct()
         .prefetch_related("offices", "services")
     )
     for other in outages:
-        window = (other.starts_at, other.expected_end)
+        window = (other.starts_at, other.window_end_at(now))
         named = [s.pk for s in other.services.all()] or [None]
         for office in other.offices.all():
             for service_id in named:

@@ -40,7 +40,7 @@ from slots.errors import (
     busy_on_lock_timeout,
 )
 from slots.messages import messages_write_for_events
-from slots.models import Booking, BookingEvent, IdempotencyKey, Slot
+from slots.models import Booking, BookingEvent, IdempotencyKey, Outage, Slot
 from slots.rules import check_licence_window, check_slot_bookable, reserve_held
 
 # 32 symbols without look-alikes (no 0/O, 1/I/L): 10 characters carry 50 random bits.
@@ -279,12 +279,15 @@ def booking_reschedule(
         _take_seat(slot=slot, now=now, priority=current.priority)
         if current.status == Booking.Status.CONFIRMED:
             _release_seat(slot_id=old_slot.pk)
+        _unhold(current)
         current.slot = slot
         current.office = slot.office
         current.status = Booking.Status.CONFIRMED
         if counts:
             current.self_reschedules += 1
-        current.save(update_fields=["slot", "office", "status", "self_reschedules", "updated_at"])
+        current.save(
+            update_fields=["slot", "office", "status", "held_by", "self_reschedules", "updated_at"]
+        )
         event = _event(
             current,
             at=now,
@@ -298,6 +301,14 @@ def booking_reschedule(
         )
         messages_write_for_events(events=[event], kind=Notification.Kind.RESCHEDULED)
         return current
+
+
+def _unhold(booking: Booking) -> None:
+    """A booking on hold leaves its outage's hold (the applicant chose a time, or cancelled):
+    the outage counts one fewer on hold and will not place it."""
+    if booking.status == Booking.Status.ON_HOLD and booking.held_by_id is not None:
+        Outage.objects.filter(pk=booking.held_by_id, on_hold__gt=0).update(on_hold=F("on_hold") - 1)
+    booking.held_by = None
 
 
 def booking_cancel(
@@ -315,9 +326,10 @@ def booking_cancel(
             raise BookingNotActive()
         if current.status == Booking.Status.CONFIRMED:
             _release_seat(slot_id=current.slot_id)
+        _unhold(current)
         previous_start = current.slot.starts_at
         current.status = Booking.Status.CANCELLED
-        current.save(update_fields=["status", "updated_at"])
+        current.save(update_fields=["status", "held_by", "updated_at"])
         event = _event(
             current,
             at=now,

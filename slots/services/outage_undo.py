@@ -68,6 +68,7 @@ def outage_undo_available(*, outage: Outage, now: datetime | None = None) -> boo
     now = now or timezone.now()
     return (
         outage.resolved_at is None
+        and not (outage.is_open_ended or outage.is_partial)
         and outage.state in (Outage.State.DONE, Outage.State.FAILED)
         and now <= outage_undo_deadline(outage=outage)
     )
@@ -78,6 +79,14 @@ def outage_undo(
 ) -> OutageUndoResult:
     """Undo a false alarm (see module doc). Raises OutageUndoRefused or Busy."""
     now = now or timezone.now()
+    if outage.is_open_ended or outage.is_partial:
+        # Resolving does what an undo would: held bookings whose time is still ahead keep it.
+        raise OutageUndoRefused(
+            _(
+                "An outage until further notice or at reduced capacity is not undone: resolve "
+                "it, and held bookings whose time is still ahead keep it."
+            )
+        )
     deadline = outage_undo_deadline(outage=outage)
     if now > deadline:
         raise OutageUndoRefused(
@@ -250,12 +259,13 @@ def _undo(*, outage: Outage, acting_user, now: datetime) -> OutageUndoResult:
 def _open_slot_check(*, outage: Outage, groups: list[Group], slots):
     """A predicate: may a booking go back into this slot (no closure, no other outage)?"""
     office_ids = {g.office_id for g in groups}
-    earliest = min((s.starts_at for s in slots), default=timezone.now())
+    now = timezone.now()
+    earliest = min((s.starts_at for s in slots), default=now)
+    latest = max((s.ends_at for s in slots), default=now)
     other_outages = [
         (o, {x.pk for x in o.offices.all()}, {x.pk for x in o.services.all()})
-        for o in Outage.objects.filter(
-            resolved_at__isnull=True, offices__in=office_ids, expected_end__gt=earliest
-        )
+        for o in Outage.objects.blocking(start=earliest, end=latest, now=now)
+        .filter(offices__in=office_ids)
         .exclude(pk=outage.pk)
         .distinct()
         .prefetch_related("offices", "services")
@@ -278,7 +288,7 @@ def _open_slot_check(*, outage: Outage, groups: list[Group], slots):
             slot.office_id in offices
             and (not services or slot.service_id in services)
             and o.starts_at < slot.ends_at
-            and o.expected_end > slot.starts_at
+            and o.window_end_at(now) > slot.starts_at
             for o, offices, services in other_outages
         )
 

@@ -18,10 +18,20 @@ from notifications.models import Notification
 from rto_booking.queueing import enqueue_on_commit
 from slots.errors import BookingError
 from slots.messages import messages_write_for_events
-from slots.models import Booking, BookingEvent, Office, Outage, OutageEvent, Service
+from slots.models import (
+    Booking,
+    BookingEvent,
+    Office,
+    Outage,
+    OutageEvent,
+    OutageSeatCut,
+    Service,
+    Slot,
+    hold_horizon,
+)
 from slots.rules import booking_cutoff
 from slots.services.allocation import affected_rows, assign, candidates_for, driving_test_id
-from slots.services.outage_scope import bookings_in_window, outage_groups
+from slots.services.outage_scope import bookings_in_window, groups_of, lock_groups, outage_groups
 from slots.tasks import reschedule_outage_task
 
 
@@ -30,8 +40,8 @@ class OutageInvalid(BookingError):
     status = 400
 
 
-def _validate_window(*, starts_at: datetime, expected_end: datetime) -> None:
-    if expected_end <= starts_at:
+def _validate_window(*, starts_at: datetime, expected_end: datetime | None) -> None:
+    if expected_end is not None and expected_end <= starts_at:
         message = _("The expected end must be after the start.")
         raise OutageInvalid(message, fields={"expected_end": [message]})
 
@@ -54,19 +64,25 @@ def outage_create(
     *,
     offices: list[Office],
     services: list[Service] | None = None,
-    expected_end: datetime,
+    expected_end: datetime | None,
     reason: str,
     reason_hi: str = "",
     starts_at: datetime | None = None,
+    capacity_percent: int = 0,
     acting_user=None,
     details: dict | None = None,
 ) -> Outage:
-    """Record an outage and start rescheduling after commit. `details` go to its history
-    (e.g. the closure it was recorded for)."""
+    """Record an outage and start rescheduling after commit. `expected_end` None: until
+    further notice (its bookings are held); `capacity_percent` 1–99: the service runs at that
+    share of its seats (only the overflow moves). `details` go to its history (e.g. the
+    closure it was recorded for)."""
     starts_at = starts_at or timezone.now()
     if not offices:
         message = _("Name at least one office.")
         raise OutageInvalid(message, fields={"offices": [message]})
+    if not isinstance(capacity_percent, int) or not 0 <= capacity_percent <= 99:
+        message = _("The share of seats that still run must be a whole number from 0 to 99.")
+        raise OutageInvalid(message, fields={"capacity_percent": [message]})
     _validate_window(starts_at=starts_at, expected_end=expected_end)
     with transaction.atomic():
         outage = Outage.objects.create(
@@ -74,6 +90,7 @@ def outage_create(
             expected_end=expected_end,
             reason=reason.strip(),
             reason_hi=reason_hi.strip(),
+            capacity_percent=capacity_percent,
             created_by=acting_user,
         )
         outage.offices.set(offices)
@@ -89,17 +106,26 @@ def outage_create(
     return outage
 
 
-def outage_extend(*, outage: Outage, expected_end: datetime, acting_user=None) -> Outage:
-    """Change the expected end; extending moves the newly covered bookings."""
+def outage_extend(*, outage: Outage, expected_end: datetime | None, acting_user=None) -> Outage:
+    """Change the expected end; extending moves the newly covered bookings. Giving an
+    open-ended outage its end places its held bookings once; None makes it open-ended."""
     if outage.resolved_at is not None:
         raise OutageInvalid(_("This outage is already resolved."))
     _validate_window(starts_at=outage.starts_at, expected_end=expected_end)
     with transaction.atomic():
+        if outage.is_partial:
+            lock_groups(groups_of(outage))  # seats may be given back below
         locked = Outage.objects.select_for_update().values_list("expected_end", flat=True)
         before = locked.get(pk=outage.pk)
         Outage.objects.filter(pk=outage.pk).update(
             expected_end=expected_end, state=Outage.State.QUEUED
         )
+        if expected_end is not None:
+            # A partial outage shortened: the slots after its new end get their seats back.
+            seats_restore(
+                outage=outage,
+                cuts=OutageSeatCut.objects.filter(outage=outage, slot__starts_at__gte=expected_end),
+            )
         outage.refresh_from_db()
         outage_event_record(
             outage=outage,
@@ -120,6 +146,8 @@ def outage_resolve(*, outage: Outage, acting_user=None, now: datetime | None = N
     """
     now = now or timezone.now()
     with transaction.atomic():
+        if outage.is_partial:
+            lock_groups(groups_of(outage))  # its seats are given back below
         # Compare-and-swap: resolving twice tells nobody twice.
         changed = Outage.objects.filter(pk=outage.pk, resolved_at__isnull=True).update(
             resolved_at=max(now, outage.starts_at + timedelta(seconds=1))
@@ -128,6 +156,11 @@ def outage_resolve(*, outage: Outage, acting_user=None, now: datetime | None = N
         if changed != 1:
             return outage
         outage_event_record(outage=outage, kind=OutageEvent.Kind.RESOLVED, acting_user=acting_user)
+        seats_restore(outage=outage, cuts=OutageSeatCut.objects.filter(outage=outage))
+        if outage.held_bookings.filter(status=Booking.Status.ON_HOLD).exists():
+            # Its held bookings are placed by the run: kept, or the earliest seats from now on.
+            Outage.objects.filter(pk=outage.pk).update(state=Outage.State.QUEUED)
+            enqueue_on_commit(reschedule_outage_task, outage.pk)
         booking_ids = set(
             BookingEvent.objects.filter(
                 outage=outage,
@@ -159,6 +192,24 @@ def outage_resolve(*, outage: Outage, acting_user=None, now: datetime | None = N
     return outage
 
 
+def seats_restore(*, outage: Outage, cuts) -> int:
+    """Give back the seats a partial outage cut from slots (`cuts`: its OutageSeatCut rows
+    rows, deleted once the seats are back: a slot may be cut again if the window grows back
+    over it). The caller holds the outage's group locks, taken before the outage's
+    row (the run's order: no deadlock). Returns how many slots got them back."""
+    cuts = list(cuts.select_for_update())
+    if not cuts:
+        return 0
+    slots = Slot.objects.select_for_update().in_bulk([c.slot_id for c in cuts])
+    for cut in cuts:
+        slot = slots[cut.slot_id]
+        slot.capacity += cut.seats
+        slot.priority_reserve += cut.reserve
+    Slot.objects.bulk_update(slots.values(), ["capacity", "priority_reserve"], batch_size=500)
+    OutageSeatCut.objects.filter(pk__in=[c.pk for c in cuts]).delete()
+    return len(cuts)
+
+
 # --- Preview --------------------------------------------------------------------------------
 
 
@@ -169,6 +220,7 @@ class PreviewRow:
     affected: int = 0
     would_move: int = 0
     needs_new_slot: int = 0
+    on_hold: int = 0
     first_new: datetime | None = None
     last_new: datetime | None = None
 
@@ -190,6 +242,10 @@ class OutagePreview:
         return sum(r.needs_new_slot for r in self.rows)
 
     @property
+    def on_hold(self) -> int:
+        return sum(r.on_hold for r in self.rows)
+
+    @property
     def first_new(self):
         return min((r.first_new for r in self.rows if r.first_new), default=None)
 
@@ -202,12 +258,13 @@ def outage_preview(
     *,
     offices: list[Office],
     services: list[Service] | None,
-    expected_end: datetime,
+    expected_end: datetime | None,
     starts_at: datetime | None = None,
     now: datetime | None = None,
 ) -> OutagePreview:
     """A dry run: how many bookings would move per office and service, and to which dates
-    (the same allocation as the run, nothing written)."""
+    (the same allocation as the run, nothing written). Open-ended (`expected_end` None): how
+    many would be held now."""
     now = now or timezone.now()
     starts_at = starts_at or now
     _validate_window(starts_at=starts_at, expected_end=expected_end)
@@ -221,17 +278,20 @@ def outage_preview(
         Service.objects.filter(pk__in=[g.service_id for g in groups]).values_list("pk", "slug")
     )
     preview = OutagePreview()
-    earliest = max(expected_end, booking_cutoff(now))
+    end = expected_end or hold_horizon(now)
+    earliest = max(end, booking_cutoff(now))
     driving_test = driving_test_id()
     for group in groups:
         bookings = affected_rows(
-            bookings_in_window(groups=[group], start=starts_at, end=expected_end, now=now).order_by(
+            bookings_in_window(groups=[group], start=starts_at, end=end, now=now).order_by(
                 "slot__starts_at", "created_at", "pk"
             )
         )
         row = PreviewRow(office=codes[group.office_id], service=slugs[group.service_id])
         row.affected = len(bookings)
-        if bookings:
+        if expected_end is None:
+            row.on_hold = len(bookings)
+        elif bookings:
             candidates = candidates_for(groups=[group], earliest=earliest, now=now, lock=False)[
                 group
             ]

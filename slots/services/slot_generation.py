@@ -17,7 +17,15 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from slots.models import Booking, BookingEvent, Closure, ExtraSession, Offering, Slot
+from slots.models import (
+    Booking,
+    BookingEvent,
+    Closure,
+    ExtraSession,
+    Offering,
+    OutageSeatCut,
+    Slot,
+)
 from slots.services.outage_scope import Group, lock_groups
 
 
@@ -143,6 +151,15 @@ def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
             .filter(offering=offering, starts_at__gte=range_start, starts_at__lt=range_end)
             .only("id", "starts_at", "ends_at", "capacity", "booked", "priority_reserve")
         }
+        # Slots a partial outage runs at a share of (DESIGN.md, invariant 10): they keep that
+        # share of the new plan, and the cut is what the plan gives back when it is resolved.
+        cuts = {
+            cut.slot_id: cut
+            for cut in OutageSeatCut.objects.select_for_update(of=("self",))
+            .filter(slot__in=[s.pk for s in existing.values()])
+            .select_related("outage")
+        }
+        cuts_changed = []
         to_create = []
         to_update = []
         for starts_at, planned in plan.items():
@@ -161,8 +178,16 @@ def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
                 )
                 continue
             # Never shrink a slot below the seats already taken.
-            capacity = max(planned.capacity, slot.booked)
+            cut = cuts.get(slot.pk)
+            share = cut.outage.reduced(planned.capacity) if cut else planned.capacity
+            capacity = max(share, slot.booked)
             reserve = min(planned.priority_reserve, capacity)
+            if cut is not None:
+                seats = max(planned.capacity - capacity, 0)
+                kept_reserve = max(planned.priority_reserve - reserve, 0)
+                if (cut.seats, cut.reserve) != (seats, kept_reserve):
+                    cut.seats, cut.reserve = seats, kept_reserve
+                    cuts_changed.append(cut)
             if (slot.capacity, slot.priority_reserve, slot.ends_at) != (
                 capacity,
                 reserve,
@@ -192,7 +217,11 @@ def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
             for slot in obsolete:
                 if slot.pk in deleted_ids:
                     continue
-                # Still referenced: keep it for history, but take no further bookings.
+                # Still referenced: keep it for history, but take no further bookings (nor seats
+                # back from a partial outage).
+                if slot.pk in cuts and (cuts[slot.pk].seats or cuts[slot.pk].reserve):
+                    cuts[slot.pk].seats = cuts[slot.pk].reserve = 0
+                    cuts_changed.append(cuts[slot.pk])
                 if slot.capacity != slot.booked or slot.priority_reserve > slot.booked:
                     slot.capacity = slot.booked
                     slot.priority_reserve = min(slot.priority_reserve, slot.booked)
@@ -206,3 +235,5 @@ def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
             Slot.objects.bulk_update(
                 to_update, ["capacity", "priority_reserve", "ends_at"], batch_size=1000
             )
+        if cuts_changed:
+            OutageSeatCut.objects.bulk_update(cuts_changed, ["seats", "reserve"], batch_size=1000)

@@ -284,3 +284,58 @@ def test_an_outage_declared_through_the_staff_api_is_attributed_in_the_admin_his
     outage = Outage.objects.get(pk=created.json()["id"])
     history = root_client.get(_url("history", outage)).content.decode()
     assert "Marked down: MP-04" in history and superuser.username in history
+
+
+def test_mark_down_until_further_notice_previews_the_held_then_holds_them_in_both_languages(
+    bhopal_client, clerk_bhopal, photo_bhopal, bhopal, photo, django_capture_on_commit_callbacks
+):
+    tomorrow = timezone.localdate() + DAY  # always inside the 48-hour hold horizon
+    booked = fill_day(photo_bhopal, tomorrow, per_slot=1)
+    data = {
+        **_form([bhopal], timezone.localdate(), services=[photo]),
+        "starts_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "expected_end": "",
+        "capacity_percent": "0",
+    }
+
+    preview = bhopal_client.post(ADD, {**data, "_preview": "1"})
+    assert preview.status_code == 200, preview.content
+    assert preview.context["preview"].on_hold == len(booked)
+    html = preview.content.decode()
+    assert 'id="preview-on-hold"' in html and "until further notice" in html
+
+    with django_capture_on_commit_callbacks(execute=True):
+        bhopal_client.post(ADD, {**data, "_confirm": "1"})
+    outage = Outage.objects.get()
+    assert outage.expected_end is None and outage.created_by == clerk_bhopal
+    assert {b.status for b in Booking.objects.filter(pk__in=[b.pk for b in booked])} == {"on_hold"}
+    history = bhopal_client.get(_url("history", outage)).content.decode()
+    assert "until further notice" in history
+    progress = bhopal_client.get(_url("progress", outage)).json()
+    assert (progress["on_hold"], progress["percent"]) == (len(booked), 100)
+
+    # The end becomes known: "Extend" gives it, N hours from now; the held are placed once.
+    with django_capture_on_commit_callbacks(execute=True):
+        bhopal_client.post(_url("extend", outage), {"hours": "24"}, follow=True)
+    outage.refresh_from_db()
+    assert outage.expected_end is not None and outage.on_hold == 0
+    assert {b.status for b in Booking.objects.filter(pk__in=[b.pk for b in booked])} == {
+        "confirmed"
+    }
+    bhopal_client.cookies.load({"django_language": "hi"})
+    hindi = bhopal_client.get(_url("history", outage), HTTP_ACCEPT_LANGUAGE="hi").content.decode()
+    assert "अगली सूचना तक" in hindi
+
+
+def test_mark_down_at_a_share_of_the_seats_through_the_admin(
+    bhopal_client, photo_bhopal, bhopal, photo, outage_day, django_capture_on_commit_callbacks
+):
+    booked = fill_day(photo_bhopal, outage_day, per_slot=3)  # 3 of 4 seats (1 held back)
+    data = {**_form([bhopal], outage_day, services=[photo]), "capacity_percent": "25"}
+    with django_capture_on_commit_callbacks(execute=True):
+        bhopal_client.post(ADD, {**data, "_confirm": "1"})
+    outage = Outage.objects.get()
+    assert outage.capacity_percent == 25
+    assert outage.moved == 2 * len(booked) // 3  # one seat of four stays in each slot
+    refused = bhopal_client.post(ADD, {**data, "capacity_percent": "100", "_preview": "1"})
+    assert refused.status_code == 200 and "capacity_percent" in refused.context["form"].errors

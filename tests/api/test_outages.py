@@ -39,7 +39,15 @@ def test_clerk_records_an_outage_and_bookings_move(
     assert body["offices"] == ["MP-04"] and body["services"] == ["photo-biometrics"]
     assert body["status"] == "active" and body["resolved_at"] is None
     assert body["starts_at"].endswith("T08:00:00+05:30")
-    assert set(body["reschedule"]) == {"state", "affected", "moved", "needs_new_slot", "notified"}
+    assert set(body["reschedule"]) == {
+        "state",
+        "affected",
+        "moved",
+        "needs_new_slot",
+        "on_hold",
+        "notified",
+    }
+    assert body["capacity_percent"] == 0
 
     detail = bhopal_api.get(f"{URL}{body['id']}/").json()
     assert detail["reschedule"] == {
@@ -47,6 +55,7 @@ def test_clerk_records_an_outage_and_bookings_move(
         "affected": 1,
         "moved": 1,
         "needs_new_slot": 0,
+        "on_hold": 0,
         "notified": 1,
     }
     moved = applicant_api.get(f"/api/v1/bookings/{booking.reference}/").json()
@@ -183,3 +192,66 @@ def test_slot_in_an_outage_answers_409_slot_unavailable(applicant_api, bhopal_ou
     assert_error(
         applicant_api.post("/api/v1/bookings/", {"slot": slot.pk}), 409, "slot_unavailable"
     )
+
+
+# --- Additions of 2026-12-01: open-ended and partial outages -----------------------------------
+
+
+def test_open_ended_outage_through_the_api_holds_then_an_end_places(
+    bhopal_api, applicant, applicant_api, bhopal_photo, django_capture_on_commit_callbacks
+):
+    soon = SlotFactory(offering=bhopal_photo, starts_at=in_days(1), capacity=2)
+    after = SlotFactory(offering=bhopal_photo, starts_at=in_days(3), capacity=2)
+    booking = booking_create(applicant=applicant, slot_id=soon.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = bhopal_api.post(
+            URL,
+            outage_payload(
+                starts_at=in_days(0, 0).isoformat(),
+                expected_end=None,
+                reason_hi="लाइसेंस सर्वर बंद",
+            ),
+        )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["expected_end"] is None and body["reason_hi"] == "लाइसेंस सर्वर बंद"
+    detail = bhopal_api.get(f"{URL}{body['id']}/").json()
+    assert (detail["reschedule"]["state"], detail["reschedule"]["on_hold"]) == ("done", 1)
+
+    held = applicant_api.get(f"/api/v1/bookings/{booking.reference}/").json()
+    assert (held["status"], held["priority"], held["slot"]["id"]) == ("on_hold", True, soon.pk)
+    assert [h["kind"] for h in held["history"]] == ["booked", "on_hold"]
+    assert {n["kind"] for n in held["notifications"]} >= {"on_hold"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        patched = bhopal_api.patch(
+            f"{URL}{body['id']}/", {"expected_end": in_days(2).isoformat()}, format="json"
+        )
+    assert patched.status_code == 200, patched.content
+    placed = applicant_api.get(f"/api/v1/bookings/{booking.reference}/").json()
+    assert (placed["status"], placed["slot"]["id"]) == ("confirmed", after.pk)
+    detail = bhopal_api.get(f"{URL}{body['id']}/").json()
+    assert (detail["reschedule"]["on_hold"], detail["reschedule"]["moved"]) == (0, 1)
+
+
+def test_partial_outage_through_the_api_shows_reduced_capacity(
+    bhopal_api, bhopal_photo, django_capture_on_commit_callbacks
+):
+    slot = SlotFactory(offering=bhopal_photo, starts_at=in_days(3, 10), capacity=4)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = bhopal_api.post(URL, outage_payload(capacity_percent=50))
+    assert response.status_code == 201, response.content
+    assert response.json()["capacity_percent"] == 50
+    day = slot.starts_at.date().isoformat()
+    availability = bhopal_api.get(
+        f"/api/v1/offices/MP-04/availability/?service=photo-biometrics&from={day}&to={day}"
+    ).json()
+    (entry,) = [s for d in availability["days"] for s in d["slots"] if s["id"] == slot.pk]
+    assert entry["capacity"] == 2
+
+
+@pytest.mark.parametrize("value", [-1, 100, "half", 12.5, None])
+def test_capacity_percent_must_be_0_to_99(bhopal_api, bhopal_photo, value):
+    response = bhopal_api.post(URL, outage_payload(capacity_percent=value))
+    assert_error(response, 400, "invalid")
+    assert "capacity_percent" in response.json()["fields"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from notifications.models import Notification
-from notifications.rendering import format_when, render_notification, short_text
+from notifications.rendering import format_when, parse_time, render_notification, short_text
 from notifications.sms import is_gsm7
 from slots.messages import message_rows_for_events
 from slots.models import BookingEvent
@@ -27,6 +27,7 @@ SMS_MUST_SHOW = {
     Kind.CANCELLED: [NEW_TIME],
     Kind.REMINDER: [{"en": "10:30", "hi": "10:30"}, "cancel_url"],
     Kind.SERVICE_RESTORED: [NEW_TIME, "booking_url"],
+    Kind.ON_HOLD: ["booking_url", {"en": "do not come", "hi": "न आएँ"}],
 }
 EVENT_KIND = {
     Kind.BOOKING_CONFIRMED: BookingEvent.Kind.BOOKED,
@@ -36,8 +37,9 @@ EVENT_KIND = {
     Kind.CANCELLED: BookingEvent.Kind.CANCELLED,
     Kind.REMINDER: BookingEvent.Kind.BOOKED,
     Kind.SERVICE_RESTORED: BookingEvent.Kind.RESTORED,
+    Kind.ON_HOLD: BookingEvent.Kind.ON_HOLD,
 }
-OUTAGE_KINDS = {Kind.RESCHEDULED_OUTAGE, Kind.NEEDS_NEW_SLOT, Kind.SERVICE_RESTORED}
+OUTAGE_KINDS = {Kind.RESCHEDULED_OUTAGE, Kind.NEEDS_NEW_SLOT, Kind.SERVICE_RESTORED, Kind.ON_HOLD}
 
 
 @pytest.fixture
@@ -54,7 +56,7 @@ def rows_for(make_event, outage, settings):
             outage=outage if kind in OUTAGE_KINDS else None,
             from_hour=9 if kind in {Kind.RESCHEDULED_OUTAGE, Kind.RESCHEDULED} else None,
         )
-        if kind == Kind.NEEDS_NEW_SLOT:
+        if kind in (Kind.NEEDS_NEW_SLOT, Kind.ON_HOLD):
             event.from_starts_at, event.to_starts_at = event.booking.slot.starts_at, None
         result = {r.channel: r for r in message_rows_for_events(events=[event], kind=kind)}
         if kind == Kind.REMINDER:
@@ -114,6 +116,9 @@ def test_email_has_subject_text_and_html_in_the_language(rows_for, kind, languag
     assert f'<html lang="{language}">' in rendered.body_html
     if kind in OUTAGE_KINDS - {Kind.SERVICE_RESTORED}:
         assert REASON[language] in rendered.body
+    if kind == Kind.ON_HOLD:  # the time not to come for
+        when = format_when(parse_time(row.context["from_starts_at"]), language)
+        assert when in rendered.body
     if kind == Kind.RESCHEDULED_OUTAGE:
         assert OLD_TIME[language] in rendered.body
         assert NEW_TIME[language] in rendered.body

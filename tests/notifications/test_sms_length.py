@@ -29,6 +29,7 @@ KINDS_WITH_LINK = {
     Kind.NEEDS_NEW_SLOT,
     Kind.REMINDER,
     Kind.SERVICE_RESTORED,
+    Kind.ON_HOLD,
 }
 BUDGET = {("en", False): 1, ("en", True): 2, ("hi", False): 2, ("hi", True): 3}
 

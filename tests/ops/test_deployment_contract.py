@@ -29,7 +29,7 @@ from rto_booking.celery import app
 from slots.models import Outage
 from slots.tasks import reconcile_outages_task, reschedule_outage_task
 from tests.factories import NotificationFactory
-from tests.live import free_port, start_private_redis, use_broker
+from tests.live import free_port, start_private_redis, use_broker, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -337,4 +337,5 @@ def test_rows_of_a_dead_dispatcher_are_handed_back_at_once_a_live_ones_are_not()
         assert dead.status == Notification.Status.PENDING
     finally:
         other.close()
-    assert notifications_release_orphans() == 1  # the live run's connection is gone now
+    # The live run's connection is gone now (its backend ends a moment after the close).
+    assert wait_for(lambda: notifications_release_orphans() == 1, timeout=10)

@@ -47,14 +47,19 @@ def test_readiness_follows_a_real_worker_and_request_ids_reach_its_tasks(
                 lambda: not Notification.objects.exclude(status="sent").exists(), timeout=30
             ), worker.log()[-3000:]
 
-            lines = [
-                json.loads(line)
-                for line in worker.log().splitlines()
-                if line.startswith("{") and '"ops-req-42"' in line
-            ]
-            assert any(
-                line["task_name"] == "notifications.tasks.dispatch_notifications" for line in lines
-            ), worker.log()[-3000:]
+            def dispatch_logged_with_the_request_id() -> bool:
+                # The rows are marked sent before the task's own log lines are written.
+                lines = [
+                    json.loads(line)
+                    for line in worker.log().splitlines()
+                    if line.startswith("{") and '"ops-req-42"' in line
+                ]
+                return any(
+                    line["task_name"] == "notifications.tasks.dispatch_notifications"
+                    for line in lines
+                )
+
+            assert wait_for(dispatch_logged_with_the_request_id, timeout=10), worker.log()[-3000:]
 
             worker.kill()
             assert wait_for(lambda: client.get("/readyz").status_code == 503, timeout=10)

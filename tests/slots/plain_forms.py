@@ -14,12 +14,13 @@ from types import SimpleNamespace
 
 from django.db import transaction
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
 
 from notifications.models import Notification
 from slots import hotpath
 from slots.messages import message_rows_for_events
-from slots.models import Booking, BookingEvent, Closure, Outage, Slot
+from slots.models import Booking, BookingEvent, Closure, Outage, Slot, hold_horizon
 
 
 def slot_with_checks_plain(*, slot_id: int, applicant_id: int | None = None) -> Slot:
@@ -33,11 +34,15 @@ def slot_with_checks_plain(*, slot_id: int, applicant_id: int | None = None) -> 
                 .values("pk")[:1]
             ),
             outage_id=Subquery(
-                Outage.objects.filter(
+                Outage.objects.annotate(
+                    blocks_until=Coalesce("expected_end", Value(hold_horizon(timezone.now())))
+                )
+                .filter(
                     resolved_at__isnull=True,
+                    capacity_percent=0,
                     offices=OuterRef("office_id"),
                     starts_at__lt=OuterRef("ends_at"),
-                    expected_end__gt=OuterRef("starts_at"),
+                    blocks_until__gt=OuterRef("starts_at"),
                 )
                 .filter(Q(services=OuterRef("service_id")) | Q(services__isnull=True))
                 .values("pk")[:1]
