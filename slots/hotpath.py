@@ -363,15 +363,17 @@ def slots_booked_add_if_free(counts: dict[int, int]) -> int:
 
 
 def bookings_point_to(moves: list[tuple[int, int]], now: datetime) -> None:
-    """Point each moved booking at its new slot and mark it priority, one statement."""
+    """Point each moved booking at its new slot, confirmed there (a held one leaves its hold)
+    and priority, one statement."""
     if not moves:
         return
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {_table(Booking)} AS b "  # noqa: S608
-            "SET slot_id = v.slot_id, priority = true, updated_at = %s "
+            "SET slot_id = v.slot_id, status = %s, held_by_id = NULL, priority = true, "
+            "updated_at = %s "
             f"FROM (VALUES {int_pairs_sql(moves)}) AS v(id, slot_id) WHERE b.id = v.id",
-            [now],
+            [Booking.Status.CONFIRMED, now],
         )
 
 

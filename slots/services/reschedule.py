@@ -81,6 +81,16 @@ def _held_rows(outage: Outage, groups: list[Group]) -> list[Affected]:
     )
 
 
+def _uncut_slots(*, outage: Outage, groups: list[Group], end: datetime, now: datetime):
+    """The slots of a partial outage's window (not yet ended) that it has not cut."""
+    return Slot.objects.filter(
+        office_id__in={g.office_id for g in groups},
+        service_id__in={g.service_id for g in groups},
+        starts_at__lt=end,
+        ends_at__gt=max(outage.starts_at, now),
+    ).exclude(pk__in=OutageSeatCut.objects.filter(outage=outage).values("slot_id"))
+
+
 def _cut_slots(*, outage: Outage, groups: list[Group], end: datetime, now: datetime):
     """A partial outage: cut the next uncut slots of its window to its share of their seats.
 
@@ -89,13 +99,7 @@ def _cut_slots(*, outage: Outage, groups: list[Group], end: datetime, now: datet
     that stay are the priority bookings first, then the earliest booked.
     """
     slots = list(
-        Slot.objects.filter(
-            office_id__in={g.office_id for g in groups},
-            service_id__in={g.service_id for g in groups},
-            starts_at__lt=end,
-            ends_at__gt=max(outage.starts_at, now),
-        )
-        .exclude(pk__in=OutageSeatCut.objects.filter(outage=outage).values("slot_id"))
+        _uncut_slots(outage=outage, groups=groups, end=end, now=now)
         .select_for_update(of=("self",))
         .order_by("starts_at", "pk")
         .values_list("id", "capacity", "booked", "priority_reserve")[
@@ -315,9 +319,8 @@ def _place(
     kept_events = [event(b, BookingEvent.Kind.RESTORED, b.slot_id, b.starts_at) for b in kept]
 
     hotpath.bookings_point_to([(b.pk, slot.slot_id) for b, slot in moves], now)
-    released = [b.pk for b, _s in moves if not b.holds_seat] + [b.pk for b in kept]
-    if released:
-        Booking.objects.filter(pk__in=released).update(
+    if kept:  # (a moved one is confirmed where it goes by bookings_point_to)
+        Booking.objects.filter(pk__in=[b.pk for b in kept]).update(
             status=Booking.Status.CONFIRMED, held_by=None, updated_at=now
         )
     if stranded:
@@ -435,14 +438,5 @@ def outages_needing_a_run(*, now: datetime | None = None) -> list[int]:
 def _has_work(*, outage: Outage, groups: list[Group], now: datetime) -> bool:
     end = outage.window_end_at(now)
     if outage.is_partial:
-        return (
-            Slot.objects.filter(
-                office_id__in={g.office_id for g in groups},
-                service_id__in={g.service_id for g in groups},
-                starts_at__lt=end,
-                ends_at__gt=max(outage.starts_at, now),
-            )
-            .exclude(pk__in=OutageSeatCut.objects.filter(outage=outage).values("slot_id"))
-            .exists()
-        )
+        return _uncut_slots(outage=outage, groups=groups, end=end, now=now).exists()
     return bookings_in_window(groups=groups, start=outage.starts_at, end=end, now=now).exists()

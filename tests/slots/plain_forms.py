@@ -120,6 +120,8 @@ def bookings_point_to_plain(moves: list[tuple[int, int]], now: datetime) -> None
         return
     Booking.objects.filter(pk__in=[b for b, _s in moves]).update(
         slot_id=Case(*[When(pk=b, then=Value(s)) for b, s in moves], output_field=IntegerField()),
+        status=Booking.Status.CONFIRMED,
+        held_by=None,
         priority=True,
         updated_at=now,
     )
