@@ -69,7 +69,7 @@ def _unchanged(outage: Outage):
     return found
 
 
-def _held_rows(outage: Outage, groups: list[Group]) -> list[Affected]:
+def _held_rows(outage: Outage) -> list[Affected]:
     """The outage's bookings on hold (no seat; `slot` their original appointment), in order."""
     return affected_rows(
         Booking.objects.filter(held_by=outage, status=Booking.Status.ON_HOLD)
@@ -188,7 +188,7 @@ def _process_chunk(
                 ]
             )
         if (resolved or not outage.is_open_ended) and cut is None:
-            held = _held_rows(outage, groups)
+            held = _held_rows(outage)
             bookings = sorted(bookings + held, key=fifo_key)[: settings.RESCHEDULE_CHUNK_SIZE]
         if not bookings:
             if cut is not None:

@@ -262,6 +262,17 @@ def _other_session():
     return psycopg.connect(autocommit=True, **params)
 
 
+def _running_outage(office) -> Outage:
+    """An outage whose run was started (state running) and may have died since."""
+    outage = Outage.objects.create(
+        expected_end=timezone.now() + timezone.timedelta(hours=2),
+        reason="down",
+        state=Outage.State.RUNNING,
+    )
+    outage.offices.add(office)
+    return outage
+
+
 @pytest.mark.django_db(transaction=True)
 def test_reconcile_leaves_a_run_whose_lock_is_held_and_restarts_one_whose_lock_is_free(
     bhopal, tmp_path
@@ -269,12 +280,7 @@ def test_reconcile_leaves_a_run_whose_lock_is_held_and_restarts_one_whose_lock_i
     import redis as redis_client
     from django.core.cache import cache
 
-    outage = Outage.objects.create(
-        expected_end=timezone.now() + timezone.timedelta(hours=2),
-        reason="down",
-        state=Outage.State.RUNNING,
-    )
-    outage.offices.add(bhopal)
+    outage = _running_outage(bhopal)
     broker = start_private_redis(log_dir=tmp_path / "redis")
     other = _other_session()
     try:
@@ -300,12 +306,7 @@ def test_a_run_killed_right_after_a_reconcile_published_it_is_published_again_ne
 ):
     import redis as redis_client
 
-    outage = Outage.objects.create(
-        expected_end=timezone.now() + timezone.timedelta(hours=2),
-        reason="down",
-        state=Outage.State.RUNNING,
-    )
-    outage.offices.add(bhopal)
+    outage = _running_outage(bhopal)
     broker = start_private_redis(log_dir=tmp_path / "redis")
     try:
         queued = redis_client.Redis.from_url(broker.url)
