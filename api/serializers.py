@@ -11,7 +11,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from applicants.models import Applicant
-from applicants.validators import normalise_indian_mobile, validate_applicant_age
+from applicants.validators import (
+    normalise_indian_mobile,
+    validate_applicant_age,
+    validate_learner_licence_issued_on,
+)
 from slots.models import Booking, BookingEvent, Office, Outage, Service
 
 MAX_ID = 2**63 - 1
@@ -119,8 +123,21 @@ class ApplicantInSerializer(serializers.Serializer):
     preferred_language = serializers.ChoiceField(
         choices=Applicant.Language.choices, default=Applicant.Language.ENGLISH
     )
+    learner_licence_issued_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="Extension: the learner licence's issue date (needed to book a driving test).",
+    )
 
     # The same validators the service runs, here so each message lands on its field.
+    def validate(self, attrs):
+        issued = attrs.get("learner_licence_issued_on")
+        if issued is not None:
+            problems = _learner_licence_errors(issued, born=attrs.get("date_of_birth"))
+            if problems:
+                raise serializers.ValidationError({"learner_licence_issued_on": problems})
+        return attrs
+
     def validate_date_of_birth(self, value):
         try:
             validate_applicant_age(value, today=timezone.localdate())
@@ -144,6 +161,14 @@ class ApplicantOutSerializer(serializers.Serializer):
     preferred_language = serializers.ChoiceField(choices=Applicant.Language.choices)
 
 
+def _learner_licence_errors(issued, *, born) -> list[str]:
+    try:
+        validate_learner_licence_issued_on(issued, born=born, today=timezone.localdate())
+    except DjangoValidationError as error:
+        return list(error.messages)
+    return []
+
+
 class SignInSerializer(serializers.Serializer):
     application_number = serializers.CharField(max_length=20)
     date_of_birth = serializers.DateField()
@@ -159,6 +184,22 @@ class TokenOutSerializer(serializers.Serializer):
 
 class SlotChoiceSerializer(serializers.Serializer):
     slot = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="A slot id.")
+
+
+class BookingInSerializer(SlotChoiceSerializer):
+    learner_licence_issued_on = serializers.DateField(
+        required=False,
+        help_text="Extension: the learner licence's issue date, recorded on the applicant "
+        "before booking; a driving test cannot be booked without one on record.",
+    )
+
+    def validate_learner_licence_issued_on(self, value):
+        # context["applicant"]: who books (their date of birth bounds the licence's date).
+        applicant = self.context.get("applicant")
+        problems = _learner_licence_errors(value, born=getattr(applicant, "date_of_birth", None))
+        if problems:
+            raise serializers.ValidationError(problems)
+        return value
 
 
 class BookingSlotSerializer(serializers.Serializer):

@@ -26,7 +26,11 @@ from api.permissions import (
     staff_office_ids,
 )
 from api.throttling import SignInFailures
-from applicants.services import applicant_authenticate, applicant_register
+from applicants.services import (
+    applicant_authenticate,
+    applicant_learner_licence_set,
+    applicant_register,
+)
 from applicants.tokens import applicant_token_issue
 from slots.selectors import (
     availability_for_office,
@@ -230,7 +234,7 @@ class BookingListCreateView(APIView):
 
     @extend_schema(
         operation_id="bookings_create",
-        request=s.SlotChoiceSerializer,
+        request=s.BookingInSerializer,
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -243,9 +247,12 @@ class BookingListCreateView(APIView):
         tags=["bookings"],
     )
     def post(self, request):
-        data = s.SlotChoiceSerializer(data=request.data)
+        data = s.BookingInSerializer(data=request.data, context={"applicant": request.user})
         data.is_valid(raise_exception=True)
         slot_id = data.validated_data["slot"]
+        issued = data.validated_data.get("learner_licence_issued_on")
+        if issued is not None:
+            applicant_learner_licence_set(applicant=request.user, issued_on=issued)
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > IDEMPOTENCY_KEY_MAX:
             raise exceptions.ValidationError(

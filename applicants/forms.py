@@ -9,7 +9,11 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from applicants.models import Applicant
-from applicants.validators import normalise_indian_mobile, validate_applicant_age
+from applicants.validators import (
+    normalise_indian_mobile,
+    validate_applicant_age,
+    validate_learner_licence_issued_on,
+)
 
 # A phone's date picker sends ISO dates; people typing by hand write 15-06-1995 or 15/06/1995.
 DATE_INPUT_FORMATS = ["%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y"]
@@ -106,3 +110,27 @@ class SignInForm(PageForm):
 
     def clean_application_number(self) -> str:
         return "".join(self.cleaned_data["application_number"].split())
+
+
+class LearnerLicenceForm(PageForm):
+    """The learner licence's issue date: asked when booking a driving test without one on
+    record, and editable on the applicant's details page."""
+
+    learner_licence_issued_on = _date_field(
+        _("Learner licence issued on"),
+        help_text=_(
+            "As printed on your learner licence. The driving test must be 30 days to 6 months "
+            "after it."
+        ),
+    )
+
+    def __init__(self, *args, applicant: Applicant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.applicant = applicant
+
+    def clean_learner_licence_issued_on(self):
+        issued = self.cleaned_data["learner_licence_issued_on"]
+        validate_learner_licence_issued_on(
+            issued, born=self.applicant.date_of_birth, today=timezone.localdate()
+        )
+        return issued

@@ -1,4 +1,4 @@
-"""Applicant use cases: registration and sign-in checks."""
+"""Applicant use cases: registration, the learner-licence date, and sign-in checks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from applicants.models import Applicant
-from applicants.validators import normalise_indian_mobile, validate_applicant_age
+from applicants.validators import (
+    normalise_indian_mobile,
+    validate_applicant_age,
+    validate_learner_licence_issued_on,
+)
 
 
 def application_number_new(*, today: date | None = None) -> str:
@@ -30,6 +34,10 @@ def applicant_register(
     """Register an applicant; raises django ValidationError on bad input."""
     today = timezone.localdate()
     validate_applicant_age(date_of_birth, today=today)
+    if learner_licence_issued_on is not None:
+        validate_learner_licence_issued_on(
+            learner_licence_issued_on, born=date_of_birth, today=today
+        )
     mobile = normalise_indian_mobile(mobile)
     for _attempt in range(5):
         try:
@@ -46,6 +54,18 @@ def applicant_register(
         except IntegrityError:
             continue  # application number collision: draw again
     raise RuntimeError("Could not allocate an application number.")
+
+
+def applicant_learner_licence_set(*, applicant: Applicant, issued_on: date) -> Applicant:
+    """Record (or correct) the day the applicant's learner licence was issued: a driving test
+    is booked, and moved after an outage, inside 30 days to 6 months of it. Raises django
+    ValidationError on a date that cannot be one."""
+    validate_learner_licence_issued_on(
+        issued_on, born=applicant.date_of_birth, today=timezone.localdate()
+    )
+    Applicant.objects.filter(pk=applicant.pk).update(learner_licence_issued_on=issued_on)
+    applicant.learner_licence_issued_on = issued_on
+    return applicant
 
 
 def applicant_authenticate(*, application_number: str, date_of_birth: date) -> Applicant | None:

@@ -38,6 +38,7 @@ urlpatterns = [
         name="book_times",
     ),
     path("my/bookings/", views.my_bookings, name="my_bookings"),
+    path("my/details/", views.my_details, name="my_details"),
     path("my/bookings/<str:reference>/", views.booking_slip, name="booking_slip"),
     path(
         "my/bookings/<str:reference>/calendar.ics",

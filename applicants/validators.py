@@ -39,3 +39,11 @@ def validate_applicant_age(born: date, *, today: date) -> None:
             % {"years": settings.APPLICANT_MIN_AGE_YEARS},
             code="too_young",
         )
+
+
+def validate_learner_licence_issued_on(issued: date, *, born: date | None, today: date) -> None:
+    """A learner licence is issued on a real day: not in the future, not before birth."""
+    if issued > today:
+        raise ValidationError(_("The learner licence date cannot be in the future."), code="future")
+    if (born is not None and issued < born) or issued.year < 1950:
+        raise ValidationError(_("Enter the date on your learner licence."), code="invalid")

@@ -30,15 +30,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from applicants import selectors
-from applicants.forms import RegisterForm, SignInForm
+from applicants.forms import LearnerLicenceForm, RegisterForm, SignInForm
 from applicants.models import Applicant
-from applicants.services import applicant_authenticate, applicant_register
+from applicants.services import (
+    applicant_authenticate,
+    applicant_learner_licence_set,
+    applicant_register,
+)
 from applicants.signin_limits import SignInFailureCounter, signin_failures
 from applicants.templatetags.applicant_pages import when
 from notifications.backends import appointment_ics
 from slots.errors import AlreadyBooked, BookingError, BookingNotActive, SlotFull
 from slots.links import one_tap_cancel_reference
-from slots.models import Booking, BookingEvent, Offering, Slot
+from slots.models import Booking, BookingEvent, Offering, Service, Slot
 from slots.selectors import (
     DayAvailability,
     availability_for_office,
@@ -321,7 +325,33 @@ def book_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
         "applicants:book_times",
         args=[slot.office.code, slot.service.slug, timezone.localdate(slot.starts_at)],
     )
+    # A driving test is booked with the learner licence's date: asked here when missing.
+    licence_form = None
+    if (
+        slot.service.slug == Service.DRIVING_TEST
+        and request.applicant.learner_licence_issued_on is None
+    ):
+        licence_form = LearnerLicenceForm(
+            request.POST if request.method == "POST" else None, applicant=request.applicant
+        )
     if request.method == "POST":
+        if licence_form is not None:
+            if not licence_form.is_valid():
+                return render(
+                    request,
+                    "applicants/confirm.html",
+                    {
+                        "slot": slot,
+                        "back_url": back_url,
+                        "action": request.path,
+                        "form": licence_form,
+                    },
+                    status=400,
+                )
+            applicant_learner_licence_set(
+                applicant=request.applicant,
+                issued_on=licence_form.cleaned_data["learner_licence_issued_on"],
+            )
         try:
             booking = booking_create(applicant=request.applicant, slot_id=slot.pk)
         except BookingError as error:
@@ -340,7 +370,31 @@ def book_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
     return render(
         request,
         "applicants/confirm.html",
-        {"slot": slot, "back_url": back_url, "action": request.path},
+        {"slot": slot, "back_url": back_url, "action": request.path, "form": licence_form},
+    )
+
+
+@applicant_required
+@require_http_methods(["GET", "POST"])
+def my_details(request: HttpRequest) -> HttpResponse:
+    """The applicant's details; the learner licence's date can be recorded or corrected."""
+    applicant = request.applicant
+    form = LearnerLicenceForm(
+        request.POST if request.method == "POST" else None,
+        applicant=applicant,
+        initial={"learner_licence_issued_on": applicant.learner_licence_issued_on},
+    )
+    if request.method == "POST" and form.is_valid():
+        applicant_learner_licence_set(
+            applicant=applicant, issued_on=form.cleaned_data["learner_licence_issued_on"]
+        )
+        messages.success(request, _("Your learner licence date is saved."))
+        return redirect("applicants:my_details")
+    return render(
+        request,
+        "applicants/my_details.html",
+        {"applicant": applicant, "form": form},
+        status=400 if form.is_bound and form.errors else 200,
     )
 
 

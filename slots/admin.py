@@ -35,6 +35,7 @@ from rto_booking.admin_scoping import (
     clerk_offices,
 )
 from slots.admin_views import (
+    CallListForm,
     DaySheetForm,
     OutageExtendForm,
     OutageMarkDownForm,
@@ -54,7 +55,7 @@ from slots.models import (
     Slot,
     WeeklySession,
 )
-from slots.selectors import day_sheet
+from slots.selectors import call_list, day_sheet
 from slots.services.bookings import booking_check_in, booking_mark_no_show
 from slots.services.capacity import (
     CapacityInvalid,
@@ -524,6 +525,7 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("day-sheet/", wrap(self.day_sheet_view), name=f"{info}_day_sheet"),
+            path("call-list/", wrap(self.call_list_view), name=f"{info}_call_list"),
             path(
                 "<path:object_id>/check-in/",
                 wrap(self.check_in_view),
@@ -572,8 +574,8 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         response = super().history_view(request, object_id, extra_context)
         return with_domain_history(self, request, response, booking_history)
 
-    def day_sheet_view(self, request):
-        """The printable list of one office × service × day, grouped by slot time."""
+    def _office_param_allowed(self, request):
+        """The clerk's offices; 403 for another office named in ?office=, 404 for none."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         offices = clerk_offices(request)
@@ -582,17 +584,27 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             if Office.objects.filter(code=code).exists():
                 raise PermissionDenied
             raise Http404(gettext("No such office."))
-        initial = {"date": timezone.localdate()}
+        initial = {}
         mine = list(offices[:2])
         if len(mine) == 1:
             initial["office"] = mine[0].code
+        return offices, initial
+
+    def day_sheet_view(self, request):
+        """The printable list of one office × service × day, grouped by slot time; the
+        office's call list follows it on the same sheet."""
+        offices, initial = self._office_param_allowed(request)
+        initial["date"] = timezone.localdate()
         form = DaySheetForm(request.GET or None, offices=offices, initial=initial)
-        sheet = None
+        sheet = calls = None
         if form.is_bound and form.is_valid():
             sheet = day_sheet(
                 office=form.cleaned_data["office"],
                 service=form.cleaned_data["service"],
                 day=form.cleaned_data["date"],
+            )
+            calls = call_list(
+                office=form.cleaned_data["office"], service=form.cleaned_data["service"]
             )
         context = {
             **self.admin_site.each_context(request),
@@ -600,10 +612,34 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             "title": _("Day sheet"),
             "form": form,
             "sheet": sheet,
+            "calls": calls,
             "printed_at": timezone.now(),
             "has_view_permission": True,
         }
         return TemplateResponse(request, "admin/slots/booking/day_sheet.html", context)
+
+    def call_list_view(self, request):
+        """The office's bookings that need a new slot: whom to call (printable)."""
+        offices, initial = self._office_param_allowed(request)
+        data = request.GET or None
+        if data is None and "office" in initial:
+            data = {"office": initial["office"]}
+        form = CallListForm(data, offices=offices, initial=initial)
+        calls = office = None
+        if form.is_bound and form.is_valid():
+            office = form.cleaned_data["office"]
+            calls = call_list(office=office, service=form.cleaned_data["service"])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Call list"),
+            "form": form,
+            "office": office,
+            "calls": calls,
+            "printed_at": timezone.now(),
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/slots/booking/call_list.html", context)
 
 
 # --- Outages --------------------------------------------------------------------------------

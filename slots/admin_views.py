@@ -142,6 +142,23 @@ def outage_progress(outage: Outage) -> dict:
 # --- Day sheet ---------------------------------------------------------------------------
 
 
+class CallListForm(forms.Form):
+    office = forms.ModelChoiceField(
+        label=_("Office"), queryset=Office.objects.none(), to_field_name="code"
+    )
+    service = forms.ModelChoiceField(
+        label=_("Service"),
+        queryset=Service.objects.order_by("sort_order", "slug"),
+        to_field_name="slug",
+        required=False,
+        empty_label=_("All services"),
+    )
+
+    def __init__(self, *args, offices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["office"].queryset = offices
+
+
 class DaySheetForm(forms.Form):
     office = forms.ModelChoiceField(
         label=_("Office"), queryset=Office.objects.none(), to_field_name="code"

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from slots.errors import OutsideLicenceWindow, SlotUnavailable
+from slots.errors import LearnerLicenceRequired, OutsideLicenceWindow, SlotUnavailable
 from slots.models import Closure, Outage, Service, Slot
 
 
@@ -116,6 +116,13 @@ def licence_window(*, learner_issued_on: date) -> tuple[date, date]:
         learner_issued_on + timedelta(days=settings.DRIVING_TEST_MIN_DAYS_AFTER_LEARNER),
         learner_issued_on + timedelta(days=settings.LEARNER_LICENCE_VALID_DAYS),
     )
+
+
+def check_learner_licence_known(*, applicant, slot: Slot) -> None:
+    """A new driving-test booking needs the learner licence's issue date: without it neither
+    the booking nor a move after an outage could keep the test inside its window."""
+    if slot.service.slug == Service.DRIVING_TEST and applicant.learner_licence_issued_on is None:
+        raise LearnerLicenceRequired()
 
 
 def check_licence_window(*, applicant, slot: Slot) -> None:

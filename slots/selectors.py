@@ -9,8 +9,23 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from slots.models import Booking, Closure, Offering, Office, Outage, Service, Slot
-from slots.rules import bookable_seats, booking_cutoff, booking_horizon_end, outages_covering
+from slots.models import (
+    Booking,
+    BookingEvent,
+    Closure,
+    Offering,
+    Office,
+    Outage,
+    Service,
+    Slot,
+)
+from slots.rules import (
+    bookable_seats,
+    booking_cutoff,
+    booking_horizon_end,
+    licence_window,
+    outages_covering,
+)
 
 
 def office_list_with_services(*, only_active: bool = True, code: str | None = None) -> list[Office]:
@@ -226,3 +241,45 @@ def day_sheet(*, office: Office, service: Service, day: date) -> DaySheet:
         row.counts.add(booking)
         sheet.totals.add(booking)
     return sheet
+
+
+# --- Call list ---------------------------------------------------------------------------
+
+
+@dataclass
+class CallListEntry:
+    booking: Booking
+    why: str  # the outage's reason (in the language of the page)
+    licence_last_day: date | None  # a driving test's last possible day, when that is why
+
+
+def call_list(*, office: Office, service: Service | None = None) -> list[CallListEntry]:
+    """The office's bookings that need a new slot (an outage found them none, or none inside
+    the learner licence's window): the people the office calls. Earliest original time first.
+    Two queries."""
+    bookings = (
+        Booking.objects.filter(office=office, status=Booking.Status.NEEDS_NEW_SLOT)
+        .select_related("applicant", "service", "slot")
+        .prefetch_related(
+            Prefetch(
+                "events",
+                queryset=BookingEvent.objects.filter(kind=BookingEvent.Kind.NEEDS_NEW_SLOT)
+                .select_related("outage")
+                .order_by("-at", "-pk"),
+                to_attr="stranding",
+            )
+        )
+        .order_by("slot__starts_at", "created_at", "pk")
+    )
+    if service is not None:
+        bookings = bookings.filter(service=service)
+    entries = []
+    for booking in bookings:
+        event = booking.stranding[0] if booking.stranding else None
+        why = event.outage.display_reason if event and event.outage_id else ""
+        last = None
+        issued = booking.applicant.learner_licence_issued_on
+        if booking.service.slug == Service.DRIVING_TEST and issued is not None:
+            last = licence_window(learner_issued_on=issued)[1]
+        entries.append(CallListEntry(booking=booking, why=why, licence_last_day=last))
+    return entries

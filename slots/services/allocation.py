@@ -141,27 +141,62 @@ def candidates_for(
 def assign(
     *, bookings: list[Affected], candidates: list[Candidate], driving_test_id: int | None
 ) -> tuple[list[tuple[Affected, Candidate]], list[Affected]]:
-    """FIFO assignment: each booking, in order, takes the earliest candidate with a free seat.
+    """FIFO assignment, deadlines first (DESIGN.md, "Outages as they really happen").
 
     `bookings` come in their fair order (original start, then booking time); `candidates` in
     time order, each with its free seats (decremented here as seats are given). A shared cursor
     only moves forward, so an earlier original appointment never gets a later new slot than a
-    later one. A driving-test booking whose learner licence excludes the seat at the cursor
-    looks further on without moving the cursor for the others. Returns (moves, stranded): the
-    stranded found no seat and need a new slot.
+    later one (invariant 5). A driving-test booking has a window (30 days to 6 months after its
+    learner licence): one whose FIFO seat would fall after the window closes — its licence would
+    expire first — is placed before everybody else, in the earliest free seat inside its window
+    (the earliest-closing window first); one whose window has not opened at the cursor looks
+    further on without moving the cursor for the others. Returns (moves, stranded): the
+    stranded found no seat (inside their window) and need a new slot.
     """
+    windows = {
+        b.pk: licence_window(learner_issued_on=b.learner_issued)
+        for b in bookings
+        if b.service_id == driving_test_id and b.learner_issued is not None
+    }
+    urgent: list[Affected] = []
+    if windows:
+        # A dry FIFO pass on a copy of the seats tells whose licence the FIFO order would let
+        # run out.
+        trial = [Candidate(c.slot_id, c.starts_at, c.day, c.free) for c in candidates]
+        _moves, missed = _fifo(bookings, trial, windows)
+        urgent = sorted((b for b in missed if b.pk in windows), key=lambda b: windows[b.pk][1])
+    moves, stranded = [], []
+    for booking in urgent:
+        first, last = windows[booking.pk]
+        seat = next((c for c in candidates if c.free > 0 and first <= c.day <= last), None)
+        if seat is None:
+            stranded.append(booking)
+            continue
+        seat.free -= 1
+        moves.append((booking, seat))
+    placed = {b.pk for b in urgent}
+    rest_moves, rest_stranded = _fifo(
+        [b for b in bookings if b.pk not in placed], candidates, windows
+    )
+    return moves + rest_moves, stranded + rest_stranded
+
+
+def _fifo(
+    bookings: list[Affected], candidates: list[Candidate], windows: dict[int, tuple[date, date]]
+) -> tuple[list[tuple[Affected, Candidate]], list[Affected]]:
     moves, stranded = [], []
     cursor = 0
     for booking in bookings:
-        window = None
-        if booking.service_id == driving_test_id and booking.learner_issued is not None:
-            window = licence_window(learner_issued_on=booking.learner_issued)
+        window = windows.get(booking.pk)
         while cursor < len(candidates) and candidates[cursor].free <= 0:
             cursor += 1
         index = cursor
         while index < len(candidates):
             candidate = candidates[index]
             if candidate.free > 0 and (window is None or window[0] <= candidate.day <= window[1]):
+                break
+            if window is not None and candidate.day > window[1]:
+                index = len(candidates)  # (candidates are in time order: none further fits)
                 break
             index += 1
         if index >= len(candidates):

@@ -41,7 +41,12 @@ from slots.errors import (
 )
 from slots.messages import messages_write_for_events
 from slots.models import Booking, BookingEvent, IdempotencyKey, Outage, Slot
-from slots.rules import check_licence_window, check_slot_bookable, reserve_held
+from slots.rules import (
+    check_learner_licence_known,
+    check_licence_window,
+    check_slot_bookable,
+    reserve_held,
+)
 
 # 32 symbols without look-alikes (no 0/O, 1/I/L): 10 characters carry 50 random bits.
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -106,11 +111,13 @@ def booking_create(
 ) -> Booking:
     """Book one seat of `slot_id` for `applicant`.
 
-    Raises SlotNotFound, SlotUnavailable, OutsideLicenceWindow, AlreadyBooked, SlotFull or Busy.
+    Raises SlotNotFound, SlotUnavailable, LearnerLicenceRequired, OutsideLicenceWindow,
+    AlreadyBooked, SlotFull or Busy.
     """
     now = now or timezone.now()
     slot = _load_slot(slot_id, applicant_id=applicant.pk)
     check_slot_bookable(slot=slot, now=now)
+    check_learner_licence_known(applicant=applicant, slot=slot)
     check_licence_window(applicant=applicant, slot=slot)
     if slot.holds_active:
         raise AlreadyBooked()

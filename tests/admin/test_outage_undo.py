@@ -90,9 +90,9 @@ def test_only_the_seats_that_remain_are_given_back_first_come_first_served(
     assert integrity_violations() == {}
 
 
-def test_bookings_left_without_a_slot_get_their_original_slot_back(bhopal, driving, outage_day):
-    # Driving tests only on the outage day: nowhere to move to, so everyone needs a new slot.
-    offering = OfferingFactory(office=bhopal, service=driving)
+def test_bookings_left_without_a_slot_get_their_original_slot_back(bhopal, learner, outage_day):
+    # Learner tests only on the outage day: nowhere to move to, so everyone needs a new slot.
+    offering = OfferingFactory(office=bhopal, service=learner)
     ExtraSession.objects.create(
         offering=offering,
         date=outage_day,
@@ -105,7 +105,7 @@ def test_bookings_left_without_a_slot_get_their_original_slot_back(bhopal, drivi
         first_day=outage_day, days=1, offerings=type(offering).objects.filter(pk=offering.pk)
     )
     booked = fill_day(offering, outage_day, per_slot=2)
-    outage = record_outage([bhopal], outage_day, services=[driving])
+    outage = record_outage([bhopal], outage_day, services=[learner])
     assert set(
         Booking.objects.filter(pk__in=[b.pk for b in booked]).values_list("status", flat=True)
     ) == {"needs_new_slot"}

@@ -123,14 +123,14 @@ def test_list_is_own_bookings_newest_first(
     other_applicant,
     bhopal_slot,
     indore,
-    driving,
+    learner,
     django_assert_num_queries,
 ):
     from tests.factories import OfferingFactory
 
-    indore_driving = SlotFactory(offering=OfferingFactory(office=indore, service=driving))
+    indore_learner = SlotFactory(offering=OfferingFactory(office=indore, service=learner))
     older = booking_create(applicant=applicant, slot_id=bhopal_slot.pk)
-    newer = booking_create(applicant=applicant, slot_id=indore_driving.pk)
+    newer = booking_create(applicant=applicant, slot_id=indore_learner.pk)
     booking_create(applicant=other_applicant, slot_id=bhopal_slot.pk)
     with django_assert_num_queries(4):  # applicant, bookings, events, notifications
         response = applicant_api.get(URL)

@@ -174,7 +174,10 @@ def test_driving_test_must_fall_within_the_learner_licence_window(bhopal, drivin
     ready = ApplicantFactory(learner_licence_issued_on=timezone.localdate() - timedelta(days=40))
     assert booking_create(applicant=ready, slot_id=slot.pk)
     unknown = ApplicantFactory(learner_licence_issued_on=None)
-    assert booking_create(applicant=unknown, slot_id=slot.pk)
+    with pytest.raises(errors.LearnerLicenceRequired) as info:
+        booking_create(applicant=unknown, slot_id=slot.pk)
+    assert (info.value.code, info.value.status) == ("invalid", 400)
+    assert list(info.value.fields) == ["learner_licence_issued_on"]
 
 
 def test_cancel_frees_the_seat_at_once(applicant, other_applicant, bhopal_photo):
