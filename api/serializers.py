@@ -365,6 +365,27 @@ class OutageOutSerializer(serializers.Serializer):
         return "active" if outage.resolved_at is None else "resolved"
 
 
+class ProposedSessionSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["longer_hours", "saturday"])
+    date = serializers.DateField()
+    start_time = serializers.TimeField(format="%H:%M")
+    end_time = serializers.TimeField(format="%H:%M")
+    seats = serializers.IntegerField()
+
+
+class RecoverySerializer(serializers.Serializer):
+    """Recovery capacity (extension): served by `target` = end + RECOVERY_TARGET_DAYS?"""
+
+    target = serializers.DateTimeField()
+    last_served = serializers.DateTimeField(allow_null=True)
+    late = serializers.IntegerField(help_text="Served after the target.")
+    unserved = serializers.IntegerField(help_text="No seat in the slots generated so far.")
+    sessions = ProposedSessionSerializer(many=True, help_text="Proposed extra sessions.")
+    last_served_with = serializers.DateTimeField(allow_null=True)
+    late_with = serializers.IntegerField()
+    unserved_with = serializers.IntegerField()
+
+
 class PreviewRowSerializer(serializers.Serializer):
     office = serializers.CharField()
     service = serializers.CharField()
@@ -374,6 +395,9 @@ class PreviewRowSerializer(serializers.Serializer):
     on_hold = serializers.IntegerField()
     first_new = serializers.DateTimeField(allow_null=True)
     last_new = serializers.DateTimeField(allow_null=True)
+    recovery = RecoverySerializer(
+        allow_null=True, help_text="Known end: when the last moved booking is served."
+    )
 
 
 class OutagePreviewSerializer(serializers.Serializer):

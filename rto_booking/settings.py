@@ -426,6 +426,11 @@ OUTAGE_HOLD_HOURS = _positive_int("OUTAGE_HOLD_HOURS", 48)
 # On resolving an open-ended outage, a held booking whose time is at least this far ahead
 # keeps it; the others get the earliest seats from then on.
 OUTAGE_RECOVERY_LEAD_MINUTES = _positive_int("OUTAGE_RECOVERY_LEAD_MINUTES", 120)
+# The mark-down preview proposes extra sessions (longer hours by RECOVERY_OVERTIME_HOURS, a
+# Saturday) when an outage's last moved booking would be served later than this many days
+# after the service is back (slots/services/recovery.py).
+RECOVERY_TARGET_DAYS = _positive_int("RECOVERY_TARGET_DAYS", 3)
+RECOVERY_OVERTIME_HOURS = _positive_int("RECOVERY_OVERTIME_HOURS", 2)
 
 # --- REST API ------------------------------------------------------------------------------
 RATE_LIMITS = _env("str", "RATE_LIMITS", default="on").lower()

@@ -63,6 +63,7 @@ from slots.services.capacity import (
     extra_session_delete,
     extra_session_save,
     offering_slots_refresh,
+    recovery_sessions_add,
     slot_capacity_set,
 )
 from slots.services.outage_undo import (
@@ -753,13 +754,10 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
                     if "_confirm" in request.POST:
                         outage = self._mark_down(request, data)
                         return HttpResponseRedirect(_admin_url(self.opts, "change", outage.pk))
-                    preview = outage_preview(
-                        offices=list(data["offices"]),
-                        services=list(data["services"]),
-                        starts_at=data["starts_at"],
-                        expected_end=data["expected_end"],
-                        now=now,
-                    )
+                    preview = self._preview(data, now)
+                    if "_add_sessions" in request.POST and preview.proposed_sessions:
+                        self._add_recovery_sessions(request, data, preview)
+                        preview = self._preview(data, now)
                 except OutageInvalid as error:
                     for name, problems in (error.fields or {None: [error.message]}).items():
                         for problem in problems:
@@ -777,6 +775,35 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/slots/outage/mark_down.html", context)
+
+    @staticmethod
+    def _preview(data, now):
+        return outage_preview(
+            offices=list(data["offices"]),
+            services=list(data["services"]),
+            starts_at=data["starts_at"],
+            expected_end=data["expected_end"],
+            now=now,
+        )
+
+    def _add_recovery_sessions(self, request, data, preview) -> None:
+        """Add the extra sessions the preview proposes (worked out again here, from the same
+        choices: what is added is what the clerk saw, as of now)."""
+        sessions = preview.proposed_sessions
+        recovery_sessions_add(
+            sessions=sessions,
+            note=gettext("Recovery capacity: %(reason)s") % {"reason": data["reason"]},
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)s extra session added. Check the preview again, then confirm.",
+                "%(count)s extra sessions added. Check the preview again, then confirm.",
+                len(sessions),
+            )
+            % {"count": len(sessions)},
+            messages.SUCCESS,
+        )
 
     def _mark_down(self, request, data) -> Outage:
         # The task that moves the bookings is enqueued on commit, after the offices and

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from slots.models import Service
 from tests.factories import (
@@ -18,6 +19,7 @@ from tests.factories import (
     SlotFactory,
     UserFactory,
     local_dt,
+    next_monday,
 )
 
 
@@ -191,3 +193,24 @@ def http_cookies(settings):
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture
+def photo_weekdays(bhopal_photo):
+    """Bhopal photo open Monday to Friday 10:00–11:00: two 30-minute slots of 2 seats, no
+    reserve, generated two weeks past the next Monday (tests.factories.next_monday)."""
+    from slots.models import WeeklySession
+    from slots.services.slot_generation import slots_generate
+
+    for weekday in range(5):
+        WeeklySession.objects.create(
+            offering=bhopal_photo,
+            weekday=weekday,
+            start_time=time(10),
+            end_time=time(11),
+            slot_minutes=30,
+            seats_per_slot=2,
+            priority_reserve=0,
+        )
+    slots_generate(days=(next_monday() - timezone.localdate()).days + 14)
+    return bhopal_photo

@@ -232,3 +232,30 @@ def daily_sessions(offering, *, start=(10, 0), end=(12, 0), seats=4, reserve=1, 
             seats_per_slot=seats,
             priority_reserve=reserve,
         )
+
+
+def next_monday(*, at_least_days: int = 3) -> date:
+    """The first Monday at least `at_least_days` ahead (weekday-shaped tests start there)."""
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    monday = today + timedelta(days=(7 - today.weekday()) % 7 or 7)
+    while (monday - today).days < at_least_days:
+        monday += timedelta(days=7)
+    return monday
+
+
+def fill_slots(offering, day: date, count: int | None = None) -> list:
+    """Book the free seats of `offering`'s slots on `day` (at most `count`), earliest first."""
+    from slots.models import Slot
+    from slots.services.bookings import booking_create
+
+    made = []
+    for slot in Slot.objects.filter(
+        offering=offering, starts_at__gte=local_dt(day, 0), starts_at__lt=local_dt(day, 23)
+    ).order_by("starts_at"):
+        for _ in range(slot.capacity - slot.booked):
+            if count is not None and len(made) == count:
+                return made
+            made.append(booking_create(applicant=ApplicantFactory(), slot_id=slot.pk))
+    return made

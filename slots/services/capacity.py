@@ -1,4 +1,5 @@
-"""Capacity use cases: closures, weekly and extra sessions, one slot's seats.
+"""Capacity use cases: closures, weekly and extra sessions (recovery sessions too), one
+slot's seats.
 
 Each makes the slots match at once (the hourly job would, later) and runs in one transaction
 with what it implies: a closure on a day that already has bookings records the outage that
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 from slots.errors import BookingError
 from slots.models import Booking, Closure, ExtraSession, Offering, Outage, Slot
 from slots.services.outages import outage_create
+from slots.services.recovery import ProposedSession
 from slots.services.slot_generation import SlotGenerationResult, slots_generate
 
 
@@ -136,3 +138,25 @@ def slot_capacity_set(*, slot: Slot, capacity: int, priority_reserve: int) -> Sl
         locked.capacity, locked.priority_reserve = capacity, priority_reserve
         locked.save(update_fields=["capacity", "priority_reserve"])
     return locked
+
+
+def recovery_sessions_add(*, sessions: list[ProposedSession], note: str) -> int:
+    """Add the proposed sessions (their slots made at once), all seats held for priority:
+    the rescheduling fills them first. Returns how many slots were made."""
+    made = 0
+    with transaction.atomic():
+        for proposed in sessions:
+            result = extra_session_save(
+                session=ExtraSession(
+                    offering_id=proposed.offering_id,
+                    date=proposed.date,
+                    start_time=proposed.start_time,
+                    end_time=proposed.end_time,
+                    slot_minutes=proposed.slot_minutes,
+                    seats_per_slot=proposed.seats_per_slot,
+                    priority_reserve=proposed.seats_per_slot,
+                    note=note[:200],
+                )
+            )
+            made += result.created + result.updated
+    return made

@@ -32,6 +32,7 @@ from slots.models import (
 from slots.rules import booking_cutoff
 from slots.services.allocation import affected_rows, assign, candidates_for, driving_test_id
 from slots.services.outage_scope import bookings_in_window, groups_of, lock_groups, outage_groups
+from slots.services.recovery import ProposedSession, RecoveryPlan, recovery_plan
 from slots.tasks import reschedule_outage_task
 
 
@@ -223,11 +224,46 @@ class PreviewRow:
     on_hold: int = 0
     first_new: datetime | None = None
     last_new: datetime | None = None
+    recovery: RecoveryPlan | None = None  # known end, bookings to move
 
 
 @dataclass
 class OutagePreview:
     rows: list[PreviewRow] = field(default_factory=list)
+
+    @property
+    def recovery_target(self) -> datetime | None:
+        return next((r.recovery.target for r in self.rows if r.recovery), None)
+
+    @property
+    def recovery_last_day(self):
+        """The last local day inside the target (a midnight target ends the day before)."""
+        target = self.recovery_target
+        return timezone.localdate(target - timedelta(microseconds=1)) if target else None
+
+    @property
+    def behind_target(self) -> int:
+        """Bookings served after the recovery target (or not at all) at today's capacity."""
+        return sum(r.recovery.late + r.recovery.unserved for r in self.rows if r.recovery)
+
+    @property
+    def proposed_sessions(self) -> list[ProposedSession]:
+        return [s for r in self.rows if r.recovery for s in r.recovery.sessions]
+
+    @property
+    def behind_target_with_sessions(self) -> int:
+        return sum(r.recovery.late_with + r.recovery.unserved_with for r in self.rows if r.recovery)
+
+    @property
+    def last_new_with_sessions(self):
+        return max(
+            (
+                r.recovery.last_served_with
+                for r in self.rows
+                if r.recovery and r.recovery.last_served_with
+            ),
+            default=None,
+        )
 
     @property
     def affected(self) -> int:
@@ -263,8 +299,9 @@ def outage_preview(
     now: datetime | None = None,
 ) -> OutagePreview:
     """A dry run: how many bookings would move per office and service, and to which dates
-    (the same allocation as the run, nothing written). Open-ended (`expected_end` None): how
-    many would be held now."""
+    (the same allocation as the run, nothing written), with the recovery plan: the extra
+    sessions that would serve them all within RECOVERY_TARGET_DAYS of the end. Open-ended
+    (`expected_end` None): how many would be held now."""
     now = now or timezone.now()
     starts_at = starts_at or now
     _validate_window(starts_at=starts_at, expected_end=expected_end)
@@ -295,6 +332,14 @@ def outage_preview(
             candidates = candidates_for(groups=[group], earliest=earliest, now=now, lock=False)[
                 group
             ]
+            row.recovery = recovery_plan(
+                group=group,
+                bookings=bookings,
+                candidates=candidates,
+                end=end,
+                earliest=earliest,
+                driving_test=driving_test,
+            )
             moves, stranded = assign(
                 bookings=bookings, candidates=candidates, driving_test_id=driving_test
             )

@@ -187,6 +187,33 @@ def test_preview(bhopal_api, indore_api, applicant, bhopal_slot, bhopal_slot_lat
     assert_error(bhopal_api.get(f"{URL}preview/", {**params, "offices": "XX-1"}), 400, "invalid")
 
 
+def test_the_preview_gives_the_recovery_plan_with_proposed_sessions(bhopal_api, photo_weekdays):
+    from datetime import timedelta
+
+    from tests.factories import fill_slots, local_dt, next_monday
+
+    monday = next_monday()
+    for offset in range(4):  # Monday (down) and Tuesday to Thursday full
+        fill_slots(photo_weekdays, monday + timedelta(days=offset))
+    params = {
+        "offices": "MP-04",
+        "starts_at": local_dt(monday, 0).isoformat(),
+        "expected_end": local_dt(monday + timedelta(days=1), 0).isoformat(),
+    }
+    recovery = bhopal_api.get(f"{URL}preview/", params).json()["rows"][0]["recovery"]
+    assert recovery["target"] == local_dt(monday + timedelta(days=4), 0).isoformat()
+    assert (recovery["late"], recovery["unserved"], recovery["late_with"]) == (4, 0, 0)
+    assert recovery["sessions"] == [
+        {
+            "kind": "longer_hours",
+            "date": (monday + timedelta(days=1)).isoformat(),
+            "start_time": "11:00",
+            "end_time": "13:00",
+            "seats": 8,
+        }
+    ]
+
+
 def test_slot_in_an_outage_answers_409_slot_unavailable(applicant_api, bhopal_outage, bhopal_photo):
     slot = SlotFactory(offering=bhopal_photo, starts_at=in_days(3, 11))
     assert_error(

@@ -175,7 +175,9 @@ def test_deadlines_first_nobody_stranded_while_a_seat_they_may_take_is_free(lear
     day = {c.slot_id: c.day for c in candidates}
     moves, stranded = run(bookings, candidates)
     windows = {
-        b.pk: licence_window(learner_issued_on=b.learner_issued) for b in bookings if b.learner_issued
+        b.pk: licence_window(learner_issued_on=b.learner_issued)
+        for b in bookings
+        if b.learner_issued
     }
     for pk, slot_id in moves.items():
         if pk in windows:
