@@ -37,7 +37,7 @@ def _sms_each(kind) -> set[int]:
 def test_open_ended_outage_holds_then_its_end_places_everyone_once(
     broker, workers, bhopal_photo, bhopal
 ):
-    daily_sessions(bhopal_photo, end=(17, 0), seats=20, reserve=2)
+    daily_sessions(bhopal_photo, end=(17, 0), seats=12, reserve=2)
     slots_generate(days=10)
     tomorrow = timezone.localdate() + timedelta(days=1)
     total = _bulk_bookings(bhopal_photo, tomorrow, days=1, per_slot=10)  # 14 × 10 = 140
@@ -71,7 +71,7 @@ def test_open_ended_outage_holds_then_its_end_places_everyone_once(
 def test_resolved_open_ended_outage_and_a_partial_one_with_a_worker(
     broker, workers, bhopal_photo, bhopal
 ):
-    daily_sessions(bhopal_photo, end=(17, 0), seats=20, reserve=2)
+    daily_sessions(bhopal_photo, end=(17, 0), seats=12, reserve=2)
     slots_generate(days=10)
     tomorrow = timezone.localdate() + timedelta(days=1)
     total = _bulk_bookings(bhopal_photo, tomorrow, days=1, per_slot=10)
@@ -91,25 +91,24 @@ def test_resolved_open_ended_outage_and_a_partial_one_with_a_worker(
     assert wait_for(lambda: _sms_each("service_restored") == {1}, timeout=WAIT)
     assert integrity_violations() == {}
 
-    # The same day at a quarter of its seats (one counter of four): 5 of 20 a slot, so of the
+    # The same day at half its seats (two counters of four): 6 of 12 a slot, so of the
     with transaction.atomic():
         partial = outage_create(
             offices=[bhopal],
             expected_end=local_dt(tomorrow + timedelta(days=1), 0),
-            capacity_percent=25,
-            reason="One photo counter of four works",
+            capacity_percent=50,
+            reason="Two photo counters of four work",
         )
-    # 10 booked in each slot the first 5 stay and 5 move after the end.
-    assert wait_for(lambda: _state(partial) == ("done", 0, total // 2), timeout=WAIT), _state(
-        partial
-    )
+    # 10 booked in each slot the first 6 stay and 4 move after the end.
+    moved = total * 4 // 10
+    assert wait_for(lambda: _state(partial) == ("done", 0, moved), timeout=WAIT), _state(partial)
     window = Slot.objects.filter(starts_at__lt=partial.expected_end, starts_at__gte=timezone.now())
     assert set(window.filter(starts_at__date=tomorrow).values_list("capacity", "booked")) == {
-        (5, 5)
+        (6, 6)
     }
     assert integrity_violations() == {}
     with transaction.atomic():
         outage_resolve(outage=partial)
     assert set(
         Slot.objects.filter(starts_at__date=tomorrow).values_list("capacity", flat=True)
-    ) == {20}
+    ) == {12}
