@@ -310,6 +310,12 @@ class OutagePreviewQuerySerializer(serializers.Serializer):
     expected_end = BoundedDateTimeField(
         required=False, help_text="Absent: until further notice (how many would be held)."
     )
+    capacity_percent = serializers.IntegerField(
+        min_value=0,
+        max_value=99,
+        default=0,
+        help_text="A partial outage: only the bookings over each slot's share are counted.",
+    )
 
     def _resolve(self, value: str, queryset, field: str):
         wanted = [part.strip() for part in value.split(",") if part.strip()]

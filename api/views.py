@@ -473,6 +473,7 @@ class OutagePreviewView(APIView):
             services=values.get("services") or [],
             expected_end=values.get("expected_end"),
             starts_at=values.get("starts_at"),
+            capacity_percent=values["capacity_percent"],
         )
         return Response(s.OutagePreviewSerializer(preview).data)
 

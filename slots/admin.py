@@ -783,6 +783,7 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             services=list(data["services"]),
             starts_at=data["starts_at"],
             expected_end=data["expected_end"],
+            capacity_percent=data["capacity_percent"] or 0,
             now=now,
         )
 

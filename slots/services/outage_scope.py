@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from rto_booking import locks
 from slots.models import Booking, Offering, Outage
@@ -56,6 +57,24 @@ def bookings_in_window(
         status=Booking.Status.CONFIRMED,
         slot__starts_at__lt=end,
         slot__ends_at__gt=max(start, now),
+    )
+
+
+def overflow_in(*, slots, capacity_percent: int) -> QuerySet[Booking]:
+    """The confirmed bookings of `slots` over a partial outage's share of each one's seats
+    (floor(capacity × p / 100)): the ones that stay are the priority bookings first, then the
+    earliest booked."""
+    return (
+        Booking.objects.filter(slot__in=slots, status=Booking.Status.CONFIRMED)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("slot_id")],
+                order_by=[F("priority").desc(), F("created_at").asc(), F("pk").asc()],
+            ),
+            keep=F("slot__capacity") * capacity_percent / 100,
+        )
+        .filter(rank__gt=F("keep"))
     )
 
 

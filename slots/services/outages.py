@@ -30,8 +30,20 @@ from slots.models import (
     hold_horizon,
 )
 from slots.rules import booking_cutoff
-from slots.services.allocation import affected_rows, assign, candidates_for, driving_test_id
-from slots.services.outage_scope import bookings_in_window, groups_of, lock_groups, outage_groups
+from slots.services.allocation import (
+    affected_rows,
+    assign,
+    candidates_for,
+    driving_test_id,
+    fifo_key,
+)
+from slots.services.outage_scope import (
+    bookings_in_window,
+    groups_of,
+    lock_groups,
+    outage_groups,
+    overflow_in,
+)
 from slots.services.recovery import ProposedSession, RecoveryPlan, recovery_plan
 from slots.tasks import reschedule_outage_task
 
@@ -296,12 +308,14 @@ def outage_preview(
     services: list[Service] | None,
     expected_end: datetime | None,
     starts_at: datetime | None = None,
+    capacity_percent: int = 0,
     now: datetime | None = None,
 ) -> OutagePreview:
     """A dry run: how many bookings would move per office and service, and to which dates
     (the same allocation as the run, nothing written), with the recovery plan: the extra
     sessions that would serve them all within RECOVERY_TARGET_DAYS of the end. Open-ended
-    (`expected_end` None): how many would be held now."""
+    (`expected_end` None): how many would be held now. Partial (`capacity_percent`): only the
+    overflow of each slot's share counts as affected."""
     now = now or timezone.now()
     starts_at = starts_at or now
     _validate_window(starts_at=starts_at, expected_end=expected_end)
@@ -319,11 +333,13 @@ def outage_preview(
     earliest = max(end, booking_cutoff(now))
     driving_test = driving_test_id()
     for group in groups:
-        bookings = affected_rows(
-            bookings_in_window(groups=[group], start=starts_at, end=end, now=now).order_by(
-                "slot__starts_at", "created_at", "pk"
+        in_window = bookings_in_window(groups=[group], start=starts_at, end=end, now=now)
+        if capacity_percent:
+            # Partial: only the bookings over each slot's share move (or are held).
+            in_window = overflow_in(
+                slots=in_window.values("slot_id"), capacity_percent=capacity_percent
             )
-        )
+        bookings = sorted(affected_rows(in_window), key=fifo_key)
         row = PreviewRow(office=codes[group.office_id], service=slugs[group.service_id])
         row.affected = len(bookings)
         if expected_end is None:

@@ -19,8 +19,7 @@ from types import SimpleNamespace
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Window
-from django.db.models.functions import RowNumber
+from django.db.models import F, Q
 from django.utils import timezone
 
 from notifications.models import Notification
@@ -39,7 +38,13 @@ from slots.services.allocation import (
     driving_test_id,
     fifo_key,
 )
-from slots.services.outage_scope import Group, bookings_in_window, groups_of, lock_groups
+from slots.services.outage_scope import (
+    Group,
+    bookings_in_window,
+    groups_of,
+    lock_groups,
+    overflow_in,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,18 +114,7 @@ def _cut_slots(*, outage: Outage, groups: list[Group], end: datetime, now: datet
     if not slots:
         return None
     keep = {slot_id: outage.reduced(capacity) for slot_id, capacity, _b, _r in slots}
-    ranked = (
-        Booking.objects.filter(slot_id__in=list(keep), status=Booking.Status.CONFIRMED)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("slot_id")],
-                order_by=[F("priority").desc(), F("created_at").asc(), F("pk").asc()],
-            ),
-            keep=F("slot__capacity") * outage.capacity_percent / 100,
-        )
-        .filter(rank__gt=F("keep"))
-    )
+    ranked = overflow_in(slots=list(keep), capacity_percent=outage.capacity_percent)
     overflow = sorted(affected_rows(ranked), key=fifo_key)
     leaving = Counter(b.slot_id for b in overflow)
 

@@ -332,6 +332,9 @@ def test_mark_down_at_a_share_of_the_seats_through_the_admin(
 ):
     booked = fill_day(photo_bhopal, outage_day, per_slot=3)  # 3 of 4 seats (1 held back)
     data = {**_form([bhopal], outage_day, services=[photo]), "capacity_percent": "25"}
+    preview = bhopal_client.post(ADD, {**data, "_preview": "1"}).context["preview"]
+    # Only the overflow of each slot's one remaining seat moves.
+    assert (preview.affected, preview.would_move) == (2 * len(booked) // 3,) * 2
     with django_capture_on_commit_callbacks(execute=True):
         bhopal_client.post(ADD, {**data, "_confirm": "1"})
     outage = Outage.objects.get()

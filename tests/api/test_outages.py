@@ -185,6 +185,11 @@ def test_preview(bhopal_api, indore_api, applicant, bhopal_slot, bhopal_slot_lat
     assert body["rows"][0]["office"] == "MP-04"
     assert_error(indore_api.get(f"{URL}preview/", params), 403, "forbidden")
     assert_error(bhopal_api.get(f"{URL}preview/", {**params, "offices": "XX-1"}), 400, "invalid")
+    partial = bhopal_api.get(f"{URL}preview/", {**params, "capacity_percent": 0}).json()
+    assert partial["affected"] == 1
+    assert_error(
+        bhopal_api.get(f"{URL}preview/", {**params, "capacity_percent": 100}), 400, "invalid"
+    )
 
 
 def test_the_preview_gives_the_recovery_plan_with_proposed_sessions(bhopal_api, photo_weekdays):
