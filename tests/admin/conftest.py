@@ -125,3 +125,18 @@ def bhopal_client(client, clerk_bhopal):
 def root_client(client, superuser):
     client.force_login(superuser)
     return client
+
+
+def mark_down_in_browser(page, live_server, clerk, *, service, day) -> None:
+    """Sign `clerk` in on `page` and fill step 1 of *Mark a service down*: `service` down for
+    the whole of `day`; stops on the preview's submit (the caller clicks it)."""
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/slots/outage/add/")
+    page.fill("#id_username", clerk.username)
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#mark-down-form")
+    page.check(f"#id_services input[value='{service.pk}']")
+    page.fill("#id_starts_at", f"{day}T00:00")
+    page.fill("#id_expected_end", f"{day + DAY}T00:00")
+    page.fill("#id_reason", "Photo-capture server down")
+    page.fill("#id_reason_hi", "फोटो सर्वर बंद")

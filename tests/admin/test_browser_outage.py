@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from slots.models import Booking, Outage
 from slots.services.reschedule import outage_reschedule
-from tests.admin.conftest import DAY, fill_day
+from tests.admin.conftest import DAY, fill_day, mark_down_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,20 +38,9 @@ def test_clerk_marks_service_down_and_sees_progress_reach_done(
 
     # wait_for_function evaluates a string: let the test (not the page) bypass the CSP.
     page = browser.new_page(viewport={"width": 1280, "height": 1000}, bypass_csp=True)
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/slots/outage/add/")
-    page.fill("#id_username", clerk_bhopal.username)
-    page.fill("#id_password", "password")
-    page.click("input[type=submit]")
-
     # Step 1: Bhopal (the clerk's only office) is ticked; times default to now and +4 h.
-    page.wait_for_selector("#mark-down-form")
+    mark_down_in_browser(page, live_server, clerk_bhopal, service=photo, day=day)
     assert page.is_checked("#id_offices input[type=checkbox]")
-    assert page.input_value("#id_starts_at")
-    page.check(f"#id_services input[value='{photo.pk}']")
-    page.fill("#id_starts_at", f"{day}T00:00")
-    page.fill("#id_expected_end", f"{day + DAY}T00:00")
-    page.fill("#id_reason", "Photo-capture server down")
-    page.fill("#id_reason_hi", "फोटो सर्वर बंद")
     page.click("input[name=_preview]")
 
     # Step 2: the preview, then confirm.

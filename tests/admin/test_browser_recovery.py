@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from slots.models import Booking, ExtraSession, Outage
-from tests.admin.conftest import DAY, local_dt
+from tests.admin.conftest import DAY, local_dt, mark_down_in_browser
 from tests.factories import fill_slots, next_monday
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -38,17 +38,7 @@ def test_clerk_adds_the_proposed_sessions_then_confirms(
     page.context.add_cookies(
         [{"name": "django_language", "value": language, "url": live_server.url}]
     )
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/slots/outage/add/")
-    page.fill("#id_username", clerk_bhopal.username)
-    page.fill("#id_password", "password")
-    page.click("input[type=submit]")
-
-    page.wait_for_selector("#mark-down-form")
-    page.check(f"#id_services input[value='{photo.pk}']")
-    page.fill("#id_starts_at", f"{monday}T00:00")
-    page.fill("#id_expected_end", f"{monday + DAY}T00:00")
-    page.fill("#id_reason", "Photo-capture server down")
-    page.fill("#id_reason_hi", "फोटो सर्वर बंद")
+    mark_down_in_browser(page, live_server, clerk_bhopal, service=photo, day=monday)
     page.click("input[name=_preview]")
 
     page.wait_for_selector("#proposed-sessions")
