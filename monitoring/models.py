@@ -27,7 +27,7 @@ class OutageProposal(models.Model):
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.OPEN)
+    state = models.CharField(_("status"), max_length=10, choices=State.choices, default=State.OPEN)
     office = models.ForeignKey(
         Office,
         on_delete=models.PROTECT,

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('declare', 'Declare an outage'), ('resolve', 'Resolve the outage')], max_length=10, verbose_name='kind')),
-                ('state', models.CharField(choices=[('open', 'Open'), ('confirmed', 'Confirmed'), ('withdrawn', 'Withdrawn')], default='open', max_length=10, verbose_name='state')),
+                ('state', models.CharField(choices=[('open', 'Open'), ('confirmed', 'Confirmed'), ('withdrawn', 'Withdrawn')], default='open', max_length=10, verbose_name='status')),
                 ('reason', models.CharField(max_length=300, verbose_name='reason')),
                 ('reason_hi', models.CharField(blank=True, max_length=300, verbose_name='reason (Hindi)')),
                 ('fingerprint', models.CharField(max_length=200, verbose_name='alert fingerprint')),
