@@ -132,7 +132,7 @@ class LabelsField(serializers.DictField):
 class AlertInSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[FIRING, RESOLVED])
     labels = LabelsField(
-        value_max=200, help_text='Needs "office" (RTO code); "service" (slug) is optional.'
+        value_max=2000, help_text='Needs "office" (RTO code); "service" (slug) is optional.'
     )
     annotations = LabelsField(
         value_max=10000, required=False, help_text='"summary" becomes the reason.'
@@ -165,15 +165,14 @@ class AlertWebhookSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         alerts = attrs["alerts"]
-        codes = {a["labels"].get("office", "") for a in alerts}
-        slugs = {a["labels"].get("service", "") for a in alerts} - {""}
+        codes = {_label(a, "office").upper() for a in alerts}
+        slugs = {_label(a, "service") for a in alerts} - {""}
         offices = {o.code: o for o in Office.objects.filter(code__in=codes - {""})}
         services = {s.slug: s for s in Service.objects.filter(slug__in=slugs)}
         problems: dict[str, list[str]] = {}
         checked = []
         for index, alert in enumerate(alerts):
-            labels = alert["labels"]
-            code, slug = labels.get("office", ""), labels.get("service", "")
+            code, slug = _label(alert, "office").upper(), _label(alert, "service")
             where = f"alerts.{index}.labels"
             if not code:
                 problems[f"{where}.office"] = [_("An alert needs the label office (RTO code).")]
@@ -189,6 +188,10 @@ class AlertWebhookSerializer(serializers.Serializer):
             raise serializers.ValidationError(problems)
         attrs["checked"] = checked
         return attrs
+
+
+def _label(alert: dict, name: str) -> str:
+    return alert["labels"].get(name, "").strip()
 
 
 def _alert(data: dict, office: Office, services: list[Service]) -> Alert:

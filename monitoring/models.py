@@ -46,9 +46,11 @@ class OutageProposal(models.Model):
     fingerprint = models.CharField(_("alert fingerprint"), max_length=200)
     alert_starts_at = models.DateTimeField(_("alert started at"), null=True, blank=True)
     labels = models.JSONField(_("alert labels"), default=dict, blank=True)
+    # A proposal is about its outage: deleting the outage (a superuser's clean-up) deletes it,
+    # and the alert's next firing proposes afresh.
     outage = models.ForeignKey(
         Outage,
-        on_delete=models.SET_NULL,
+        on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="proposals",

@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
                 ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed at')),
                 ('confirmed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='confirmed by')),
                 ('office', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='outage_proposals', to='slots.office', verbose_name='office')),
-                ('outage', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='proposals', to='slots.outage', verbose_name='outage')),
+                ('outage', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='proposals', to='slots.outage', verbose_name='outage')),
                 ('services', models.ManyToManyField(blank=True, help_text='Empty: every service of the office.', related_name='outage_proposals', to='slots.service', verbose_name='services')),
             ],
             options={

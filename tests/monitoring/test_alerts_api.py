@@ -265,3 +265,12 @@ def test_auto_mode_declares_at_once_and_resolves_at_once(
     assert outage.resolved_at is not None
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CONFIRMED
+
+
+def test_office_code_case_and_long_unrelated_labels_are_accepted(alertmanager, catalogue):
+    item = alert(office=" mp-04 ")
+    item["labels"]["instance"] = "https://sarathi.example.nic.in/" + "x" * 1500
+    response = send(alertmanager, item)
+    assert response.status_code == 202, response.content
+    (pk,) = response.json()["proposals"]
+    assert OutageProposal.objects.get(pk=pk).office.code == "MP-04"
