@@ -176,3 +176,8 @@ def test_proposal_pages_are_scoped_to_the_clerks_offices(bhopal_client, proposal
     )
     assert other.status_code == 302  # Django's admin: "not found", back to the index
     assert bhopal_client.get(reverse("admin:monitoring_outageproposal_add")).status_code == 403
+
+
+def test_the_outage_history_says_monitoring_proposed_it(bhopal_client, proposals):  # noqa: F811
+    response = bhopal_client.post(_confirm(proposals[0]), follow=True)
+    assert f"Proposed by monitoring (proposal #{proposals[0].pk})." in response.content.decode()
