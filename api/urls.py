@@ -3,7 +3,7 @@
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api import views
+from api import alerts, views
 
 
 class OfficeCodeConverter:
@@ -64,6 +64,13 @@ v1 = [
     path("outages/preview/", views.OutagePreviewView.as_view(), name="outage-preview"),
     path("outages/<int:id>/", views.OutageDetailView.as_view(), name="outage-detail"),
     path("outages/<int:id>/resolve/", views.OutageResolveView.as_view(), name="outage-resolve"),
+    path("alerts/", alerts.AlertWebhookView.as_view(), name="alerts"),
+    path("outage-proposals/", alerts.ProposalListView.as_view(), name="outage-proposal-list"),
+    path(
+        "outage-proposals/<int:id>/confirm/",
+        alerts.ProposalConfirmView.as_view(),
+        name="outage-proposal-confirm",
+    ),
 ]
 
 app_name = "api"

@@ -14,6 +14,9 @@ collide with each other or with anybody else's:
 * `DISPATCHER` — a session lock per notification dispatcher run, keyed by the run's claim token
   (stored on the rows it claims): rows claimed under a token whose lock is free belong to a
   dispatcher that died, and are handed back at once instead of waiting for their lease.
+* `ALERT_FINGERPRINT` — a transaction lock per monitoring alert (a hash of its fingerprint):
+  the webhook's firing/resolved handling and a clerk's confirmation of that alert's proposals
+  run one at a time (monitoring.services).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from django.db import connection
 RESCHEDULE_GROUP = 7001
 OUTAGE_RUN = 7002
 DISPATCHER = 7003
+ALERT_FINGERPRINT = 7004
 
 # Keys are PostgreSQL int4 values; tokens are drawn from the positive half, so that pg_locks
 # (which shows the key as an unsigned oid) shows them unchanged.

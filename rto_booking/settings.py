@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "slots",
     "applicants",
     "notifications",
+    "monitoring",
     "api",
 ]
 
@@ -432,6 +433,14 @@ OUTAGE_RECOVERY_LEAD_MINUTES = _positive_int("OUTAGE_RECOVERY_LEAD_MINUTES", 120
 RECOVERY_TARGET_DAYS = _positive_int("RECOVERY_TARGET_DAYS", 3)
 RECOVERY_OVERTIME_HOURS = _positive_int("RECOVERY_OVERTIME_HOURS", 2)
 
+# --- Monitoring (Alertmanager webhook, docs/OPERATIONS.md) ---------------------------------
+# POST /api/v1/alerts/ asks for "Authorization: Bearer <token>"; unset, every call is refused
+# (401): monitoring cannot propose outages until the operator shares a token with it.
+ALERT_WEBHOOK_TOKEN = _env("str", "ALERT_WEBHOOK_TOKEN", default="")
+# true: an outage proposed by monitoring is declared at once (and resolved at once when the
+# alert resolves), without waiting for a clerk's confirmation.
+OUTAGE_AUTO_DECLARE = _bool("OUTAGE_AUTO_DECLARE", False)
+
 # --- REST API ------------------------------------------------------------------------------
 RATE_LIMITS = _env("str", "RATE_LIMITS", default="on").lower()
 if RATE_LIMITS not in {"on", "off"}:
@@ -493,6 +502,9 @@ SPECTACULAR_SETTINGS = {
         "BookingEventKindEnum": "slots.models.BookingEvent.Kind",
         "RescheduleStateEnum": "slots.models.Outage.State",
         "NotificationStatusEnum": ["pending", "sent", "failed", "dead"],
+        "AlertStatusEnum": ["firing", "resolved"],
+        "OutageProposalKindEnum": ["declare", "resolve"],
+        "OutageProposalStateEnum": ["open", "confirmed", "withdrawn"],
     },
 }
 

@@ -968,6 +968,10 @@ def _outage_event_message(outage: Outage, event: OutageEvent) -> str:
             summary += " " + gettext("Runs at %(percent)s per cent of its seats.") % {
                 "percent": outage.capacity_percent
             }
+        if event.details.get("proposal"):
+            summary += " " + gettext("Proposed by monitoring (proposal #%(id)s).") % {
+                "id": event.details["proposal"]
+            }
         return summary
     if event.kind == OutageEvent.Kind.EXTENDED and not event.expected_end_after:
         return gettext("Made open-ended: until further notice.")
