@@ -42,6 +42,15 @@ def _clean_cache():
 
 
 @pytest.fixture(autouse=True)
+def _language_reset():
+    # A request in Hindi leaves Hindi active in the thread: no test may inherit it.
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _sms_to_tmp(settings, tmp_path):
     settings.SMS_BACKEND = "file"
     settings.SMS_FILE_DIR = str(tmp_path / "sms")

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.test import TestCase
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from applicants.models import Applicant
 from slots.integrity import integrity_violations
@@ -120,9 +120,12 @@ def test_who_needs_a_new_slot_is_on_the_office_call_list_with_the_licence_deadli
     bhopal, indore, driving, driving_bhopal, crowded
 ):
     _tomorrow_down(bhopal, driving)
-    entries = call_list(office=bhopal)
+    with translation.override("en"):
+        entries = call_list(office=bhopal)
     assert [e.booking.pk for e in entries] == [crowded["C"].pk]
     assert entries[0].why == "Licence server down"
+    with translation.override("hi"):
+        assert call_list(office=bhopal)[0].why == "लाइसेंस सर्वर बंद"
     assert entries[0].licence_last_day == _day(1)
     assert call_list(office=indore) == []
 
