@@ -18,13 +18,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from monitoring.errors import ProposalNotOpen
 from monitoring.models import OutageProposal
 from rto_booking.locks import ALERT_FINGERPRINT, xact_lock_all
 from slots.errors import busy_on_lock_timeout
-from slots.models import Office, Service
+from slots.models import Office, Outage, Service
 from slots.services.outages import outage_create, outage_resolve
 
 FIRING = "firing"
@@ -164,6 +165,25 @@ def _on_resolved(alert: Alert, *, now: datetime) -> OutageProposal | None:
     return resolve
 
 
+def _already_down(*, office: Office, services: list[Service], now: datetime) -> Outage | None:
+    """An unresolved outage that already has the office's services down now (a clerk marked
+    it before monitoring noticed): confirming links the proposal to it instead of declaring a
+    second one. Partial outages do not count: the service is down, not slow."""
+    wanted = {s.pk for s in services}
+    for outage in (
+        Outage.objects.filter(
+            offices=office, resolved_at__isnull=True, capacity_percent=0, starts_at__lte=now
+        )
+        .filter(Q(expected_end__isnull=True) | Q(expected_end__gt=now))
+        .prefetch_related("services")
+        .order_by("starts_at", "pk")
+    ):
+        named = {s.pk for s in outage.services.all()}
+        if not named or (wanted and wanted <= named):
+            return outage
+    return None
+
+
 def _down_since(proposal: OutageProposal, now: datetime) -> datetime:
     started = proposal.alert_starts_at
     if started is not None and now - DOWN_SINCE_MAX_AGE <= started <= now:
@@ -174,8 +194,9 @@ def _down_since(proposal: OutageProposal, now: datetime) -> datetime:
 def proposal_confirm(
     *, proposal: OutageProposal, acting_user=None, now: datetime | None = None
 ) -> OutageProposal:
-    """Confirm an open proposal: declare its open-ended outage (`outage_create`) or resolve
-    the outage it names (`outage_resolve`). `acting_user` None: the system (auto mode).
+    """Confirm an open proposal: declare its open-ended outage (`outage_create`; an outage
+    that already has the service down is taken instead) or resolve the outage it names
+    (`outage_resolve`). `acting_user` None: the system (auto mode).
     Raises ProposalNotOpen when it was confirmed or withdrawn meanwhile."""
     now = now or timezone.now()
     with busy_on_lock_timeout(), transaction.atomic():
@@ -189,9 +210,12 @@ def proposal_confirm(
             raise ProposalNotOpen()
         changes = {"state": State.CONFIRMED, "confirmed_at": now, "confirmed_by": acting_user}
         if locked.kind == Kind.DECLARE:
-            changes["outage"] = outage_create(
+            services = list(locked.services.all())
+            changes["outage"] = _already_down(
+                office=locked.office, services=services, now=now
+            ) or outage_create(
                 offices=[locked.office],
-                services=list(locked.services.all()),
+                services=services,
                 expected_end=None,
                 capacity_percent=0,
                 starts_at=_down_since(locked, now),

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from monitoring.models import OutageProposal
 from slots.models import Booking, Outage
 from slots.services.bookings import booking_create
-from slots.services.outages import outage_resolve
+from slots.services.outages import outage_create, outage_resolve
 from tests.conftest import in_days
 from tests.factories import ApplicantFactory, SlotFactory
 from tests.monitoring.conftest import (
@@ -219,6 +219,18 @@ def test_confirmed_then_resolved_proposes_to_resolve_the_outage(
     assert answer.status_code == 200, answer.content
     assert answer.json()["outage"]["status"] == "resolved"
     assert answer.json()["proposal"]["state"] == "confirmed"
+
+
+def test_confirming_when_a_clerk_already_marked_the_service_down_declares_no_second_outage(
+    alertmanager, catalogue, superuser_api, bhopal
+):
+    by_hand = outage_create(offices=[bhopal], expected_end=in_days(1), reason="Server down")
+    (pk,) = send(alertmanager, alert()).json()["proposals"]
+    answer = superuser_api.post(confirm_url(pk)).json()
+    assert answer["outage"]["id"] == by_hand.pk and Outage.objects.count() == 1
+    # The service back: the proposal to resolve names the clerk's outage.
+    (resolve_pk,) = send(alertmanager, alert("resolved")).json()["proposals"]
+    assert OutageProposal.objects.get(pk=resolve_pk).outage_id == by_hand.pk
 
 
 def test_firing_again_before_the_resolve_is_confirmed_withdraws_it(
