@@ -54,7 +54,7 @@ from slots.models import (
     Slot,
     WeeklySession,
 )
-from slots.selectors import day_sheet
+from slots.selectors import booking_events_with_undone, day_sheet
 from slots.services.bookings import booking_check_in, booking_mark_no_show
 from slots.services.capacity import (
     CapacityInvalid,
@@ -377,10 +377,17 @@ class BookingEventInline(OfficeScopedAdminMixin, admin.TabularInline):
         "from_starts_at",
         "to_starts_at",
         "outage",
-        "reason",
+        "display_reason",
     ]
     readonly_fields = fields
     verbose_name_plural = _("history")
+
+    def get_queryset(self, request):
+        return booking_events_with_undone(super().get_queryset(request))
+
+    @admin.display(description=_("reason"))
+    def display_reason(self, event):
+        return event.display_reason
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -928,11 +935,11 @@ def _outage_event_message(outage: Outage, event: OutageEvent) -> str:
 def booking_history(booking: Booking) -> list[HistoryEntry]:
     """The booking's history rows (who moved, checked in, cancelled it), for the admin."""
     rows = []
-    for event in booking.events.select_related("actor_user"):
+    for event in booking_events_with_undone(booking.events.select_related("actor_user")):
         moves = " → ".join(_when(t) for t in (event.from_starts_at, event.to_starts_at) if t)
         message = " ".join(part for part in (str(event.get_kind_display()), moves) if part)
-        if event.reason:
-            message += f" ({event.reason})"
+        if event.display_reason:
+            message += f" ({event.display_reason})"
         rows.append(
             HistoryEntry(
                 action_time=event.at,

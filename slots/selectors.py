@@ -6,11 +6,33 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from slots.models import Booking, Closure, Offering, Office, Outage, Service, Slot
+from slots.models import (
+    Booking,
+    BookingEvent,
+    Closure,
+    Offering,
+    Office,
+    Outage,
+    OutageEvent,
+    Service,
+    Slot,
+)
 from slots.rules import bookable_seats, booking_cutoff, booking_horizon_end, outages_covering
+
+
+def booking_events_with_undone(
+    queryset: QuerySet[BookingEvent] | None = None,
+) -> QuerySet[BookingEvent]:
+    """Booking events with `outage_undone`: their outage was undone as a false alarm, so history
+    says "false alarm" instead of its reason (`BookingEvent.display_reason`). No extra query."""
+    undone = OutageEvent.objects.filter(
+        outage_id=OuterRef("outage_id"), kind=OutageEvent.Kind.UNDONE
+    )
+    events = BookingEvent.objects.all() if queryset is None else queryset
+    return events.annotate(outage_undone=Exists(undone))
 
 
 def office_list_with_services(*, only_active: bool = True, code: str | None = None) -> list[Office]:
