@@ -422,7 +422,7 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         "office",
         "service",
         "slot_start",
-        "status",
+        "status_shown",
         "priority",
     ]
     list_filter = [("office", OfficeListFilter), "service", "status", "priority"]
@@ -436,6 +436,7 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         "service",
         "slot",
         "status",
+        "held_by",
         "priority",
         "self_reschedules",
         "created_at",
@@ -468,6 +469,15 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("slot"), ordering="slot__starts_at")
     def slot_start(self, obj):
         return _when(obj.slot.starts_at)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_shown(self, obj):
+        # A held booking is still on the office's books but its applicant will not come.
+        if obj.status == Booking.Status.ON_HOLD:
+            return format_html(
+                '<strong class="status-on-hold">{}</strong>', gettext("On hold: do not expect")
+            )
+        return obj.get_status_display()
 
     # Check-in and no-show, from the list (actions) or a booking's page (buttons).
 
@@ -849,9 +859,22 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(_admin_url(self.opts, "change", outage.pk))
 
     def resolve_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """GET (or a POST without `confirmed`, the old one-click form): the confirmation page,
+        which changes nothing. POST with `confirmed=yes`: resolve."""
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
         outage = self._outage_for_action(request, object_id)
+        if outage.resolved_at is None and (
+            request.method == "GET" or request.POST.get("confirmed") != "yes"
+        ):
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": gettext("Resolve this outage now?"),
+                "outage": outage,
+                "held": outage.held_bookings.filter(status=Booking.Status.ON_HOLD).count(),
+            }
+            return TemplateResponse(request, "admin/slots/outage/resolve_confirm.html", context)
         if outage.resolved_at is not None:
             self.message_user(request, gettext("This outage is already resolved."), messages.INFO)
         else:
