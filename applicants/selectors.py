@@ -148,17 +148,21 @@ class OutageNotice:
     """What an outage did to one booking, for the banner at the top of "My bookings"."""
 
     booking: Booking
-    kind: str  # "on_hold", "moved", "moved_back" (a false alarm), "needs_new_slot"
+    # "on_hold", "needs_new_slot", "moved", "moved_back" (a false alarm), "restored" (the
+    # service is back: the booking stands, an earlier time may be chosen)
+    kind: str
     outage: Outage | None  # None only for a booking left needing a new slot by hand
     old_starts_at: datetime  # the appointment the outage took away
+    event_is_false_alarm: bool = False  # the outage was undone as a false alarm
 
 
 def applicant_outage_notices(
     *, bookings: list[Booking], now: datetime | None = None
 ) -> list[OutageNotice]:
-    """The bookings an outage holds, has moved (the latest news, the new time still ahead) or
-    left needing a new slot: held and needing a new slot first (they must act or not travel),
-    then by appointment. Reads only the bookings' prefetched `history` (no query)."""
+    """The bookings an outage holds, has moved or has left needing a new slot, and those whose
+    service is back since (for moves and restores: the latest news, the time still ahead). Held
+    and needing a new slot first (they must act or not travel), then by appointment. Reads only
+    the bookings' prefetched `history` (no query)."""
     now = now or timezone.now()
     notices = []
     for booking in bookings:
@@ -172,10 +176,14 @@ def applicant_outage_notices(
             latest is not None
             and booking.history[-1] is latest
             and booking.status == Booking.Status.CONFIRMED
-            and latest.kind == BookingEvent.Kind.RESCHEDULED
+            and latest.kind in (BookingEvent.Kind.RESCHEDULED, BookingEvent.Kind.RESTORED)
             and booking.slot.starts_at > now
         ):
-            kind = "moved_back" if latest.is_false_alarm_undo else "moved"
+            if latest.kind == BookingEvent.Kind.RESTORED:
+                # The service is back (or it was a false alarm): the booking stands.
+                kind = "restored"
+            else:
+                kind = "moved_back" if latest.is_false_alarm_undo else "moved"
         else:
             continue
         notices.append(
@@ -184,6 +192,7 @@ def applicant_outage_notices(
                 kind=kind,
                 outage=latest.outage if latest else None,
                 old_starts_at=(latest and latest.from_starts_at) or booking.slot.starts_at,
+                event_is_false_alarm=bool(latest and latest.is_false_alarm),
             )
         )
     urgent = {"on_hold": 0, "needs_new_slot": 0}

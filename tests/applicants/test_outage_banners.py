@@ -212,3 +212,43 @@ def test_hindi_banner_never_shows_the_english_reason(applicant_client, held):
     banner = _banner(_page(applicant_client, "hi").content.decode(), held.reference)
     assert "Photo-capture" not in banner
     assert "कारण: फोटो कैप्चर मशीन काम नहीं कर रही।" in banner  # the standard phrase
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [
+        (
+            "en",
+            [
+                "The service is back: your booking stands",
+                "Driving test at RTO Bhopal works again.",
+                "You may choose an earlier free time; you keep your priority.",
+            ],
+        ),
+        (
+            "hi",
+            [
+                "सेवा फिर चालू: आपकी बुकिंग बनी है",
+                "आरटीओ भोपाल में ड्राइविंग टेस्ट फिर से चालू है।",
+                "चाहें तो इससे पहले का कोई खाली समय चुनें",
+            ],
+        ),
+    ],
+)
+def test_after_the_service_is_back_a_moved_booking_says_it_stands(
+    applicant_client, moved, language, says
+):
+    outage = moved.events.get(kind=BookingEvent.Kind.RESCHEDULED).outage
+    BookingEvent.objects.create(
+        booking=moved,
+        kind=BookingEvent.Kind.RESTORED,
+        actor=BookingEvent.Actor.SYSTEM,
+        outage=outage,
+        reason=outage.reason,
+    )
+    moved.refresh_from_db()
+    banner = _banner(_page(applicant_client, language).content.decode(), moved.reference)
+    for text in says:
+        assert text in banner, (text, banner)
+    with translation.override(language):
+        assert when(moved.slot.starts_at) in banner
