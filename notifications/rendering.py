@@ -183,6 +183,8 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
         "site_url": _site_url(links.get("booking", "")),
         "cancel_url": links.get("cancel", ""),
         "has_outage": bool(outage),
+        # The outage ran at reduced capacity: the service was slow, not down.
+        "partial": bool(outage.get("capacity_percent")),
         # Set by an undone outage (slots.services.outage_undo): "your booking is back".
         "false_alarm": bool(context.get("false_alarm")),
     }

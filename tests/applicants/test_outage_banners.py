@@ -252,3 +252,16 @@ def test_after_the_service_is_back_a_moved_booking_says_it_stands(
         assert text in banner, (text, banner)
     with translation.override(language):
         assert when(moved.slot.starts_at) in banner
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [
+        ("en", "Photo and biometrics at RTO Bhopal runs at reduced capacity until further notice."),
+        ("hi", "आरटीओ भोपाल में फोटो और बायोमेट्रिक अगली सूचना तक कम क्षमता पर चल रही है।"),
+    ],
+)
+def test_a_partial_outage_banner_says_reduced_capacity(applicant_client, held, language, says):
+    Outage.objects.filter(held_bookings=held).update(capacity_percent=25)
+    banner = _banner(_page(applicant_client, language).content.decode(), held.reference)
+    assert says in banner, banner

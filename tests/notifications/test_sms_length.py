@@ -223,3 +223,21 @@ def test_outage_sms_without_a_hindi_reason_says_technical_fault_not_english(outa
         assert "Licence" not in sms and "Licence" not in email
     else:
         assert "(Licence server down)" in sms
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["en", "hi"])
+@pytest.mark.parametrize("kind", sorted(KINDS_WITH_REASON))
+def test_a_partial_outage_sms_says_reduced_capacity_not_down_within_budget(
+    outage_sms, outage, kind, language
+):
+    outage.capacity_percent = 25
+    outage.save()
+    sms, _email = outage_sms(kind, language, reason=LONG_REASON)
+    says, never = {
+        "en": ("runs at reduced capacity (", "is down"),
+        "hi": ("कम क्षमता पर (", "बंद ("),
+    }[language]
+    assert says in sms and never not in sms, sms
+    length = sms_length(sms)
+    assert length.segments <= 2 and (language == "en" or length.units <= 134), (length, sms)
