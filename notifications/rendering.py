@@ -205,6 +205,11 @@ def _render_sms(language: str, kind: str, ctx: dict[str, Any]) -> str:
         return text
     gsm7 = language == "en"
     budget = sms_budget_units(segments=SMS_SEGMENT_BUDGET[language], gsm7=gsm7)
+    if sms_length(text).units <= budget:
+        return text
+    without = _one_line(_render(language, kind, "sms.txt", {**ctx, "reason_short": ""}, html=False))
+    if without == text:  # the template does not show the reason: nothing to cut
+        return text
     limit = len(ctx["reason_short"])
     while (over := sms_length(text).units - budget) > 0 and limit > 0:
         # Each character of the reason is one unit (GSM-friendly or UCS-2): cut what is over.
