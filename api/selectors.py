@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from notifications.models import Notification
-from slots.models import Booking, BookingEvent, Office, Outage
+from slots.models import Booking, Office, Outage
+from slots.selectors import booking_events_with_undone
 
 
 def booking_queryset() -> QuerySet[Booking]:
@@ -14,7 +15,9 @@ def booking_queryset() -> QuerySet[Booking]:
         "office", "service", "slot", "applicant"
     ).prefetch_related(
         Prefetch(
-            "events", queryset=BookingEvent.objects.order_by("at", "id"), to_attr="history_rows"
+            "events",
+            queryset=booking_events_with_undone().order_by("at", "id"),
+            to_attr="history_rows",
         ),
         Prefetch(
             "notifications",

@@ -214,7 +214,8 @@ class BookingEventSerializer(serializers.Serializer):
     from_starts_at = serializers.DateTimeField(allow_null=True)
     to_starts_at = serializers.DateTimeField(allow_null=True)
     outage = serializers.IntegerField(source="outage_id", allow_null=True)
-    reason = serializers.CharField(allow_blank=True)
+    # "false alarm" (translated) for the rows of an outage undone as one.
+    reason = serializers.CharField(source="display_reason", allow_blank=True)
 
 
 class BookingNotificationSerializer(serializers.Serializer):

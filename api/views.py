@@ -32,6 +32,7 @@ from applicants.services import (
     applicant_register,
 )
 from applicants.tokens import applicant_token_issue
+from slots.outage_reasons import outage_reason_hi_default
 from slots.selectors import (
     availability_for_office,
     offering_get,
@@ -390,13 +391,19 @@ class OutageListCreateView(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         require_offices(request.user, [office.pk for office in values["offices"]])
+        services = values.get("services") or []
+        # `reason_hi` is optional: without it Hindi pages and SMS get a standard Hindi phrase,
+        # never the English reason.
+        reason_hi = values.get("reason_hi", "").strip() or outage_reason_hi_default(
+            reason=values["reason"], service_slugs=[service.slug for service in services]
+        )
         outage = outage_create(
             offices=values["offices"],
-            services=values.get("services") or [],
+            services=services,
             expected_end=values["expected_end"],
             starts_at=values.get("starts_at"),
             reason=values["reason"],
-            reason_hi=values.get("reason_hi", ""),
+            reason_hi=reason_hi,
             capacity_percent=values["capacity_percent"],
             acting_user=request.user,
         )

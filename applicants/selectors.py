@@ -6,6 +6,7 @@ booking: a reference that belongs to another applicant reads exactly like one th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -15,8 +16,13 @@ from django.utils import timezone
 from applicants.models import Applicant
 from applicants.tokens import applicant_by_id
 from notifications.models import Notification
-from slots.models import Booking, BookingEvent, Offering, Slot
-from slots.selectors import DayAvailability, SlotAvailability, availability_for_office
+from slots.models import Booking, BookingEvent, Offering, Outage, Slot
+from slots.selectors import (
+    DayAvailability,
+    SlotAvailability,
+    availability_for_office,
+    booking_events_with_undone,
+)
 
 
 def applicant_get(*, applicant_id) -> Applicant | None:
@@ -113,9 +119,11 @@ def booking_by_reference(*, reference: str) -> Booking | None:
 
 
 def _with_history(bookings: QuerySet[Booking]) -> QuerySet[Booking]:
-    events = BookingEvent.objects.select_related(
-        "outage", "from_slot__office", "to_slot__office"
-    ).order_by("at", "id")
+    events = (
+        booking_events_with_undone()
+        .select_related("outage", "from_slot__office", "to_slot__office")
+        .order_by("at", "id")
+    )
     notifications = Notification.objects.order_by("created_at", "id").only(
         "id", "booking_id", "channel", "kind", "status", "created_at", "sent_at", "recipient"
     )
@@ -133,3 +141,59 @@ def applicant_bookings(*, applicant: Applicant) -> list[Booking]:
 
 def applicant_booking_with_history(*, applicant: Applicant, reference: str) -> Booking | None:
     return _with_history(_bookings_of(applicant).filter(reference=reference)).first()
+
+
+@dataclass(frozen=True)
+class OutageNotice:
+    """What an outage did to one booking, for the banner at the top of "My bookings"."""
+
+    booking: Booking
+    # "on_hold", "needs_new_slot", "moved", "moved_back" (a false alarm), "restored" (the
+    # service is back: the booking stands, an earlier time may be chosen)
+    kind: str
+    outage: Outage | None  # None only for a booking left needing a new slot by hand
+    old_starts_at: datetime  # the appointment the outage took away
+    event_is_false_alarm: bool = False  # the outage was undone as a false alarm
+
+
+def applicant_outage_notices(
+    *, bookings: list[Booking], now: datetime | None = None
+) -> list[OutageNotice]:
+    """The bookings an outage holds, has moved or has left needing a new slot, and those whose
+    service is back since (for moves and restores: the latest news, the time still ahead). Held
+    and needing a new slot first (they must act or not travel), then by appointment. Reads only
+    the bookings' prefetched `history` (no query)."""
+    now = now or timezone.now()
+    notices = []
+    for booking in bookings:
+        outage_events = [event for event in booking.history if event.outage_id]
+        latest = outage_events[-1] if outage_events else None
+        if booking.status == Booking.Status.ON_HOLD:
+            kind = "on_hold"
+        elif booking.status == Booking.Status.NEEDS_NEW_SLOT:
+            kind = "needs_new_slot"
+        elif (
+            latest is not None
+            and booking.history[-1] is latest
+            and booking.status == Booking.Status.CONFIRMED
+            and latest.kind in (BookingEvent.Kind.RESCHEDULED, BookingEvent.Kind.RESTORED)
+            and booking.slot.starts_at > now
+        ):
+            if latest.kind == BookingEvent.Kind.RESTORED:
+                # The service is back (or it was a false alarm): the booking stands.
+                kind = "restored"
+            else:
+                kind = "moved_back" if latest.is_false_alarm_undo else "moved"
+        else:
+            continue
+        notices.append(
+            OutageNotice(
+                booking=booking,
+                kind=kind,
+                outage=latest.outage if latest else None,
+                old_starts_at=(latest and latest.from_starts_at) or booking.slot.starts_at,
+                event_is_false_alarm=bool(latest and latest.is_false_alarm),
+            )
+        )
+    urgent = {"on_hold": 0, "needs_new_slot": 0}
+    return sorted(notices, key=lambda n: (urgent.get(n.kind, 1), n.booking.slot.starts_at))

@@ -416,10 +416,11 @@ def _own_booking_or_404(request: HttpRequest, reference: str, *, history: bool =
 @applicant_required
 def my_bookings(request: HttpRequest) -> HttpResponse:
     bookings = selectors.applicant_bookings(applicant=request.applicant)
+    notices = selectors.applicant_outage_notices(bookings=bookings)
     return render(
         request,
         "applicants/my_bookings.html",
-        {"applicant": request.applicant, "bookings": bookings},
+        {"applicant": request.applicant, "bookings": bookings, "notices": notices},
     )
 
 

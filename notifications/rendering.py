@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django.template import Context
@@ -19,6 +20,7 @@ from django.template.loader import get_template
 from django.utils import translation
 
 from notifications.models import Notification
+from notifications.sms import GSM7_PART, GSM7_SINGLE, UCS2_PART, UCS2_SINGLE, sms_length
 
 IST = ZoneInfo("Asia/Kolkata")
 LANGUAGES = ("en", "hi")
@@ -69,8 +71,9 @@ def format_when(value: datetime | None, language: str) -> str:
 _GSM_FRIENDLY = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"'})
 
 
-def short_text(text: str, limit: int, *, gsm7: bool = False) -> str:
-    """`text` on one line, cut at a word to at most `limit` characters ("..." marks the cut).
+def short_text(text: str, limit: int, *, gsm7: bool = False, mark: str = "...") -> str:
+    """`text` on one line, cut at a word to at most `limit` characters (`mark` marks the cut;
+    a Hindi SMS, UCS-2 anyway, takes the one-character "…").
 
     With `gsm7`, typographic dashes and quotes become ASCII and anything else outside the GSM
     alphabet is dropped: one curly quote typed by a clerk would otherwise turn an English SMS
@@ -85,14 +88,69 @@ def short_text(text: str, limit: int, *, gsm7: bool = False) -> str:
         )
     if len(text) <= limit:
         return text
-    cut = text[: limit - 3].rsplit(" ", 1)[0] or text[: limit - 3]
-    return cut.rstrip(" ,.;:") + "..."
+    room = limit - len(mark)
+    if room < 1:  # no room for a word and the mark
+        return ""
+    cut = text[:room].rsplit(" ", 1)[0] or text[:room]
+    return cut.rstrip(" ,.;:।") + mark
 
 
 def _pick(data: dict, key: str, language: str) -> str:
     if language == "hi" and data.get(f"{key}_hi"):
         return data[f"{key}_hi"]
     return data.get(key) or ""
+
+
+# A Hindi message never carries the clerk's English reason: an outage recorded without a Hindi
+# reason (the API allows it; older rows) says "technical fault" instead.
+HINDI_REASON_FALLBACK = "तकनीकी खराबी"
+
+# Kinds that tell of an outage (or its end). Their SMS name the service and the reason and keep
+# to SMS_SEGMENT_BUDGET: the reason is cut (with "...") to what is left, never the facts.
+OUTAGE_KINDS = frozenset(
+    {
+        Notification.Kind.RESCHEDULED_OUTAGE,
+        Notification.Kind.ON_HOLD,
+        Notification.Kind.NEEDS_NEW_SLOT,
+        Notification.Kind.SERVICE_RESTORED,
+        Notification.Kind.RESCHEDULED,  # a false alarm's "your booking is back"
+    }
+)
+# Segments an outage SMS may take: Hindi (UCS-2) at most two, 134 characters; English (GSM-7)
+# two, its link included.
+SMS_SEGMENT_BUDGET = {"hi": 2, "en": 2}
+# However much room is left, an SMS shows at most this much of the reason (the e-mail has it all).
+SMS_REASON_MAX = 80
+
+
+def sms_budget_units(*, segments: int, gsm7: bool) -> int:
+    """Characters (GSM-7 septets or UCS-2 units) that fit in `segments` segments."""
+    if segments <= 1:
+        return GSM7_SINGLE if gsm7 else UCS2_SINGLE
+    return segments * (GSM7_PART if gsm7 else UCS2_PART)
+
+
+def _reason(context: dict, outage: dict, language: str) -> str:
+    if language == "hi":
+        return (
+            context.get("reason_hi")
+            or outage.get("reason_hi")
+            or (HINDI_REASON_FALLBACK if (context.get("reason") or outage.get("reason")) else "")
+        )
+    return context.get("reason") or outage.get("reason") or ""
+
+
+def _sms_reason(reason: str, limit: int, language: str) -> str:
+    if language == "en":
+        return short_text(reason, limit, gsm7=True)
+    return short_text(reason, limit, mark="…")
+
+
+def _site_url(booking_url: str) -> str:
+    """The site's address (scheme and host) from the booking link: short enough for a Hindi
+    SMS, where the applicant signs in and finds the booking at the top of "My bookings"."""
+    parts = urlsplit(booking_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else booking_url
 
 
 def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any]:
@@ -106,7 +164,7 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
     ends_at = parse_time(slot.get("ends_at"))
     from_starts_at = parse_time(context.get("from_starts_at"))
     to_starts_at = parse_time(context.get("to_starts_at")) or starts_at
-    reason = _pick(context, "reason", language) or _pick(outage, "reason", language)
+    reason = _reason(context, outage, language)
     return {
         "reference": context.get("reference", ""),
         "full_name": context.get("full_name", ""),
@@ -120,10 +178,13 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
         "old_when": format_when(from_starts_at, language),
         "new_when": format_when(to_starts_at, language),
         "reason": reason,
-        "reason_short": short_text(reason, 40, gsm7=language == "en"),
+        "reason_short": _sms_reason(reason, SMS_REASON_MAX, language),
         "booking_url": links.get("booking", ""),
+        "site_url": _site_url(links.get("booking", "")),
         "cancel_url": links.get("cancel", ""),
         "has_outage": bool(outage),
+        # The outage ran at reduced capacity: the service was slow, not down.
+        "partial": bool(outage.get("capacity_percent")),
         # Set by an undone outage (slots.services.outage_undo): "your booking is back".
         "false_alarm": bool(context.get("false_alarm")),
     }
@@ -137,6 +198,27 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _render_sms(language: str, kind: str, ctx: dict[str, Any]) -> str:
+    """The SMS text; for an outage kind, the reason cut until the text keeps its budget."""
+    text = _one_line(_render(language, kind, "sms.txt", ctx, html=False))
+    if kind not in OUTAGE_KINDS or not ctx["reason_short"]:
+        return text
+    gsm7 = language == "en"
+    budget = sms_budget_units(segments=SMS_SEGMENT_BUDGET[language], gsm7=gsm7)
+    if sms_length(text).units <= budget:
+        return text
+    without = _one_line(_render(language, kind, "sms.txt", {**ctx, "reason_short": ""}, html=False))
+    if without == text:  # the template does not show the reason: nothing to cut
+        return text
+    limit = len(ctx["reason_short"])
+    while (over := sms_length(text).units - budget) > 0 and limit > 0:
+        # Each character of the reason is one unit (GSM-friendly or UCS-2): cut what is over.
+        limit = max(0, min(limit - over, limit - 1))
+        ctx = {**ctx, "reason_short": _sms_reason(ctx["reason"], limit, language)}
+        text = _one_line(_render(language, kind, "sms.txt", ctx, html=False))
+    return text
+
+
 def render_notification(
     *, kind: str, channel: str, language: str, context: dict[str, Any]
 ) -> Rendered:
@@ -144,7 +226,7 @@ def render_notification(
     with translation.override(language):
         ctx = template_context(context=context, language=language)
         if channel == Notification.Channel.SMS:
-            return Rendered("", _one_line(_render(language, kind, "sms.txt", ctx, html=False)), "")
+            return Rendered("", _render_sms(language, kind, ctx), "")
         return Rendered(
             subject=_one_line(_render(language, kind, "subject.txt", ctx, html=False))[:200],
             body=_render(language, kind, "email.txt", ctx, html=False).strip() + "\n",

@@ -55,7 +55,7 @@ from slots.models import (
     Slot,
     WeeklySession,
 )
-from slots.selectors import call_list, day_sheet
+from slots.selectors import booking_events_with_undone, call_list, day_sheet
 from slots.services.bookings import booking_check_in, booking_mark_no_show
 from slots.services.capacity import (
     CapacityInvalid,
@@ -379,10 +379,17 @@ class BookingEventInline(OfficeScopedAdminMixin, admin.TabularInline):
         "from_starts_at",
         "to_starts_at",
         "outage",
-        "reason",
+        "display_reason",
     ]
     readonly_fields = fields
     verbose_name_plural = _("history")
+
+    def get_queryset(self, request):
+        return booking_events_with_undone(super().get_queryset(request))
+
+    @admin.display(description=_("reason"))
+    def display_reason(self, event):
+        return event.display_reason
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -417,7 +424,7 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         "office",
         "service",
         "slot_start",
-        "status",
+        "status_shown",
         "priority",
     ]
     list_filter = [("office", OfficeListFilter), "service", "status", "priority"]
@@ -431,6 +438,7 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         "service",
         "slot",
         "status",
+        "held_by",
         "priority",
         "self_reschedules",
         "created_at",
@@ -463,6 +471,15 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("slot"), ordering="slot__starts_at")
     def slot_start(self, obj):
         return _when(obj.slot.starts_at)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_shown(self, obj):
+        # A held booking is still on the office's books but its applicant will not come.
+        if obj.status == Booking.Status.ON_HOLD:
+            return format_html(
+                '<strong class="status-on-hold">{}</strong>', gettext("On hold: do not expect")
+            )
+        return obj.get_status_display()
 
     # Check-in and no-show, from the list (actions) or a booking's page (buttons).
 
@@ -906,9 +923,22 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(_admin_url(self.opts, "change", outage.pk))
 
     def resolve_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """GET (or a POST without `confirmed`, the old one-click form): the confirmation page,
+        which changes nothing. POST with `confirmed=yes`: resolve."""
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
         outage = self._outage_for_action(request, object_id)
+        if outage.resolved_at is None and (
+            request.method == "GET" or request.POST.get("confirmed") != "yes"
+        ):
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": gettext("Resolve this outage now?"),
+                "outage": outage,
+                "held": outage.held_bookings.filter(status=Booking.Status.ON_HOLD).count(),
+            }
+            return TemplateResponse(request, "admin/slots/outage/resolve_confirm.html", context)
         if outage.resolved_at is not None:
             self.message_user(request, gettext("This outage is already resolved."), messages.INFO)
         else:
@@ -996,11 +1026,11 @@ def _outage_event_message(outage: Outage, event: OutageEvent) -> str:
 def booking_history(booking: Booking) -> list[HistoryEntry]:
     """The booking's history rows (who moved, checked in, cancelled it), for the admin."""
     rows = []
-    for event in booking.events.select_related("actor_user"):
+    for event in booking_events_with_undone(booking.events.select_related("actor_user")):
         moves = " → ".join(_when(t) for t in (event.from_starts_at, event.to_starts_at) if t)
         message = " ".join(part for part in (str(event.get_kind_display()), moves) if part)
-        if event.reason:
-            message += f" ({event.reason})"
+        if event.display_reason:
+            message += f" ({event.display_reason})"
         rows.append(
             HistoryEntry(
                 action_time=event.at,

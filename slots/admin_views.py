@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from slots.models import Office, Outage, Service
+from slots.outage_reasons import STANDARD_REASONS, STANDARD_REASONS_BY_KEY
 
 MARK_DOWN_DEFAULT_HOURS = 4
 EXTEND_MAX_HOURS = 72
@@ -69,12 +70,28 @@ class OutageMarkDownForm(forms.Form):
             "when one counter of four works; only the bookings over it move."
         ),
     )
+    standard_reason = forms.ChoiceField(
+        label=_("Standard reason"),
+        required=False,
+        choices=[("", _("— none: type the reason in both languages below —"))]
+        + [(reason.key, f"{reason.en} / {reason.hi}") for reason in STANDARD_REASONS],
+        help_text=_(
+            "Pick one and its English and Hindi are used (a text typed below wins for its "
+            "language), so applicants reading Hindi never see English."
+        ),
+    )
     reason = forms.CharField(
         label=_("Reason (English)"),
         max_length=300,
+        required=False,
         help_text=_("Shown to applicants, e.g. “Photo-capture server down”."),
     )
-    reason_hi = forms.CharField(label=_("Reason (Hindi)"), max_length=300, required=False)
+    reason_hi = forms.CharField(
+        label=_("Reason (Hindi)"),
+        max_length=300,
+        required=False,
+        help_text=_("Required unless a standard reason is picked: shown on Hindi pages and SMS."),
+    )
 
     def __init__(self, *args, offices, now: datetime, **kwargs):
         super().__init__(*args, **kwargs)
@@ -92,6 +109,17 @@ class OutageMarkDownForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        standard = STANDARD_REASONS_BY_KEY.get(data.get("standard_reason") or "")
+        data["reason"] = (data.get("reason") or "").strip() or (standard.en if standard else "")
+        data["reason_hi"] = (data.get("reason_hi") or "").strip() or (
+            standard.hi if standard else ""
+        )
+        if not data["reason"] and "reason" not in self.errors:
+            self.add_error("reason", _("Give the reason in English, or pick a standard reason."))
+        if not data["reason_hi"] and "reason_hi" not in self.errors:
+            self.add_error(
+                "reason_hi", _("Give the reason in Hindi too, or pick a standard reason.")
+            )
         starts_at, expected_end = data.get("starts_at"), data.get("expected_end")
         if starts_at and expected_end:
             if expected_end <= starts_at:

@@ -176,7 +176,8 @@ def _outbox_select(*, booking: str, event: str, source: str) -> str:
                'from_starts_at', to_json({event}.from_starts_at),
                'to_starts_at', to_json({event}.to_starts_at),
                'outage', CASE WHEN ot.id IS NULL THEN 'null'::jsonb ELSE jsonb_build_object(
-                   'id', ot.id, 'reason', ot.reason, 'reason_hi', ot.reason_hi) END)
+                   'id', ot.id, 'reason', ot.reason, 'reason_hi', ot.reason_hi,
+                   'capacity_percent', ot.capacity_percent) END)
            || CASE WHEN {event}.reason <> '' THEN jsonb_build_object('event_reason', {event}.reason)
                    ELSE '{{}}'::jsonb END,
            '', '', '', 'pending', 0, CAST(%(now)s AS timestamptz), '', '',

@@ -112,6 +112,8 @@ def message_rows_for_events(
                 "id": outage.pk,
                 "reason": outage.reason,
                 "reason_hi": outage.reason_hi,
+                # A partial outage: the service runs, at reduced capacity (not "down").
+                "capacity_percent": outage.capacity_percent,
             }
         else:
             context["outage"] = None

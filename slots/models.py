@@ -17,8 +17,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
+
+from slots.outage_reasons import outage_reason_hi_default
 
 
 class BilingualNameMixin:
@@ -375,6 +377,11 @@ class Booking(models.Model):
         return self.status in self.ACTIVE
 
 
+# The stored reason of the history rows an undo writes (slots.services.outage_undo); shown
+# translated, by `BookingEvent.display_reason`.
+FALSE_ALARM_REASON = "false alarm"
+
+
 class BookingEvent(models.Model):
     """Append-only history of a booking: what happened, when, and why."""
 
@@ -436,6 +443,24 @@ class BookingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.booking_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_false_alarm(self) -> bool:
+        """The event belongs to an outage undone as a false alarm: the undo's own rows (moved
+        back, or "restored" for those who stayed), or the outage's earlier move or hold when
+        read with `outage_undone` (`slots.selectors.booking_events_with_undone`)."""
+        return self.reason == FALSE_ALARM_REASON or bool(getattr(self, "outage_undone", False))
+
+    @property
+    def is_false_alarm_undo(self) -> bool:
+        """The row the undo itself wrote (not the outage's move it took back)."""
+        return self.reason == FALSE_ALARM_REASON
+
+    @property
+    def display_reason(self) -> str:
+        """The reason as history shows it (API, applicant page, admin): "false alarm" in the
+        reader's language for an undone outage's rows, else the stored reason."""
+        return gettext("false alarm") if self.is_false_alarm else self.reason
 
 
 def hold_horizon(now):
@@ -568,8 +593,10 @@ class Outage(models.Model):
 
     @property
     def display_reason(self) -> str:
-        if (get_language() or "en").startswith("hi") and self.reason_hi:
-            return self.reason_hi
+        """The reason in the active language; in Hindi never the English text (an outage
+        recorded without `reason_hi` shows the standard Hindi phrase, or "technical fault")."""
+        if (get_language() or "en").startswith("hi"):
+            return self.reason_hi or outage_reason_hi_default(reason=self.reason, service_slugs=())
         return self.reason
 
 

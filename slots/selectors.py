@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from slots.models import (
@@ -16,6 +16,7 @@ from slots.models import (
     Offering,
     Office,
     Outage,
+    OutageEvent,
     Service,
     Slot,
 )
@@ -26,6 +27,18 @@ from slots.rules import (
     licence_window,
     outages_covering,
 )
+
+
+def booking_events_with_undone(
+    queryset: QuerySet[BookingEvent] | None = None,
+) -> QuerySet[BookingEvent]:
+    """Booking events with `outage_undone`: their outage was undone as a false alarm, so history
+    says "false alarm" instead of its reason (`BookingEvent.display_reason`). No extra query."""
+    undone = OutageEvent.objects.filter(
+        outage_id=OuterRef("outage_id"), kind=OutageEvent.Kind.UNDONE
+    )
+    events = BookingEvent.objects.all() if queryset is None else queryset
+    return events.annotate(outage_undone=Exists(undone))
 
 
 def office_list_with_services(*, only_active: bool = True, code: str | None = None) -> list[Office]:
@@ -213,11 +226,15 @@ class DaySheet:
     date: date
     slots: list[DaySheetSlot] = field(default_factory=list)
     totals: DaySheetCounts = field(default_factory=DaySheetCounts)
+    # Booked for this day but held by an open-ended outage: they hold no seat and were told not
+    # to come ("On hold: do not expect today"), in their original slot's order.
+    held: list[Booking] = field(default_factory=list)
 
 
 def day_sheet(*, office: Office, service: Service, day: date) -> DaySheet:
     """Every slot of the office × service on the local `day`, each with its seat-holding
-    bookings, priority applicants first, then in booking order. Two queries."""
+    bookings, priority applicants first, then in booking order; and apart, the bookings of the
+    day that an outage holds (`held`). Two queries."""
     tz = timezone.get_current_timezone()
     start = datetime.combine(day, time.min, tzinfo=tz)
     end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
@@ -230,16 +247,22 @@ def day_sheet(*, office: Office, service: Service, day: date) -> DaySheet:
         sheet.slots.append(by_slot[slot.pk])
     bookings = (
         Booking.objects.filter(
-            slot_id__in=list(by_slot), status__in=Booking.SEAT_HOLDING, service=service
+            slot_id__in=list(by_slot),
+            status__in=(*Booking.SEAT_HOLDING, Booking.Status.ON_HOLD),
+            service=service,
         )
-        .select_related("applicant")
+        .select_related("applicant", "slot")
         .order_by("-priority", "created_at", "pk")
     )
     for booking in bookings:
+        if booking.status == Booking.Status.ON_HOLD:
+            sheet.held.append(booking)
+            continue
         row = by_slot[booking.slot_id]
         row.bookings.append(booking)
         row.counts.add(booking)
         sheet.totals.add(booking)
+    sheet.held.sort(key=lambda booking: (booking.slot.starts_at, booking.created_at, booking.pk))
     return sheet
 
 

@@ -37,11 +37,17 @@ from notifications.models import Notification
 from slots import hotpath
 from slots.errors import busy_on_lock_timeout
 from slots.messages import messages_write_for_events
-from slots.models import Booking, BookingEvent, Closure, Outage, OutageEvent, Slot
+from slots.models import (
+    FALSE_ALARM_REASON,
+    Booking,
+    BookingEvent,
+    Closure,
+    Outage,
+    OutageEvent,
+    Slot,
+)
 from slots.services.outage_scope import Group, groups_of, lock_groups
 from slots.services.outages import OutageInvalid, outage_event_record
-
-FALSE_ALARM_REASON = "false alarm"
 
 
 class OutageUndoRefused(OutageInvalid):

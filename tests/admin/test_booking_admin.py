@@ -203,3 +203,66 @@ def test_day_sheet_form_defaults_to_the_clerks_office_and_today(bhopal_client, p
     assert (
         reverse("admin:slots_booking_day_sheet") in bhopal_client.get(CHANGELIST).content.decode()
     )
+
+
+def _hold(booking):
+    """What an open-ended outage leaves: the booking on hold, its seat given back."""
+    Booking.objects.filter(pk=booking.pk).update(status=Booking.Status.ON_HOLD, priority=True)
+    type(booking.slot).objects.filter(pk=booking.slot_id).update(booked=0)
+
+
+@pytest.mark.parametrize(
+    ("language", "section", "status"),
+    [
+        ("en", "On hold — do not expect today", "On hold"),
+        ("hi", "रोकी गई बुकिंग — आज इनके आने की उम्मीद न करें", "रोकी गई"),
+    ],
+)
+def test_day_sheet_lists_held_bookings_apart(
+    bhopal_client, photo_bhopal, language, section, status
+):
+    day = timezone.localdate() + 2 * DAY
+    ten, half_past, *_ = day_slots(photo_bhopal, day)
+    coming = booking_create(applicant=ApplicantFactory(full_name="Asha Coming"), slot_id=ten.pk)
+    held = booking_create(applicant=ApplicantFactory(full_name="Harish Held"), slot_id=half_past.pk)
+    _hold(held)
+
+    response = bhopal_client.get(
+        DAY_SHEET,
+        {"office": "MP-04", "date": str(day), "service": "photo-biometrics"},
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+
+    sheet = response.context["sheet"]
+    assert [b.reference for b in sheet.held] == [held.reference]
+    assert [b.reference for row in sheet.slots for b in row.bookings] == [coming.reference]
+    assert sheet.totals.booked == 1
+    html = response.content.decode()
+    assert section in html
+    held_table = html.split('id="day-sheet-held"')[1].split("</table>")[0]
+    assert "Harish Held" in held_table and held.reference in held_table and status in held_table
+    assert "Asha Coming" not in held_table
+    assert html.index("Asha Coming") < html.index(section)
+
+
+def test_day_sheet_without_held_bookings_has_no_held_section(bhopal_client, photo_bhopal):
+    day = timezone.localdate() + 2 * DAY
+    fill_day(photo_bhopal, day, per_slot=1)
+    html = bhopal_client.get(
+        DAY_SHEET, {"office": "MP-04", "date": str(day), "service": "photo-biometrics"}
+    ).content.decode()
+    assert 'id="day-sheet-held"' not in html
+
+
+@pytest.mark.parametrize(
+    ("language", "says"), [("en", "On hold: do not expect"), ("hi", "रोकी गई: आने की उम्मीद न करें")]
+)
+def test_booking_list_marks_held_bookings(bhopal_client, photo_bhopal, language, says):
+    day = timezone.localdate() + 2 * DAY
+    held, *_ = fill_day(photo_bhopal, day, per_slot=1)
+    _hold(held)
+
+    html = bhopal_client.get(CHANGELIST, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert html.count(f'<strong class="status-on-hold">{says}</strong>') == 1
+    filtered = bhopal_client.get(CHANGELIST, {"status__exact": "on_hold"})
+    assert _results(filtered) == {held.pk}

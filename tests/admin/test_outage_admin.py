@@ -184,7 +184,7 @@ def test_resolve_through_the_admin(
     booked = fill_day(photo_bhopal, outage_day, per_slot=1)
     outage = record_outage([bhopal], outage_day, services=[photo])
 
-    response = bhopal_client.post(_url("resolve", outage), follow=True)
+    response = bhopal_client.post(_url("resolve", outage), {"confirmed": "yes"}, follow=True)
 
     outage.refresh_from_db()
     assert outage.resolved_at is not None
@@ -195,7 +195,7 @@ def test_resolve_through_the_admin(
     assert OutageEvent.objects.get(outage=outage, kind="resolved").user == clerk_bhopal
     assert "Resolved at" in bhopal_client.get(_url("change", outage)).content.decode()
     # Resolved: no more buttons, and resolving again changes nothing.
-    again = bhopal_client.post(_url("resolve", outage), follow=True)
+    again = bhopal_client.post(_url("resolve", outage), {"confirmed": "yes"}, follow=True)
     assert any("already resolved" in m for m in _messages(again))
     assert 'id="outage-resolve"' not in again.content.decode()
 
@@ -246,8 +246,42 @@ def test_undo_after_the_window_is_refused_with_a_clear_message(
 
 def test_outage_pages_need_post_for_actions(bhopal_client, bhopal, outage_day):
     outage = record_outage([bhopal], outage_day)
-    for name in ("extend", "resolve", "undo"):
+    for name in ("extend", "undo"):
         assert bhopal_client.get(_url(name, outage)).status_code == 405
+
+
+@pytest.mark.parametrize("language", ["en", "hi"])
+def test_resolve_asks_for_confirmation_first(
+    bhopal_client, photo_bhopal, bhopal, photo, outage_day, language
+):
+    booked = fill_day(photo_bhopal, outage_day, per_slot=1)
+    outage = record_outage([bhopal], outage_day, services=[photo])
+    change = bhopal_client.get(_url("change", outage)).content.decode()
+    # The button on the outage page only opens the confirmation (a GET form, no JavaScript).
+    form = change.split('id="outage-resolve"')[0].rsplit("<form", 1)[1]
+    assert 'method="get"' in form and _url("resolve", outage) in form
+
+    page = bhopal_client.get(_url("resolve", outage), HTTP_ACCEPT_LANGUAGE=language)
+    html = page.content.decode()
+    assert page.status_code == 200
+    says = {
+        "en": ("Yes, resolve now", "No, go back", f"{len(booked)} applicants the outage moved"),
+        "hi": ("हाँ, अभी समाप्त करें", "नहीं, वापस जाएँ", f"सेवा बाधा ने जिन {len(booked)} आवेदकों"),
+    }[language]
+    for text in says:
+        assert text in html, text
+    assert 'name="confirmed" value="yes"' in html and 'method="post"' in html
+    # Neither the page nor the old one-click POST (without "confirmed") resolves.
+    old_click = bhopal_client.post(_url("resolve", outage))
+    assert old_click.status_code == 200 and "Yes, resolve now" in old_click.content.decode()
+    outage.refresh_from_db()
+    assert outage.resolved_at is None
+    assert not Notification.objects.filter(kind="service_restored").exists()
+
+    done = bhopal_client.post(_url("resolve", outage), {"confirmed": "yes"})
+    assert done.status_code == 302
+    outage.refresh_from_db()
+    assert outage.resolved_at is not None
 
 
 def test_all_services_when_none_ticked(
@@ -342,3 +376,58 @@ def test_mark_down_at_a_share_of_the_seats_through_the_admin(
     assert outage.moved == 2 * len(booked) // 3  # one seat of four stays in each slot
     refused = bhopal_client.post(ADD, {**data, "capacity_percent": "100", "_preview": "1"})
     assert refused.status_code == 200 and "capacity_percent" in refused.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    ("language", "error"),
+    [
+        ("en", "Give the reason in Hindi too, or pick a standard reason."),
+        ("hi", "कारण हिंदी में भी लिखें, या कोई मानक कारण चुनें।"),
+    ],
+)
+def test_mark_down_requires_a_hindi_reason_or_a_standard_one(
+    bhopal_client, bhopal, outage_day, language, error
+):
+    data = {**_form([bhopal], outage_day), "reason_hi": ""}
+    for button in ("_preview", "_confirm"):
+        response = bhopal_client.post(ADD, {**data, button: "1"}, HTTP_ACCEPT_LANGUAGE=language)
+        assert response.status_code == 200 and response.context["preview"] is None
+        assert error in response.content.decode()
+    assert not Outage.objects.exists()
+
+
+def test_mark_down_with_a_standard_reason_records_it_in_both_languages(
+    bhopal_client, photo_bhopal, bhopal, photo, outage_day, django_capture_on_commit_callbacks
+):
+    page = bhopal_client.get(ADD).content.decode()
+    assert "Photo-capture machine not working / फोटो कैप्चर मशीन काम नहीं कर रही" in page
+    data = {
+        **_form([bhopal], outage_day, services=[photo]),
+        "reason": "",
+        "reason_hi": "",
+        "standard_reason": "photo-capture",
+    }
+    preview = bhopal_client.post(ADD, {**data, "_preview": "1"})
+    assert preview.context["preview"] is not None
+    assert "फोटो कैप्चर मशीन काम नहीं कर रही" in preview.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        bhopal_client.post(ADD, {**data, "_confirm": "1"})
+    outage = Outage.objects.get()
+    assert (outage.reason, outage.reason_hi) == (
+        "Photo-capture machine not working",
+        "फोटो कैप्चर मशीन काम नहीं कर रही",
+    )
+
+
+def test_a_typed_reason_wins_over_the_standard_one_for_its_language(
+    bhopal_client, bhopal, outage_day, django_capture_on_commit_callbacks
+):
+    data = {
+        **_form([bhopal], outage_day, reason="Sarathi down since 9"),
+        "reason_hi": "",
+        "standard_reason": "server-down",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        bhopal_client.post(ADD, {**data, "_confirm": "1"})
+    outage = Outage.objects.get()
+    assert (outage.reason, outage.reason_hi) == ("Sarathi down since 9", "लाइसेंस सर्वर (सारथी) बंद")

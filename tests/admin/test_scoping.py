@@ -118,8 +118,14 @@ def test_an_outage_shared_with_another_office_is_visible_but_not_actionable(bhop
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="outage-resolve"' not in html and "not yours" in html
-    response = bhopal_client.post(reverse("admin:slots_outage_resolve", args=[outage.pk]))
+    response = bhopal_client.post(
+        reverse("admin:slots_outage_resolve", args=[outage.pk]), {"confirmed": "yes"}
+    )
     assert response.status_code == 403
+    assert (
+        bhopal_client.get(reverse("admin:slots_outage_resolve", args=[outage.pk])).status_code
+        == 403
+    )
     outage.refresh_from_db()
     assert outage.resolved_at is None
 
@@ -131,6 +137,7 @@ def test_cannot_mark_another_office_down_or_preview_it(bhopal_client, world, ind
         "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
         "expected_end": (start + timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M"),
         "reason": "Not mine",
+        "reason_hi": "मेरा नहीं",
     }
     count = Outage.objects.count()
     for button in ("_preview", "_confirm"):
@@ -197,7 +204,8 @@ def test_superuser_sees_and_acts_on_every_office(root_client, world, indore, out
     params = {"office": "MP-09", "date": str(outage_day - DAY), "service": "photo-biometrics"}
     assert root_client.get(reverse("admin:slots_booking_day_sheet"), params).status_code == 200
     response = root_client.post(
-        reverse("admin:slots_outage_resolve", args=[world["joint_outage"].pk])
+        reverse("admin:slots_outage_resolve", args=[world["joint_outage"].pk]),
+        {"confirmed": "yes"},
     )
     assert response.status_code == 302
     world["joint_outage"].refresh_from_db()

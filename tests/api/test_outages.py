@@ -1,11 +1,14 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone, translation
 
 from slots.models import Outage
 from slots.services.bookings import booking_create
 from slots.services.outages import outage_create
 from tests.api.conftest import assert_error
 from tests.conftest import in_days
-from tests.factories import SlotFactory
+from tests.factories import OfferingFactory, SlotFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -287,3 +290,35 @@ def test_capacity_percent_must_be_0_to_99(bhopal_api, bhopal_photo, value):
     response = bhopal_api.post(URL, outage_payload(capacity_percent=value))
     assert_error(response, 400, "invalid")
     assert "capacity_percent" in response.json()["fields"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason_hi"),
+    [
+        ({"reason": "Licence server down"}, "तकनीकी खराबी"),
+        (
+            {"reason": "Photo server down", "services": ["photo-biometrics"]},
+            "फोटो कैप्चर मशीन काम नहीं कर रही",
+        ),
+        ({"reason": "network outage"}, "नेटवर्क बंद"),
+        ({"reason": "Licence server down", "reason_hi": "सारथी बंद"}, "सारथी बंद"),
+    ],
+)
+def test_reason_hi_stays_optional_and_falls_back_to_a_standard_hindi_phrase(
+    bhopal_api, bhopal, photo, body, reason_hi
+):
+    OfferingFactory(office=bhopal, service=photo)
+    response = bhopal_api.post(
+        URL,
+        {
+            "offices": ["MP-04"],
+            "expected_end": (timezone.now() + timedelta(hours=4)).isoformat(),
+            **body,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["reason_hi"] == reason_hi
+    assert response.json()["reason"] == body["reason"]
+    with translation.override("hi"):
+        assert Outage.objects.get(pk=response.json()["id"]).display_reason == reason_hi

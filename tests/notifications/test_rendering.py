@@ -18,16 +18,28 @@ OFFICE = {"en": "RTO Jabalpur", "hi": "आरटीओ जबलपुर"}
 NEW_TIME = {"en": "12 Dec 10:30", "hi": "12 दिस 10:30"}
 OLD_TIME = {"en": "10 Dec 09:00", "hi": "10 दिस 09:00"}
 REASON = {"en": "Licence server down", "hi": "लाइसेंस सर्वर बंद"}
-# What each kind's SMS must say, beyond the reference and the office.
+SERVICE = {"en": "Photo and biometrics", "hi": "फोटो और बायोमेट्रिक"}
+WHY = {"en": "(Licence server down)", "hi": "(लाइसेंस सर्वर बंद)"}
+# The site's address: a Hindi outage SMS has no room for the booking's long link.
+SITE = {"en": "https://rtoslot.mp.gov.in", "hi": "https://rtoslot.mp.gov.in"}
+# What each kind's SMS must say, beyond the reference (and the office, but for Hindi outage
+# SMS, which name the service and the reason in two segments).
 SMS_MUST_SHOW = {
     Kind.BOOKING_CONFIRMED: [NEW_TIME],
-    Kind.RESCHEDULED_OUTAGE: [OLD_TIME, NEW_TIME, "booking_url"],
+    Kind.RESCHEDULED_OUTAGE: [NEW_TIME, SERVICE, WHY],
     Kind.RESCHEDULED: [NEW_TIME],
-    Kind.NEEDS_NEW_SLOT: ["booking_url"],
+    Kind.NEEDS_NEW_SLOT: [SERVICE, WHY, SITE],
     Kind.CANCELLED: [NEW_TIME],
     Kind.REMINDER: [{"en": "10:30", "hi": "10:30"}, "cancel_url"],
-    Kind.SERVICE_RESTORED: [NEW_TIME, "booking_url"],
-    Kind.ON_HOLD: ["booking_url", {"en": "do not come", "hi": "न आएँ"}],
+    Kind.SERVICE_RESTORED: [NEW_TIME, SERVICE, SITE],
+    Kind.ON_HOLD: [SERVICE, WHY, {"en": "do not come", "hi": "न आएँ"}],
+}
+# English outage SMS keep the office, the old time and the booking's own link.
+SMS_MUST_SHOW_EN = {
+    Kind.RESCHEDULED_OUTAGE: [OLD_TIME, "booking_url"],
+    Kind.NEEDS_NEW_SLOT: ["booking_url"],
+    Kind.SERVICE_RESTORED: ["booking_url"],
+    Kind.ON_HOLD: ["booking_url"],
 }
 EVENT_KIND = {
     Kind.BOOKING_CONFIRMED: BookingEvent.Kind.BOOKED,
@@ -88,8 +100,10 @@ def test_sms_says_reference_office_and_times(rows_for, kind, language):
     text = _render(row).body
 
     assert row.context["reference"] in text
-    assert OFFICE[language] in text
-    for item in SMS_MUST_SHOW[kind]:
+    if language == "en" or kind not in OUTAGE_KINDS:
+        assert OFFICE[language] in text
+    extra = SMS_MUST_SHOW_EN.get(kind, []) if language == "en" else []
+    for item in SMS_MUST_SHOW[kind] + extra:
         assert _expected(item, language, row) in text, (kind, language, text)
     assert "Venkataraghavan" not in text  # names stay out of SMS: length and privacy
     if language == "en":
@@ -139,7 +153,7 @@ def test_reason_typed_with_curly_quotes_keeps_english_sms_gsm7(rows_for):
     row.context["outage"]["reason"] = "“Sarathi” server – down since morning, engineers on site"
     text = _render(row).body
     assert is_gsm7(text)
-    assert '"Sarathi" server - down since...' in text
+    assert '("Sarathi" server - down since morning, engineers on site)' in text
 
 
 def test_times_are_shown_in_india_time():
@@ -148,6 +162,23 @@ def test_times_are_shown_in_india_time():
     at = datetime(2026, 12, 12, 5, 0, tzinfo=UTC)  # 10:30 IST
     assert format_when(at, "en") == "12 Dec 10:30"
     assert format_when(at, "hi") == "12 दिस 10:30"
+
+
+@pytest.mark.parametrize(
+    ("language", "says", "never"),
+    [
+        ("en", "Your booking {ref} stands at 12 Dec 10:30. You may choose an earlier", None),
+        ("hi", "बुकिंग {ref} 12 दिस 10:30 पर पक्की। जल्दी आना हो तो समय चुनें", "पहले का समय"),
+    ],
+)
+def test_service_restored_sms_says_the_booking_stands_and_an_earlier_time_may_be_chosen(
+    rows_for, language, says, never
+):
+    row = rows_for(Kind.SERVICE_RESTORED, language)["sms"]
+    text = _render(row).body
+    assert says.format(ref=row.context["reference"]) in text, text
+    if never:  # "the previous time": what the old Hindi text read as
+        assert never not in text
 
 
 def test_short_text_cuts_at_a_word():
@@ -159,7 +190,10 @@ def test_short_text_cuts_at_a_word():
 
 @pytest.mark.parametrize(
     ("language", "says"),
-    [("en", "False alarm at RTO Jabalpur"), ("hi", "आरटीओ जबलपुर में सेवा ठीक थी")],
+    [
+        ("en", "False alarm: Photo and biometrics at RTO Jabalpur works"),
+        ("hi", "फोटो और बायोमेट्रिक ठीक है, बंद की सूचना गलत थी"),
+    ],
 )
 def test_an_undone_outage_says_the_booking_is_back(rows_for, language, says):
     rows = rows_for(Kind.RESCHEDULED, language)

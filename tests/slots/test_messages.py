@@ -79,6 +79,7 @@ def test_context_carries_what_the_templates_need(make_event, outage, settings):
         "id": outage.pk,
         "reason": "Licence server down",
         "reason_hi": "लाइसेंस सर्वर बंद",
+        "capacity_percent": 0,
     }
     assert context["reason"] == "Server failure"
     assert context["links"]["booking"] == (
