@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from applicants.templatetags.applicant_pages import when
 from slots.models import Booking, BookingEvent, Outage
@@ -57,8 +57,10 @@ def held(applicant, slots, bhopal, photo):
 
 @pytest.fixture
 def moved(applicant, slots, bhopal, photo, driving):
-    # A second service, so the applicant may hold two active bookings.
-
+    # A second service, so the applicant may hold two active bookings; a driving test is booked
+    # with the learner licence's date.
+    applicant.learner_licence_issued_on = timezone.localdate() - timedelta(days=40)
+    applicant.save(update_fields=["learner_licence_issued_on"])
     offering = OfferingFactory(office=bhopal, service=driving)
     first = SlotFactory(offering=offering, starts_at=slots[(3, 10, 0)].starts_at, capacity=4)
     later = SlotFactory(offering=offering, starts_at=slots[(4, 10, 30)].starts_at, capacity=4)
