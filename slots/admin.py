@@ -631,6 +631,7 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             "form": form,
             "sheet": sheet,
             "calls": calls,
+            "shown": sheet is not None,
             "printed_at": timezone.now(),
             "has_view_permission": True,
         }
@@ -654,6 +655,7 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             "form": form,
             "office": office,
             "calls": calls,
+            "shown": calls is not None,
             "printed_at": timezone.now(),
             "has_view_permission": True,
         }

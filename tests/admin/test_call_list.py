@@ -43,6 +43,7 @@ def test_the_call_list_shows_who_to_call_with_why(bhopal_client, stranded):
     assert f'data-reference="{stranded.reference}"' in html
     assert html.count('class="call"') == 1
     assert "Kamla Devi" in html and "+919826011111" in html and "Camera broken" in html
+    assert "data-print" in html  # the sheet can be printed
 
 
 def test_the_day_sheet_prints_the_call_list_with_it(bhopal_client, stranded):
