@@ -104,6 +104,22 @@ def _outage_open(declare: OutageProposal) -> bool:
     return declare.outage is not None and declare.outage.resolved_at is None
 
 
+def _propose(kind, alert: Alert, *, services, now: datetime, outage=None) -> OutageProposal:
+    proposal = OutageProposal.objects.create(
+        kind=kind,
+        office=alert.office,
+        reason=alert.reason,
+        reason_hi=alert.reason_hi,
+        fingerprint=alert.fingerprint,
+        alert_starts_at=alert.starts_at,
+        labels=alert.labels,
+        outage=outage,
+        created_at=now,
+    )
+    proposal.services.set(services)
+    return proposal
+
+
 def _on_firing(alert: Alert, *, now: datetime) -> OutageProposal:
     live = _live(alert.fingerprint)
     for resolving in live.filter(kind=Kind.RESOLVE, state=State.OPEN):
@@ -116,17 +132,7 @@ def _on_firing(alert: Alert, *, now: datetime) -> OutageProposal:
         declare = None
     if declare is not None:
         return declare
-    declare = OutageProposal.objects.create(
-        kind=Kind.DECLARE,
-        office=alert.office,
-        reason=alert.reason,
-        reason_hi=alert.reason_hi,
-        fingerprint=alert.fingerprint,
-        alert_starts_at=alert.starts_at,
-        labels=alert.labels,
-        created_at=now,
-    )
-    declare.services.set(alert.services)
+    declare = _propose(Kind.DECLARE, alert, services=alert.services, now=now)
     if settings.OUTAGE_AUTO_DECLARE:
         declare = proposal_confirm(proposal=declare, acting_user=None, now=now)
     return declare
@@ -148,18 +154,7 @@ def _on_resolved(alert: Alert, *, now: datetime) -> OutageProposal | None:
     resolve = live.filter(kind=Kind.RESOLVE).first()
     if resolve is not None:
         return resolve
-    resolve = OutageProposal.objects.create(
-        kind=Kind.RESOLVE,
-        office=declare.office,
-        reason=alert.reason,
-        reason_hi=alert.reason_hi,
-        fingerprint=alert.fingerprint,
-        alert_starts_at=alert.starts_at,
-        labels=alert.labels,
-        outage=outage,
-        created_at=now,
-    )
-    resolve.services.set(declare.services.all())
+    resolve = _propose(Kind.RESOLVE, alert, services=declare.services.all(), outage=outage, now=now)
     if settings.OUTAGE_AUTO_DECLARE:
         resolve = proposal_confirm(proposal=resolve, acting_user=None, now=now)
     return resolve
