@@ -956,9 +956,19 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(_admin_url(self.opts, "change", outage.pk))
 
     def undo_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """GET (or a POST without `confirmed`: the button without JavaScript's dialog): the
+        confirmation page, which changes nothing. POST with `confirmed=yes`: undo."""
+        if request.method not in ("GET", "POST"):
+            return HttpResponseNotAllowed(["GET", "POST"])
         outage = self._outage_for_action(request, object_id)
+        if request.method == "GET" or request.POST.get("confirmed") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": gettext("Undo this outage as a false alarm?"),
+                "outage": outage,
+            }
+            return TemplateResponse(request, "admin/slots/outage/undo_confirm.html", context)
         try:
             result = outage_undo(outage=outage, acting_user=request.user)
         except (OutageUndoRefused, Busy) as error:

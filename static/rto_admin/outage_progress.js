@@ -39,12 +39,19 @@
   window.setTimeout(poll, 1000);
 })();
 
-// The undo button asks before it acts (no inline handler: the page's CSP forbids them).
+// The undo button asks before it acts (no inline handler: the page's CSP forbids them);
+// without JavaScript the form leads to a confirmation page instead.
 (function () {
   "use strict";
   var undo = document.getElementById("outage-undo-form");
   if (!undo) { return; }
   undo.addEventListener("submit", function (event) {
-    if (!window.confirm(undo.dataset.confirm)) { event.preventDefault(); }
+    if (!window.confirm(undo.dataset.confirm)) { event.preventDefault(); return; }
+    // Confirmed here: skip the confirmation page the form leads to without JavaScript.
+    var confirmed = document.createElement("input");
+    confirmed.type = "hidden";
+    confirmed.name = "confirmed";
+    confirmed.value = "yes";
+    undo.appendChild(confirmed);
   });
 })();

@@ -209,7 +209,11 @@ def test_undo_within_the_window_through_the_admin(
     assert 'id="outage-undo"' in bhopal_client.get(_url("change", outage)).content.decode()
     before = Notification.objects.count()
 
-    response = bhopal_client.post(_url("undo", outage), follow=True)
+    asked = bhopal_client.post(_url("undo", outage))  # the button, without JavaScript
+    assert asked.status_code == 200 and 'id="outage-undo-confirm"' in asked.content.decode()
+    assert Notification.objects.count() == before  # asking changed nothing
+
+    response = bhopal_client.post(_url("undo", outage), {"confirmed": "yes"}, follow=True)
 
     assert any("Undone as a false alarm: 8 moved back" in m for m in _messages(response))
     assert dict(Booking.objects.filter(pk__in=original).values_list("pk", "slot_id")) == original
@@ -236,7 +240,7 @@ def test_undo_after_the_window_is_refused_with_a_clear_message(
     Outage.objects.filter(pk=outage.pk).update(created_at=timezone.now() - timedelta(minutes=31))
 
     page = bhopal_client.get(_url("change", outage)).content.decode()
-    response = bhopal_client.post(_url("undo", outage), follow=True)
+    response = bhopal_client.post(_url("undo", outage), {"confirmed": "yes"}, follow=True)
 
     assert 'id="outage-undo"' not in page
     assert any("only within 30 minutes" in m for m in _messages(response))
@@ -246,8 +250,12 @@ def test_undo_after_the_window_is_refused_with_a_clear_message(
 
 def test_outage_pages_need_post_for_actions(bhopal_client, bhopal, outage_day):
     outage = record_outage([bhopal], outage_day)
-    for name in ("extend", "undo"):
-        assert bhopal_client.get(_url(name, outage)).status_code == 405
+    assert bhopal_client.get(_url("extend", outage)).status_code == 405
+    # Resolve and undo: a GET is their confirmation page and changes nothing.
+    for name in ("resolve", "undo"):
+        assert bhopal_client.get(_url(name, outage)).status_code == 200
+    outage.refresh_from_db()
+    assert outage.resolved_at is None
 
 
 @pytest.mark.parametrize("language", ["en", "hi"])
@@ -282,6 +290,21 @@ def test_resolve_asks_for_confirmation_first(
     assert done.status_code == 302
     outage.refresh_from_db()
     assert outage.resolved_at is not None
+
+
+@pytest.mark.parametrize(
+    ("language", "asks"),
+    [("en", "Undo this outage as a false alarm?"), ("hi", "गलत सूचना मानकर वापस लें")],
+)
+def test_undo_without_javascript_asks_on_a_page_first(
+    bhopal_client, photo_bhopal, bhopal, photo, outage_day, language, asks
+):
+    fill_day(photo_bhopal, outage_day, per_slot=1)
+    outage = record_outage([bhopal], outage_day, services=[photo])
+    page = bhopal_client.get(_url("undo", outage), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert asks in page and 'name="confirmed" value="yes"' in page
+    outage.refresh_from_db()
+    assert outage.resolved_at is None
 
 
 def test_all_services_when_none_ticked(
