@@ -159,6 +159,20 @@ class ApplicantOutSerializer(serializers.Serializer):
     mobile = serializers.CharField(help_text="+91XXXXXXXXXX")
     email = serializers.CharField(allow_blank=True)
     preferred_language = serializers.ChoiceField(choices=Applicant.Language.choices)
+    learner_licence_issued_on = serializers.DateField(allow_null=True)
+
+
+class ApplicantPatchSerializer(serializers.Serializer):
+    learner_licence_issued_on = serializers.DateField(
+        help_text="The learner licence's issue date (a driving test is booked with it)."
+    )
+
+    def validate_learner_licence_issued_on(self, value):
+        applicant = self.context.get("applicant")
+        problems = _learner_licence_errors(value, born=getattr(applicant, "date_of_birth", None))
+        if problems:
+            raise serializers.ValidationError(problems)
+        return value
 
 
 def _learner_licence_errors(issued, *, born) -> list[str]:

@@ -39,6 +39,7 @@ v1 = [
         name="office-availability",
     ),
     path("applicants/", views.ApplicantRegisterView.as_view(), name="applicant-register"),
+    path("applicants/me/", views.ApplicantMeView.as_view(), name="applicant-me"),
     path("bookings/", views.BookingListCreateView.as_view(), name="booking-list"),
     path(
         "bookings/<booking_ref:reference>/",

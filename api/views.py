@@ -76,6 +76,7 @@ def errors(*codes: int, **described: str) -> dict:
 BOOKING_CONFLICTS = {
     "e409": "`slot_full`, `already_booked`, `slot_unavailable` (past, closed, or in an outage), "
     "`booking_not_active`, `reschedule_limit_reached`, `outside_licence_window`, "
+    "`learner_licence_required` (a driving test without the learner licence's date), "
     "`idempotency_key_reused`."
 }
 
@@ -185,6 +186,25 @@ class ApplicantRegisterView(APIView):
         data.is_valid(raise_exception=True)
         applicant = applicant_register(**data.validated_data)
         return Response(s.ApplicantOutSerializer(applicant).data, status=status.HTTP_201_CREATED)
+
+
+class ApplicantMeView(APIView):
+    permission_classes = [IsApplicant]
+
+    @extend_schema(
+        operation_id="applicants_me_update",
+        request=s.ApplicantPatchSerializer,
+        responses={200: s.ApplicantOutSerializer, **errors(400, 401, 403)},
+        description="Applicant: record or correct the learner licence's issue date.",
+        tags=["applicants"],
+    )
+    def patch(self, request):
+        data = s.ApplicantPatchSerializer(data=request.data, context={"applicant": request.user})
+        data.is_valid(raise_exception=True)
+        applicant = applicant_learner_licence_set(
+            applicant=request.user, issued_on=data.validated_data["learner_licence_issued_on"]
+        )
+        return Response(s.ApplicantOutSerializer(applicant).data)
 
 
 # --- Bookings -------------------------------------------------------------------------------

@@ -60,13 +60,8 @@ class OutsideLicenceWindow(BookingError):
 class LearnerLicenceRequired(BookingError):
     """A driving test is booked only with the learner licence's issue date (its window)."""
 
-    code = "invalid"
-    status = 400
+    code = "learner_licence_required"
     default_message = _("To book a driving test, enter the date your learner licence was issued.")
-
-    def __init__(self, message=None, *, fields=None):
-        message = message or self.default_message
-        super().__init__(message, fields=fields or {"learner_licence_issued_on": [str(message)]})
 
 
 class InvalidSlotChoice(BookingError):

@@ -33,7 +33,9 @@ def test_register_answers_201_with_application_number(api):
         "mobile",
         "email",
         "preferred_language",
+        "learner_licence_issued_on",
     }
+    assert body["learner_licence_issued_on"] is None
     assert body["mobile"] == "+919826012345"
     assert body["full_name"] == "Ramesh Kumar"
     assert body["email"] == "ramesh@example.in"

@@ -141,9 +141,7 @@ def test_a_driving_test_is_booked_only_with_the_learner_licence_date(applicant, 
     slot = _slot(driving_bhopal, 3, 10)
     url = "/api/v1/bookings/"
     response = applicant_api.post(url, {"slot": slot.pk}, format="json")
-    body = response.json()
-    assert response.status_code == 400 and body["code"] == "invalid"
-    assert list(body["fields"]) == ["learner_licence_issued_on"]
+    assert response.status_code == 409 and response.json()["code"] == "learner_licence_required"
 
     future = applicant_api.post(
         url, {"slot": slot.pk, "learner_licence_issued_on": _day(1).isoformat()}, format="json"
@@ -161,6 +159,24 @@ def test_a_driving_test_is_booked_only_with_the_learner_licence_date(applicant, 
     assert applicant.learner_licence_issued_on == _day(-40)
 
 
+def test_the_applicant_sets_the_learner_licence_date_later_by_api(applicant, driving_bhopal):
+    from rest_framework.test import APIClient
+
+    from applicants.tokens import applicant_token_issue
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {applicant_token_issue(applicant=applicant).token}")
+    url = "/api/v1/applicants/me/"
+    bad = api.patch(url, {"learner_licence_issued_on": _day(3).isoformat()}, format="json")
+    assert bad.status_code == 400 and "learner_licence_issued_on" in bad.json()["fields"]
+    done = api.patch(url, {"learner_licence_issued_on": _day(-40).isoformat()}, format="json")
+    assert done.status_code == 200
+    assert done.json()["learner_licence_issued_on"] == _day(-40).isoformat()
+    booked = api.post("/api/v1/bookings/", {"slot": _slot(driving_bhopal, 3, 10).pk}, format="json")
+    assert booked.status_code == 201
+    assert APIClient().patch(url, {}, format="json").status_code == 401
+
+
 def test_registering_by_api_may_give_the_learner_licence_date(client):
     base = {"full_name": "Meera Patel", "date_of_birth": "1999-02-03", "mobile": "9826012345"}
     bad = client.post(
@@ -175,6 +191,7 @@ def test_registering_by_api_may_give_the_learner_licence_date(client):
         content_type="application/json",
     )
     assert good.status_code == 201
+    assert good.json()["learner_licence_issued_on"] == _day(-10).isoformat()
     number = good.json()["application_number"]
     assert Applicant.objects.get(application_number=number).learner_licence_issued_on == _day(-10)
 
