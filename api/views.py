@@ -23,6 +23,7 @@ from api.permissions import (
     IsApplicantOrStaff,
     IsStaff,
     require_offices,
+    require_perm,
     staff_office_ids,
 )
 from api.throttling import SignInFailures
@@ -77,7 +78,7 @@ BOOKING_CONFLICTS = {
     "e409": "`slot_full`, `already_booked`, `slot_unavailable` (past, closed, or in an outage), "
     "`booking_not_active`, `reschedule_limit_reached`, `outside_licence_window`, "
     "`learner_licence_required` (a driving test without the learner licence's date), "
-    "`idempotency_key_reused`."
+    "`idempotency_key_reused`, `invalid_slot_choice` (a move to another office or service)."
 }
 
 # --- Public ---------------------------------------------------------------------------------
@@ -215,6 +216,12 @@ def _acting_user(request):
     return None if is_applicant(request.user) else request.user
 
 
+def _require_staff_perm(request, perm: str) -> None:
+    """Staff acting on an applicant's booking need the admin's permission for it too."""
+    if not is_applicant(request.user):
+        require_perm(request.user, perm)
+
+
 def _visible_booking(request, reference: str):
     booking = selectors.booking_get_visible(
         reference=reference, user=request.user, is_applicant=is_applicant(request.user)
@@ -316,6 +323,7 @@ class BookingRescheduleView(APIView):
         tags=["bookings"],
     )
     def post(self, request, reference: str):
+        _require_staff_perm(request, "slots.change_booking")
         booking = _visible_booking(request, reference)
         data = s.SlotChoiceSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -338,6 +346,7 @@ class BookingCancelView(APIView):
         tags=["bookings"],
     )
     def post(self, request, reference: str):
+        _require_staff_perm(request, "slots.change_booking")
         booking = booking_cancel(
             booking=_visible_booking(request, reference), acting_user=_acting_user(request)
         )
@@ -352,12 +361,19 @@ class BookingCheckInView(APIView):
         request=None,
         responses={
             200: s.BookingOutSerializer,
-            **errors(401, 403, 404, e409="`booking_not_active`: only a confirmed booking."),
+            **errors(
+                401,
+                403,
+                404,
+                e409="`booking_not_active`: only a confirmed booking; `check_in_not_today`: "
+                "only on the appointment's day, from CHECK_IN_EARLY_MINUTES before its time.",
+            ),
         },
         description="Staff of the booking's office. A booking of another office is not found.",
         tags=["staff"],
     )
     def post(self, request, reference: str):
+        require_perm(request.user, "slots.change_booking")
         booking = booking_check_in(
             booking=_visible_booking(request, reference), acting_user=request.user
         )
@@ -407,6 +423,7 @@ class OutageListCreateView(APIView):
         tags=["staff"],
     )
     def post(self, request):
+        require_perm(request.user, "slots.add_outage")
         data = s.OutageInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -451,6 +468,7 @@ class OutageDetailView(APIView):
         tags=["staff"],
     )
     def patch(self, request, id: int):
+        require_perm(request.user, "slots.change_outage")
         outage = _outage_or_404(id)
         require_offices(request.user, [office.pk for office in outage.offices.all()])
         data = s.OutageExtendSerializer(data=request.data)
@@ -475,6 +493,7 @@ class OutageResolveView(APIView):
         tags=["staff"],
     )
     def post(self, request, id: int):
+        require_perm(request.user, "slots.change_outage")
         outage = _outage_or_404(id)
         require_offices(request.user, [office.pk for office in outage.offices.all()])
         return _render_outage(outage_resolve(outage=outage, acting_user=request.user))
@@ -491,6 +510,7 @@ class OutagePreviewView(APIView):
         tags=["staff"],
     )
     def get(self, request):
+        require_perm(request.user, "slots.add_outage")
         query = s.OutagePreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         values = query.validated_data

@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "rto_booking.middleware.BadInputMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -410,6 +411,9 @@ if NOTIFICATION_CLAIM_LEASE_SECONDS < 5:
 BOOKING_HORIZON_DAYS = _positive_int("BOOKING_HORIZON_DAYS", 30)
 BOOKING_CUTOFF_MINUTES = _positive_int("BOOKING_CUTOFF_MINUTES", 120)
 BOOKING_MAX_SELF_RESCHEDULES = _positive_int("BOOKING_MAX_SELF_RESCHEDULES", 2)
+# A clerk may check an applicant in on the appointment's day only, from this many minutes
+# before its time (people come early; nobody comes weeks early).
+CHECK_IN_EARLY_MINUTES = _positive_int("CHECK_IN_EARLY_MINUTES", 240)
 PRIORITY_RESERVE_RELEASE_HOURS = _positive_int("PRIORITY_RESERVE_RELEASE_HOURS", 48)
 DRIVING_TEST_MIN_DAYS_AFTER_LEARNER = _positive_int("DRIVING_TEST_MIN_DAYS_AFTER_LEARNER", 30)
 LEARNER_LICENCE_VALID_DAYS = _positive_int("LEARNER_LICENCE_VALID_DAYS", 182)
@@ -466,10 +470,17 @@ for _scope, _rate in THROTTLE_RATES.items():
         raise ImproperlyConfigured(
             f"Throttle rate for {_scope!r} must look like 5/min, got {_rate!r}."
         )
+# The admin's search box: at most this many terms, of at most this many characters in all
+# (every term is one more OR over the search fields).
+ADMIN_SEARCH_MAX_TERMS = max(1, _positive_int("ADMIN_SEARCH_MAX_TERMS", 5))
+ADMIN_SEARCH_MAX_CHARS = max(1, _positive_int("ADMIN_SEARCH_MAX_CHARS", 200))
+# A JSON body over this many bytes is refused with 413 `too_large` (api/parsers.py), as Django
+# refuses form bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (the same 2.5 MB by default).
+API_MAX_BODY_BYTES = max(1, _positive_int("API_MAX_BODY_BYTES", 2_621_440))
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.ApplicantTokenAuthentication",
         "api.authentication.StaffTokenAuthentication",

@@ -11,6 +11,7 @@ from django.utils import timezone
 from slots.models import Booking, BookingEvent
 from slots.services.bookings import booking_cancel, booking_create
 from tests.admin.conftest import DAY, day_slots, fill_day
+from tests.conftest import bring_to_today
 from tests.factories import ApplicantFactory, BookingFactory, SlotFactory, local_dt
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +74,8 @@ def test_check_in_action_reports_successes_and_refusals(bhopal_client, clerk_bho
     day = timezone.localdate() + 2 * DAY
     first, second, cancelled, _rest = fill_day(photo_bhopal, day, per_slot=1)
     booking_cancel(booking=cancelled)
+    for booking in (first, second):
+        bring_to_today(booking.slot)
 
     response = bhopal_client.post(
         CHANGELIST,
@@ -120,6 +123,7 @@ def test_booking_page_has_history_notifications_and_desk_buttons(
     bhopal_client, photo_bhopal, past_booking
 ):
     booking = fill_day(photo_bhopal, timezone.localdate() + 2 * DAY, per_slot=1)[0]
+    bring_to_today(booking.slot)
     page = bhopal_client.get(reverse("admin:slots_booking_change", args=[booking.pk]))
 
     html = page.content.decode()
