@@ -474,6 +474,9 @@ for _scope, _rate in THROTTLE_RATES.items():
 # (every term is one more OR over the search fields).
 ADMIN_SEARCH_MAX_TERMS = max(1, _positive_int("ADMIN_SEARCH_MAX_TERMS", 5))
 ADMIN_SEARCH_MAX_CHARS = max(1, _positive_int("ADMIN_SEARCH_MAX_CHARS", 200))
+# Wrong dates a staff user may check for one applicant in an hour on its admin page (the
+# date of birth itself is never shown there).
+ADMIN_DOB_CHECK_FAILURES = max(1, _positive_int("ADMIN_DOB_CHECK_FAILURES", 5))
 # A JSON body over this many bytes is refused with 413 `too_large` (api/parsers.py), as Django
 # refuses form bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (the same 2.5 MB by default).
 API_MAX_BODY_BYTES = max(1, _positive_int("API_MAX_BODY_BYTES", 2_621_440))
