@@ -265,6 +265,13 @@ class StaffBookingListQuerySerializer(serializers.Serializer):
 class OutageListQuerySerializer(serializers.Serializer):
     office = serializers.CharField(required=False, max_length=10, help_text="RTO code.")
     active = serializers.BooleanField(required=False, allow_null=True, default=None)
+    before = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Only outages with a smaller id: the next page is `before=` the smallest "
+        "id of this one (each page holds the 100 most recently recorded).",
+    )
 
 
 class CodeRelatedField(serializers.SlugRelatedField):

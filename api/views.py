@@ -32,7 +32,7 @@ from applicants.services import (
     applicant_learner_licence_set,
     applicant_register,
 )
-from applicants.tokens import applicant_token_issue
+from applicants.tokens import applicant_token_issue, applicant_token_revoke
 from slots.outage_reasons import outage_reason_hi_default
 from slots.selectors import (
     availability_for_office,
@@ -169,6 +169,25 @@ class ApplicantSignInView(APIView):
             raise InvalidCredentials()
         issued = applicant_token_issue(applicant=applicant)
         return Response(s.TokenOutSerializer(issued).data)
+
+
+class LogoutView(APIView):
+    """Sign out: the token of this request stops working at once (applicant or staff)."""
+
+    permission_classes = [IsApplicantOrStaff]
+
+    @extend_schema(
+        operation_id="auth_logout",
+        request=None,
+        responses={204: None, **errors(401)},
+        tags=["auth"],
+    )
+    def post(self, request):
+        if is_applicant(request.user):
+            applicant_token_revoke(token=request.auth)
+        else:
+            request.auth.delete()  # the staff user's DRF token
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ApplicantRegisterView(APIView):
@@ -412,6 +431,7 @@ class OutageListCreateView(APIView):
         outages = selectors.outage_list(
             office_code=query.validated_data.get("office"),
             active=query.validated_data.get("active"),
+            before=query.validated_data.get("before"),
         )
         return Response(s.OutageOutSerializer(outages, many=True).data)
 

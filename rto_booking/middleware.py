@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
+from django.utils.cache import patch_cache_control
 from django.utils.html import escape
 from django.utils.translation import gettext
 from django.views import defaults
@@ -92,6 +93,24 @@ class RequestIdMiddleware:
             return response
         finally:
             request_id_var.reset(token)
+
+
+# --- Personal answers are not cached -----------------------------------------------------------
+
+
+class PersonalNoStoreMiddleware:
+    """Every API answer to a request with credentials (an applicant's bookings, a clerk's
+    lists) gets `Cache-Control: private, no-store`: no proxy or shared cache keeps it. The
+    applicant pages do the same in `applicants.views.applicant_required`."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path_info.startswith("/api/") and request.META.get("HTTP_AUTHORIZATION"):
+            patch_cache_control(response, private=True, no_store=True)
+        return response
 
 
 # --- Input no view can use --------------------------------------------------------------------
