@@ -61,3 +61,22 @@ def test_learner_licence_of_year_9999_is_a_form_error(applicant):
     client = sign_in(Client(raise_request_exception=False), applicant)
     response = client.post("/my/details/", {"learner_licence_issued_on": "9999-12-31"})
     assert response.status_code == 400
+
+
+def test_reschedule_page_refuses_a_slot_of_another_office(applicant, bhopal_slot, indore_photo):
+    from slots.services.bookings import booking_create
+    from tests.conftest import in_days
+    from tests.factories import SlotFactory
+
+    indore_slot = SlotFactory(offering=indore_photo, starts_at=in_days(3), capacity=2)
+
+    booking = booking_create(applicant=applicant, slot_id=bhopal_slot.pk)
+    client = sign_in(Client(), applicant)
+    url = f"/my/bookings/{booking.reference}/reschedule/slot/{indore_slot.pk}/"
+    response = client.post(url)
+    assert response.status_code == 409
+    assert "same office, for the same service" in response.content.decode()
+    booking.refresh_from_db()
+    assert booking.slot_id == bhopal_slot.pk
+    response = client.post(url, HTTP_ACCEPT_LANGUAGE="hi")
+    assert "उसी कार्यालय में" in response.content.decode()
