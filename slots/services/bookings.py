@@ -376,16 +376,21 @@ def _finish(
     return booking
 
 
+def check_in_open(*, starts_at: datetime, now: datetime) -> bool:
+    """Whether an appointment at `starts_at` may be checked in at `now`: on its own (local)
+    day, from CHECK_IN_EARLY_MINUTES before its time."""
+    early = timedelta(minutes=settings.CHECK_IN_EARLY_MINUTES)
+    return timezone.localdate(now) == timezone.localdate(starts_at) and now >= starts_at - early
+
+
 def booking_check_in(*, booking: Booking, acting_user=None, now: datetime | None = None) -> Booking:
     """A clerk checks the applicant in at the counter: on the appointment's own (local) day,
     from CHECK_IN_EARLY_MINUTES before its time; a check-in weeks ahead would mark a seat as
     used that nobody has come for."""
     now = now or timezone.now()
-    starts_at = booking.slot.starts_at
-    early = timedelta(minutes=settings.CHECK_IN_EARLY_MINUTES)
     if booking.status != Booking.Status.CONFIRMED:
         raise BookingNotActive()
-    if timezone.localdate(now) != timezone.localdate(starts_at) or now < starts_at - early:
+    if not check_in_open(starts_at=booking.slot.starts_at, now=now):
         raise CheckInNotToday()
     return _finish(
         booking=booking,

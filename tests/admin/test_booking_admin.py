@@ -270,3 +270,17 @@ def test_booking_list_marks_held_bookings(bhopal_client, photo_bhopal, language,
     assert html.count(f'<strong class="status-on-hold">{says}</strong>') == 1
     filtered = bhopal_client.get(CHANGELIST, {"status__exact": "on_hold"})
     assert _results(filtered) == {held.pk}
+
+
+def test_check_in_button_only_on_the_appointments_day(bhopal_client, photo_bhopal):
+    booking = fill_day(photo_bhopal, timezone.localdate() + 2 * DAY, per_slot=1)[0]
+    url = reverse("admin:slots_booking_change", args=[booking.pk])
+    html = bhopal_client.get(url).content.decode()
+    assert 'id="booking-check-in"' not in html
+    assert "Check-in opens on the day of the appointment." in html
+    response = bhopal_client.post(
+        reverse("admin:slots_booking_check_in", args=[booking.pk]), follow=True
+    )
+    assert any("only on the day of the appointment" in m for m in _messages(response))
+    booking.refresh_from_db()
+    assert booking.status == "confirmed"
