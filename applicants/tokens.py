@@ -39,6 +39,10 @@ def _hash(token: str) -> str:
 def applicant_token_issue(*, applicant: Applicant) -> IssuedToken:
     """A fresh token for `applicant` and the moment it stops being accepted."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    # The applicant's expired sign-ins go as a new one comes: the table holds live tokens.
+    ApplicantToken.objects.filter(
+        applicant=applicant, created_at__lte=timezone.now() - _lifetime()
+    ).delete()
     issued = ApplicantToken.objects.create(applicant=applicant, key_hash=_hash(token))
     return IssuedToken(token=token, expires_at=issued.created_at + _lifetime())
 
@@ -56,14 +60,8 @@ def applicant_token_verify(*, token: str) -> Applicant | None:
 
 
 def applicant_token_revoke(*, token: str) -> None:
-    """Sign out: the token stops working at once. Expired tokens of the same applicant go too."""
-    row = ApplicantToken.objects.filter(key_hash=_hash(token)).first()
-    if row is None:
-        return
-    ApplicantToken.objects.filter(pk=row.pk).delete()
-    ApplicantToken.objects.filter(
-        applicant_id=row.applicant_id, created_at__lte=timezone.now() - _lifetime()
-    ).delete()
+    """Sign out: the token stops working at once."""
+    ApplicantToken.objects.filter(key_hash=_hash(token)).delete()
 
 
 def applicant_by_id(applicant_id: int) -> Applicant | None:

@@ -226,3 +226,14 @@ def test_page_and_api_share_one_count_of_failures(api, client, applicant, settin
     assert sign_in(api, applicant.application_number, dob="1990-01-01").status_code == 401
     assert_error(sign_in(api, applicant.application_number), 429, "throttled")
     assert client.post("/signin/", wrong).status_code == 429
+
+
+def test_expired_tokens_are_removed_at_the_next_sign_in(applicant, settings):
+    from django.utils import timezone
+
+    old = applicant_token_issue(applicant=applicant)
+    ApplicantToken.objects.update(created_at=timezone.now() - timedelta(hours=13))
+    settings.APPLICANT_TOKEN_HOURS = 12
+    applicant_token_issue(applicant=applicant)
+    assert ApplicantToken.objects.filter(applicant=applicant).count() == 1
+    assert old.token  # the old one is gone with its row
