@@ -129,3 +129,29 @@ def test_admin_day_sheet_never_answers_5xx(superuser, bhopal_photo, office, serv
     params = {"office": office, "service": service, "date": day}
     assert client.get("/admin/slots/booking/day-sheet/", params).status_code < 500
     assert client.get("/admin/slots/booking/call-list/", params).status_code < 500
+
+
+moments = st.one_of(
+    text,
+    st.datetimes().map(lambda moment: moment.strftime("%Y-%m-%dT%H:%M")),
+    st.sampled_from(["9999-12-31T23:59", "0001-01-01T00:00", "2099-12-31T23:59", "\x00"]),
+)
+
+
+@FUZZ
+@given(starts_at=moments, expected_end=moments, percent=text, reason=text, button=st.booleans())
+def test_admin_mark_down_never_answers_5xx(
+    superuser, bhopal_photo, starts_at, expected_end, percent, reason, button
+):
+    client = Client(raise_request_exception=False)
+    client.force_login(superuser)
+    data = {
+        "offices": [bhopal_photo.office_id],
+        "starts_at": starts_at,
+        "expected_end": expected_end,
+        "capacity_percent": percent,
+        "reason": reason,
+        "reason_hi": reason,
+        "_confirm" if button else "_preview": "1",
+    }
+    assert client.post("/admin/slots/outage/add/", data).status_code < 500
