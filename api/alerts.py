@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 
 from api import selectors as api_selectors
 from api.errors import NON_FIELD
-from api.permissions import IsStaff, _Role, require_offices, staff_office_ids
+from api.permissions import IsStaff, _Role, require_offices, require_perm, staff_office_ids
 from api.serializers import BoundedDateTimeField, OutageOutSerializer, _encodable
 from api.views import errors
 from monitoring import selectors
@@ -306,6 +306,9 @@ class ProposalConfirmView(APIView):
         tags=["staff"],
     )
     def post(self, request, id: int):
+        # Confirming declares (or resolves) an outage: the admin's outage permissions.
+        require_perm(request.user, "slots.add_outage")
+        require_perm(request.user, "slots.change_outage")
         proposal = selectors.proposal_get(pk=id)
         if proposal is None:
             raise exceptions.NotFound(_("No such proposal."))

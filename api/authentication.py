@@ -6,6 +6,10 @@ Both classes answer `authenticate_header`, so a missing or bad credential is a 4
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -39,12 +43,18 @@ class ApplicantTokenAuthentication(authentication.BaseAuthentication):
 
 
 class StaffTokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token authentication (`Authorization: Token <key>`), for active staff users only."""
+    """DRF's token authentication (`Authorization: Token <key>`), for active staff users only,
+    and only STAFF_TOKEN_HOURS after the key was made (a key copied off a counter PC must not
+    work for ever); `POST /api/v1/auth/logout/` deletes it at once."""
 
     def authenticate_credentials(self, key):
         user, token = super().authenticate_credentials(key)
         if not (user.is_staff or user.is_superuser):
             raise exceptions.AuthenticationFailed(_("This account may not use the staff API."))
+        if token.created <= timezone.now() - timedelta(hours=settings.STAFF_TOKEN_HOURS):
+            raise exceptions.AuthenticationFailed(
+                _("The token is invalid or has expired. Please sign in again.")
+            )
         return user, token
 
 

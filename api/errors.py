@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
@@ -129,6 +130,11 @@ def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         set_rollback()
         return _validation_response(django_validation_fields(exc))
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("too_large", _("The request body is too large.")),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -152,8 +158,9 @@ def api_exception_handler(exc, context):
         detail = exc.detail
         if isinstance(detail, list | dict):
             detail = _first_message(_flatten(detail))
+        fields = {NON_FIELD: [str(detail)]} if code == "invalid" else None  # e.g. a ParseError
         set_rollback()
-        return Response(error_body(code, detail), status=exc.status_code, headers=headers)
+        return Response(error_body(code, detail, fields), status=exc.status_code, headers=headers)
 
     view = context.get("view")
     logger.exception(

@@ -39,6 +39,14 @@ class IsApplicantOrStaff(_Role):
         return is_applicant(user) or is_staff(user)
 
 
+def require_perm(user, perm: str) -> None:
+    """403 unless the staff user holds `perm` (e.g. "slots.add_outage"): the API honours the
+    same groups (Clerk, Supervisor) and model permissions as the admin, so being listed as an
+    office's clerk is not enough on its own."""
+    if not user.has_perm(perm):
+        raise exceptions.PermissionDenied(_("Your account may not do this."))
+
+
 def staff_office_ids(user) -> set[int] | None:
     """Office ids a staff user may act on; None means every office (superuser)."""
     if user.is_superuser:

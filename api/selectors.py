@@ -66,13 +66,28 @@ def outage_queryset() -> QuerySet[Outage]:
     ).order_by("-starts_at", "-id")
 
 
-def outage_list(*, office_code: str | None = None, active: bool | None = None) -> list[Outage]:
+OUTAGE_PAGE = 100
+
+
+def outage_list(
+    *,
+    office_code: str | None = None,
+    active: bool | None = None,
+    before: int | None = None,
+    limit: int = OUTAGE_PAGE,
+) -> list[Outage]:
+    """The `limit` most recently recorded outages (highest ids), or those recorded before id
+    `before`, in the list's usual order (latest start first): the list is public, so it is
+    bounded. The next page is `before=<the smallest id of this one>`."""
     outages = outage_queryset()
     if office_code:
         outages = outages.filter(offices__code=office_code)
     if active is not None:
         outages = outages.filter(resolved_at__isnull=active)
-    return list(outages.distinct())
+    if before is not None:
+        outages = outages.filter(pk__lt=before)
+    newest = outages.distinct().order_by("-pk").values("pk")[:limit]
+    return list(outage_queryset().filter(pk__in=newest))
 
 
 def outage_get(*, pk: int) -> Outage | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -16,6 +16,7 @@ from applicants.validators import (
     validate_applicant_age,
     validate_learner_licence_issued_on,
 )
+from rto_booking import bounds
 from slots.models import Booking, BookingEvent, Office, Outage, Service
 
 MAX_ID = 2**63 - 1
@@ -23,10 +24,8 @@ AVAILABILITY_MAX_DAYS = 62
 AVAILABILITY_DEFAULT_DAYS = 14
 
 
-# Dates and times the service works with; outside this, Python's date arithmetic (or the
-# database's timestamp range, seen through UTC) would overflow instead of answering 400.
-EARLIEST = date(2000, 1, 1)
-LATEST = date(2100, 1, 1)
+# Dates and times the service works with (rto_booking.bounds, shared with the forms).
+EARLIEST, LATEST = bounds.EARLIEST, bounds.LATEST
 
 
 class BoundedDateField(serializers.DateField):
@@ -266,6 +265,13 @@ class StaffBookingListQuerySerializer(serializers.Serializer):
 class OutageListQuerySerializer(serializers.Serializer):
     office = serializers.CharField(required=False, max_length=10, help_text="RTO code.")
     active = serializers.BooleanField(required=False, allow_null=True, default=None)
+    before = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Only outages with a smaller id: the next page is `before=` the smallest "
+        "id of this one (each page holds the 100 most recently recorded).",
+    )
 
 
 class CodeRelatedField(serializers.SlugRelatedField):

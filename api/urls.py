@@ -31,6 +31,7 @@ register_converter(BookingReferenceConverter, "booking_ref")
 
 v1 = [
     path("auth/applicant/", views.ApplicantSignInView.as_view(), name="auth-applicant"),
+    path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
     path("offices/", views.OfficeListView.as_view(), name="office-list"),
     path("offices/<rto_code:code>/", views.OfficeDetailView.as_view(), name="office-detail"),
     path(

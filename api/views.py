@@ -23,6 +23,7 @@ from api.permissions import (
     IsApplicantOrStaff,
     IsStaff,
     require_offices,
+    require_perm,
     staff_office_ids,
 )
 from api.throttling import SignInFailures
@@ -31,7 +32,7 @@ from applicants.services import (
     applicant_learner_licence_set,
     applicant_register,
 )
-from applicants.tokens import applicant_token_issue
+from applicants.tokens import applicant_token_issue, applicant_token_revoke
 from slots.outage_reasons import outage_reason_hi_default
 from slots.selectors import (
     availability_for_office,
@@ -77,7 +78,7 @@ BOOKING_CONFLICTS = {
     "e409": "`slot_full`, `already_booked`, `slot_unavailable` (past, closed, or in an outage), "
     "`booking_not_active`, `reschedule_limit_reached`, `outside_licence_window`, "
     "`learner_licence_required` (a driving test without the learner licence's date), "
-    "`idempotency_key_reused`."
+    "`idempotency_key_reused`, `invalid_slot_choice` (a move to another office or service)."
 }
 
 # --- Public ---------------------------------------------------------------------------------
@@ -170,6 +171,25 @@ class ApplicantSignInView(APIView):
         return Response(s.TokenOutSerializer(issued).data)
 
 
+class LogoutView(APIView):
+    """Sign out: the token of this request stops working at once (applicant or staff)."""
+
+    permission_classes = [IsApplicantOrStaff]
+
+    @extend_schema(
+        operation_id="auth_logout",
+        request=None,
+        responses={204: None, **errors(401)},
+        tags=["auth"],
+    )
+    def post(self, request):
+        if is_applicant(request.user):
+            applicant_token_revoke(token=request.auth)
+        else:
+            request.auth.delete()  # the staff user's DRF token
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class ApplicantRegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
@@ -213,6 +233,12 @@ class ApplicantMeView(APIView):
 def _acting_user(request):
     """Who a staff action is recorded as; None for the applicant's own action."""
     return None if is_applicant(request.user) else request.user
+
+
+def _require_staff_perm(request, perm: str) -> None:
+    """Staff acting on an applicant's booking need the admin's permission for it too."""
+    if not is_applicant(request.user):
+        require_perm(request.user, perm)
 
 
 def _visible_booking(request, reference: str):
@@ -316,6 +342,7 @@ class BookingRescheduleView(APIView):
         tags=["bookings"],
     )
     def post(self, request, reference: str):
+        _require_staff_perm(request, "slots.change_booking")
         booking = _visible_booking(request, reference)
         data = s.SlotChoiceSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -338,6 +365,7 @@ class BookingCancelView(APIView):
         tags=["bookings"],
     )
     def post(self, request, reference: str):
+        _require_staff_perm(request, "slots.change_booking")
         booking = booking_cancel(
             booking=_visible_booking(request, reference), acting_user=_acting_user(request)
         )
@@ -352,12 +380,19 @@ class BookingCheckInView(APIView):
         request=None,
         responses={
             200: s.BookingOutSerializer,
-            **errors(401, 403, 404, e409="`booking_not_active`: only a confirmed booking."),
+            **errors(
+                401,
+                403,
+                404,
+                e409="`booking_not_active`: only a confirmed booking; `check_in_not_today`: "
+                "only on the appointment's day, from CHECK_IN_EARLY_MINUTES before its time.",
+            ),
         },
         description="Staff of the booking's office. A booking of another office is not found.",
         tags=["staff"],
     )
     def post(self, request, reference: str):
+        require_perm(request.user, "slots.change_booking")
         booking = booking_check_in(
             booking=_visible_booking(request, reference), acting_user=request.user
         )
@@ -396,6 +431,7 @@ class OutageListCreateView(APIView):
         outages = selectors.outage_list(
             office_code=query.validated_data.get("office"),
             active=query.validated_data.get("active"),
+            before=query.validated_data.get("before"),
         )
         return Response(s.OutageOutSerializer(outages, many=True).data)
 
@@ -407,6 +443,7 @@ class OutageListCreateView(APIView):
         tags=["staff"],
     )
     def post(self, request):
+        require_perm(request.user, "slots.add_outage")
         data = s.OutageInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -451,6 +488,7 @@ class OutageDetailView(APIView):
         tags=["staff"],
     )
     def patch(self, request, id: int):
+        require_perm(request.user, "slots.change_outage")
         outage = _outage_or_404(id)
         require_offices(request.user, [office.pk for office in outage.offices.all()])
         data = s.OutageExtendSerializer(data=request.data)
@@ -475,6 +513,7 @@ class OutageResolveView(APIView):
         tags=["staff"],
     )
     def post(self, request, id: int):
+        require_perm(request.user, "slots.change_outage")
         outage = _outage_or_404(id)
         require_offices(request.user, [office.pk for office in outage.offices.all()])
         return _render_outage(outage_resolve(outage=outage, acting_user=request.user))
@@ -491,6 +530,7 @@ class OutagePreviewView(APIView):
         tags=["staff"],
     )
     def get(self, request):
+        require_perm(request.user, "slots.add_outage")
         query = s.OutagePreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         values = query.validated_data

@@ -1,7 +1,38 @@
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from applicants.models import Applicant
+from applicants.selectors import applicant_date_of_birth_matches
+from applicants.signin_limits import FailureLimit, SignInFailureCounter
 from rto_booking.admin_scoping import OfficeScopedAdminMixin
+
+
+class DateOfBirthCheckForm(forms.Form):
+    # Any date a form can parse is safe to compare (PostgreSQL dates span years 1 to 9999).
+    date_of_birth = forms.DateField(
+        label=_("Date of birth the applicant tells you"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+
+def _dob_check_counter(request, applicant) -> SignInFailureCounter:
+    """Wrong dates checked by one staff user for one applicant: the check confirms a date the
+    applicant says at the counter; it must not become a way to find the date by trying."""
+    return SignInFailureCounter(
+        [
+            FailureLimit(
+                "admin-dob-check",
+                f"{request.user.pk}:{applicant.pk}",
+                settings.ADMIN_DOB_CHECK_FAILURES,
+                3600,
+            )
+        ]
+    )
 
 
 @admin.register(Applicant)
@@ -18,3 +49,54 @@ class ApplicantAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["preferred_language"]
     search_fields = ["application_number", "full_name", "mobile", "email"]
+    # The date of birth is the applicant's password (sign-in is number + date): staff never see
+    # it, they check a date the applicant tells them (the form on the applicant's page).
+    exclude = ["date_of_birth"]
+    change_form_template = "admin/applicants/applicant/change_form.html"
+
+    def get_urls(self):
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "<path:object_id>/check-date-of-birth/",
+                self.admin_site.admin_view(self.check_date_of_birth_view),
+                name=f"{info}_check_date_of_birth",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = {"dob_form": DateOfBirthCheckForm(), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra)
+
+    def check_date_of_birth_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        applicant = self.get_object(request, object_id)
+        if applicant is None or not self.has_view_permission(request, applicant):
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        back = reverse("admin:applicants_applicant_change", args=[applicant.pk])
+        counter = _dob_check_counter(request, applicant)
+        form = DateOfBirthCheckForm(request.POST)
+        if counter.retry_after() is not None:
+            self.message_user(
+                request,
+                gettext("Too many wrong dates checked for this applicant. Try again later."),
+                messages.ERROR,
+            )
+        elif not form.is_valid():
+            self.message_user(request, gettext("Enter a date to check."), messages.ERROR)
+        elif applicant_date_of_birth_matches(
+            applicant=applicant, date_of_birth=form.cleaned_data["date_of_birth"]
+        ):
+            self.message_user(
+                request, gettext("Match: this is the applicant's date of birth."), messages.SUCCESS
+            )
+        else:
+            counter.record_failure()
+            self.message_user(
+                request,
+                gettext("No match: this is not the date of birth on record."),
+                messages.WARNING,
+            )
+        return HttpResponseRedirect(back)

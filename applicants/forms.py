@@ -64,6 +64,7 @@ class RegisterForm(PageForm):
     email = forms.EmailField(
         label=_("E-mail (optional)"),
         required=False,
+        max_length=254,  # the column's length, as RFC 5321 allows
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     preferred_language = forms.ChoiceField(

@@ -36,3 +36,20 @@ class Applicant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_number} {self.full_name}"
+
+
+class ApplicantToken(models.Model):
+    """An API sign-in (`Authorization: Bearer <token>`). The token is random (nothing in it
+    names the applicant) and only its SHA-256 is stored, so a database dump signs nobody in;
+    deleting the row (sign-out) stops it at once."""
+
+    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("applicant API token")
+        verbose_name_plural = _("applicant API tokens")
+
+    def __str__(self) -> str:
+        return f"token of applicant {self.applicant_id} issued {self.created_at:%Y-%m-%d %H:%M}"

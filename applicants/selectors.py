@@ -197,3 +197,9 @@ def applicant_outage_notices(
         )
     urgent = {"on_hold": 0, "needs_new_slot": 0}
     return sorted(notices, key=lambda n: (urgent.get(n.kind, 1), n.booking.slot.starts_at))
+
+
+def applicant_date_of_birth_matches(*, applicant: Applicant, date_of_birth: date) -> bool:
+    """Whether `date_of_birth` is the applicant's: staff check one the applicant tells them,
+    they never read it (it is the applicant's sign-in secret)."""
+    return Applicant.objects.filter(pk=applicant.pk, date_of_birth=date_of_birth).exists()

@@ -1,10 +1,20 @@
 """The one policy for failed sign-ins, for the sign-in page and the API's sign-in endpoint.
 
 Failures only: an applicant who types the right pair is never slowed down, while guessing dates
-of birth for one application number (or trying many numbers from one address) stops early.
-The limits are settings (SIGNIN_FAILURES_PER_NUMBER, SIGNIN_FAILURES_PER_ADDRESS,
-SIGNIN_FAILURE_WINDOW_SECONDS); page and API share one count. Fixed windows counted in Django's
-cache (Redis in production, failing open when it is away).
+of birth for one application number stops early and ever more slowly:
+
+- per application number, **escalating** (SIGNIN_LOCKOUT_STEPS, default 5 → 15 min,
+  10 → 1 h, 20 → 24 h): from the first step on, every further failure locks the number for
+  the step it has reached; failures are remembered SIGNIN_FAILURE_MEMORY_SECONDS after the
+  last one. A date of birth has ~36,500 values: at one guess a day after twenty, guessing
+  does not pay.
+- per client address, a much higher ceiling (SIGNIN_FAILURES_PER_ADDRESS in
+  SIGNIN_FAILURE_WINDOW_SECONDS): it stops one address sweeping many numbers, while the
+  people behind one kiosk or NAT, each with a typo or two on their own number, are not
+  locked out by one another.
+
+Page and API share one count. Counted in Django's cache (Redis in production, failing open
+when it is away).
 """
 
 from __future__ import annotations
@@ -68,19 +78,84 @@ class SignInFailureCounter:
                 cache.set(key, 1, timeout=limit.period + 1)
 
 
-def signin_failures(*, application_number: str, client_address: str) -> SignInFailureCounter:
+def lockout_seconds(failures: int, steps: list[tuple[int, int]]) -> int:
+    """How long `failures` failures lock a number: the step of the highest threshold reached."""
+    seconds = 0
+    for threshold, lock in sorted(steps):
+        if failures >= threshold:
+            seconds = lock
+    return seconds
+
+
+class NumberLockout:
+    """Escalating lockout of one application number (see the module doc), or of one admin
+    user name (`prefix`)."""
+
+    def __init__(self, ident: str, prefix: str = "signin:number"):
+        self.ident = ident
+        self.prefix = prefix
+
+    def _keys(self) -> tuple[str, str]:
+        return f"{self.prefix}:{self.ident}:failures", f"{self.prefix}:{self.ident}:until"
+
+    def retry_after(self, now: float) -> float | None:
+        if not self.ident:
+            return None
+        until = cache.get(self._keys()[1])
+        return until - now if until and until > now else None
+
+    def record_failure(self, now: float) -> None:
+        if not self.ident:
+            return
+        count_key, until_key = self._keys()
+        memory = settings.SIGNIN_FAILURE_MEMORY_SECONDS
+        cache.add(count_key, 0, timeout=memory)
+        try:
+            failures = cache.incr(count_key)
+        except ValueError:  # expired between add and incr
+            cache.set(count_key, 1, timeout=memory)
+            failures = 1
+        cache.touch(count_key, memory)  # remembered from the last failure on
+        lock = lockout_seconds(failures, settings.SIGNIN_LOCKOUT_STEPS)
+        if lock:
+            cache.set(until_key, now + lock, timeout=lock + 1)
+
+
+class SignInPolicy:
+    """The failure counters of one sign-in attempt: the number's lockout and the address's
+    ceiling."""
+
+    def __init__(self, *, number: NumberLockout, address: SignInFailureCounter):
+        self.number = number
+        self.address = address
+
+    def retry_after(self) -> float | None:
+        """Seconds until the sign-in may be tried again, or None while it may be now."""
+        if not limits_on():
+            return None
+        waits = [self.number.retry_after(time.time()), self.address.retry_after()]
+        waits = [wait for wait in waits if wait is not None]
+        return max(waits) if waits else None
+
+    def record_failure(self) -> None:
+        if not limits_on():
+            return
+        self.number.record_failure(time.time())
+        self.address.record_failure()
+
+
+def signin_failures(*, application_number: str, client_address: str) -> SignInPolicy:
     """The failure counters of one sign-in attempt, under the settings' policy."""
-    window = settings.SIGNIN_FAILURE_WINDOW_SECONDS
-    return SignInFailureCounter(
-        [
-            FailureLimit(
-                "signin:number",
-                hashed_number(application_number),
-                settings.SIGNIN_FAILURES_PER_NUMBER,
-                window,
-            ),
-            FailureLimit(
-                "signin:address", client_address or "", settings.SIGNIN_FAILURES_PER_ADDRESS, window
-            ),
-        ]
+    return SignInPolicy(
+        number=NumberLockout(hashed_number(application_number)),
+        address=SignInFailureCounter(
+            [
+                FailureLimit(
+                    "signin:address",
+                    client_address or "",
+                    settings.SIGNIN_FAILURES_PER_ADDRESS,
+                    settings.SIGNIN_FAILURE_WINDOW_SECONDS,
+                )
+            ]
+        ),
     )

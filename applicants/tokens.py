@@ -1,22 +1,25 @@
-"""Signed, expiring API tokens for applicants (`Authorization: Bearer <token>`).
+"""API tokens for applicants (`Authorization: Bearer <token>`).
 
-A token is the applicant's id signed with Django's TimestampSigner under its own salt, so it
-cannot be forged without SECRET_KEY, cannot be confused with any other signed value of the
-project, and expires APPLICANT_TOKEN_HOURS after it was issued. Nothing is stored: rotating
-SECRET_KEY signs every applicant out.
+A token is 32 random bytes (URL-safe base64): it names nobody and cannot be guessed or derived
+from an id. Only its SHA-256 is stored (`ApplicantToken`), with the moment it was issued; it is
+accepted until APPLICANT_TOKEN_HOURS after that (read when verifying, so shortening the
+setting shortens every token) and stops at once when signed out (`applicant_token_revoke`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core import signing
+from django.utils import timezone
 
-from applicants.models import Applicant
+from applicants.models import Applicant, ApplicantToken
 
-SALT = "applicants.tokens.api"
+TOKEN_BYTES = 32
+MAX_TOKEN_LENGTH = 100  # longer input is no token of ours: not even hashed
 
 
 @dataclass(frozen=True)
@@ -29,27 +32,36 @@ def _lifetime() -> timedelta:
     return timedelta(hours=getattr(settings, "APPLICANT_TOKEN_HOURS", 12))
 
 
-def _signer() -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=SALT)
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
 def applicant_token_issue(*, applicant: Applicant) -> IssuedToken:
     """A fresh token for `applicant` and the moment it stops being accepted."""
-    token = _signer().sign(str(applicant.pk))
-    # The signer stamps whole seconds; expiry is computed from that very stamp.
-    signed_at = signing.b62_decode(token.rsplit(signing.Signer().sep, 2)[1])
-    expires_at = datetime.fromtimestamp(signed_at, tz=UTC) + _lifetime()
-    return IssuedToken(token=token, expires_at=expires_at)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    # The applicant's expired sign-ins go as a new one comes: the table holds live tokens.
+    ApplicantToken.objects.filter(
+        applicant=applicant, created_at__lte=timezone.now() - _lifetime()
+    ).delete()
+    issued = ApplicantToken.objects.create(applicant=applicant, key_hash=_hash(token))
+    return IssuedToken(token=token, expires_at=issued.created_at + _lifetime())
 
 
 def applicant_token_verify(*, token: str) -> Applicant | None:
-    """The applicant a valid, unexpired token names, or None."""
-    try:
-        value = _signer().unsign(token, max_age=_lifetime())
-        applicant_id = int(value)
-    except (signing.BadSignature, ValueError):
+    """The applicant a valid, unexpired, not signed-out token names, or None."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    return applicant_by_id(applicant_id)
+    row = (
+        ApplicantToken.objects.select_related("applicant")
+        .filter(key_hash=_hash(token), created_at__gt=timezone.now() - _lifetime())
+        .first()
+    )
+    return row.applicant if row is not None else None
+
+
+def applicant_token_revoke(*, token: str) -> None:
+    """Sign out: the token stops working at once."""
+    ApplicantToken.objects.filter(key_hash=_hash(token)).delete()
 
 
 def applicant_by_id(applicant_id: int) -> Applicant | None:

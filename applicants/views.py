@@ -25,6 +25,7 @@ from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -37,7 +38,7 @@ from applicants.services import (
     applicant_learner_licence_set,
     applicant_register,
 )
-from applicants.signin_limits import SignInFailureCounter, signin_failures
+from applicants.signin_limits import SignInPolicy, signin_failures
 from applicants.templatetags.applicant_pages import when
 from notifications.backends import appointment_ics
 from slots.errors import AlreadyBooked, BookingError, BookingNotActive, SlotFull
@@ -81,7 +82,11 @@ def applicant_required(view: Callable) -> Callable:
         if applicant is None:
             return redirect_to_login(request.get_full_path(), reverse("applicants:signin"))
         request.applicant = applicant
-        return view(request, *args, **kwargs)
+        response = view(request, *args, **kwargs)
+        # Personal pages (bookings, details, the .ics): never kept by a shared cache, a proxy
+        # or the back button of a shared phone.
+        patch_cache_control(response, private=True, no_store=True)
+        return response
 
     return wrapper
 
@@ -95,7 +100,7 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
-def _signin_counter(request: HttpRequest, application_number: str) -> SignInFailureCounter:
+def _signin_counter(request: HttpRequest, application_number: str) -> SignInPolicy:
     """Failed sign-ins per application number and per client address (REMOTE_ADDR: behind a
     proxy, the proxy must pass the client's address there), under the one policy."""
     return signin_failures(

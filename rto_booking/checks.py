@@ -37,3 +37,32 @@ def site_url_check(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def metrics_token_check(app_configs=None, **kwargs):
+    """/metrics tells anyone how many bookings and outages there are, and where it fails."""
+    if settings.METRICS_TOKEN or settings.METRICS_PUBLIC:
+        return []
+    return [
+        Error(
+            "METRICS_TOKEN is not set, so /metrics answers 403 and Prometheus cannot scrape.",
+            hint="Set the environment variable METRICS_TOKEN to a long random value and give "
+            "Prometheus the same as its bearer token (METRICS_PUBLIC=true makes /metrics "
+            "public instead, for a closed network only).",
+            id="rto.E002",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def metrics_public_check(app_configs=None, **kwargs):
+    if settings.METRICS_PUBLIC and not settings.METRICS_TOKEN and not settings.DEBUG:
+        return [
+            Warning(
+                "METRICS_PUBLIC is on without METRICS_TOKEN: anyone can read /metrics.",
+                hint="Set the environment variable METRICS_TOKEN instead.",
+                id="rto.W002",
+            )
+        ]
+    return []

@@ -17,7 +17,8 @@ Two kinds of numbers:
   timeout and are cached per process for METRICS_DB_CACHE_SECONDS so that several scrapers do
   not multiply the load.
 
-`/metrics` asks for `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set.
+`/metrics` asks for `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set, and is
+refused (403) without one unless METRICS_PUBLIC (default: DJANGO_DEBUG, i.e. `make run`).
 """
 
 from __future__ import annotations
@@ -171,6 +172,11 @@ def metrics_view(request):
             )
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
             return response
+    elif not settings.METRICS_PUBLIC:
+        # Counts of bookings, outages and errors are not for everyone: set a token.
+        return JsonResponse(
+            {"code": "forbidden", "detail": "Set METRICS_TOKEN to read /metrics."}, status=403
+        )
     response = HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
     response["Cache-Control"] = "no-store"
     return response

@@ -28,7 +28,10 @@ from csp.decorators import csp_replace
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.cache import patch_cache_control
 from django.utils.html import escape
+from django.utils.translation import gettext
 from django.views import defaults
 
 from rto_booking import health, metrics
@@ -90,6 +93,61 @@ class RequestIdMiddleware:
             return response
         finally:
             request_id_var.reset(token)
+
+
+# --- Personal answers are not cached -----------------------------------------------------------
+
+
+class PersonalNoStoreMiddleware:
+    """Every API answer to a request with credentials (an applicant's bookings, a clerk's
+    lists) gets `Cache-Control: private, no-store`: no proxy or shared cache keeps it. The
+    applicant pages do the same in `applicants.views.applicant_required`."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path_info.startswith("/api/") and request.META.get("HTTP_AUTHORIZATION"):
+            patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+# --- Input no view can use --------------------------------------------------------------------
+
+
+def _has_nul(request) -> bool:
+    if "\x00" in request.path_info:
+        return True
+    return any(
+        "\x00" in key or any("\x00" in value for value in values)
+        for key, values in request.GET.lists()
+    )
+
+
+class BadInputMiddleware:
+    """A NUL byte in the path or the query string is answered 400 here, before any view: no
+    PostgreSQL text can hold one (psycopg raises DataError, a 500), and no real link has one.
+    Under /api/ the answer has the API's error shape; elsewhere it is the bilingual 400 page
+    (the language is known: this runs after LocaleMiddleware)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if _has_nul(request):
+            return bad_request_response(request)
+        return self.get_response(request)
+
+
+def bad_request_response(request) -> HttpResponse:
+    if request.path_info.startswith("/api/"):
+        detail = gettext("The request could not be understood.")
+        return JsonResponse(
+            {"code": "invalid", "detail": detail, "fields": {"non_field_errors": [detail]}},
+            status=400,
+        )
+    return HttpResponse(render_to_string("400.html", request=request), status=400)
 
 
 # --- The database is unavailable -----------------------------------------------------------------

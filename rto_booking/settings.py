@@ -76,7 +76,7 @@ ALLOWED_HOSTS = _env(
 CSRF_TRUSTED_ORIGINS = _env("list", "DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "rto_booking.admin_login.RtoAdminConfig",  # django.contrib.admin, login throttled
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -105,6 +105,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "rto_booking.middleware.BadInputMiddleware",
+    "rto_booking.middleware.PersonalNoStoreMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -310,7 +312,11 @@ AUTH_PASSWORD_VALIDATORS = [
 SESSION_COOKIE_SECURE = _bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Trust X-Forwarded-Proto only when a proxy in front sets it and strips the client's own
+# (DJANGO_PROXY_SETS_FORWARDED_PROTO=true); otherwise any client could claim HTTPS.
+PROXY_SETS_FORWARDED_PROTO = _bool("DJANGO_PROXY_SETS_FORWARDED_PROTO", False)
+if PROXY_SETS_FORWARDED_PROTO:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = _bool("DJANGO_SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = _positive_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
@@ -410,6 +416,9 @@ if NOTIFICATION_CLAIM_LEASE_SECONDS < 5:
 BOOKING_HORIZON_DAYS = _positive_int("BOOKING_HORIZON_DAYS", 30)
 BOOKING_CUTOFF_MINUTES = _positive_int("BOOKING_CUTOFF_MINUTES", 120)
 BOOKING_MAX_SELF_RESCHEDULES = _positive_int("BOOKING_MAX_SELF_RESCHEDULES", 2)
+# A clerk may check an applicant in on the appointment's day only, from this many minutes
+# before its time (people come early; nobody comes weeks early).
+CHECK_IN_EARLY_MINUTES = _positive_int("CHECK_IN_EARLY_MINUTES", 240)
 PRIORITY_RESERVE_RELEASE_HOURS = _positive_int("PRIORITY_RESERVE_RELEASE_HOURS", 48)
 DRIVING_TEST_MIN_DAYS_AFTER_LEARNER = _positive_int("DRIVING_TEST_MIN_DAYS_AFTER_LEARNER", 30)
 LEARNER_LICENCE_VALID_DAYS = _positive_int("LEARNER_LICENCE_VALID_DAYS", 182)
@@ -449,6 +458,8 @@ if RATE_LIMITS not in {"on", "off"}:
     )
 # Applicant API tokens (applicants/tokens.py) stop working this many hours after sign-in.
 APPLICANT_TOKEN_HOURS = _positive_int("APPLICANT_TOKEN_HOURS", 12)
+# Staff API keys (manage.py drf_create_token) stop working this many hours after they were made.
+STAFF_TOKEN_HOURS = max(1, _positive_int("STAFF_TOKEN_HOURS", 24))
 # Rates as DRF writes them ("5/min"); counted in the default cache (Redis when REDIS_URL is set).
 THROTTLE_RATES = {
     "anon": _env("str", "API_THROTTLE_ANON", default="300/min"),
@@ -457,8 +468,29 @@ THROTTLE_RATES = {
 # One policy for failed sign-ins, on the sign-in page and the API alike (one count for both):
 # at most this many failures per application number and per client address in the window;
 # correct sign-ins are never counted (applicants/signin_limits.py).
-SIGNIN_FAILURES_PER_NUMBER = max(1, _positive_int("SIGNIN_FAILURES_PER_NUMBER", 5))
-SIGNIN_FAILURES_PER_ADDRESS = max(1, _positive_int("SIGNIN_FAILURES_PER_ADDRESS", 20))
+
+
+def _lockout_steps(name, default):
+    """ "5:900,10:3600,20:86400" -> [(5, 900), (10, 3600), (20, 86400)]: after N failures,
+    lock for S seconds."""
+    raw = _env("str", name, default=default)
+    try:
+        steps = [tuple(int(part) for part in step.split(":")) for step in raw.split(",")]
+        if not steps or any(len(step) != 2 or min(step) < 1 for step in steps):
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"Environment variable {name} must look like 5:900,10:3600 (failures:seconds), "
+            f"got {raw!r}."
+        ) from None
+    return sorted(steps)
+
+
+# Failed sign-ins (applicants/signin_limits.py): escalating per application number, a much
+# higher ceiling per client address (a kiosk or NAT is many people).
+SIGNIN_LOCKOUT_STEPS = _lockout_steps("SIGNIN_LOCKOUT_STEPS", "5:900,10:3600,20:86400")
+SIGNIN_FAILURE_MEMORY_SECONDS = max(1, _positive_int("SIGNIN_FAILURE_MEMORY_SECONDS", 86400))
+SIGNIN_FAILURES_PER_ADDRESS = max(1, _positive_int("SIGNIN_FAILURES_PER_ADDRESS", 100))
 SIGNIN_FAILURE_WINDOW_SECONDS = max(1, _positive_int("SIGNIN_FAILURE_WINDOW_SECONDS", 900))
 for _scope, _rate in THROTTLE_RATES.items():
     _count, _, _period = _rate.partition("/")
@@ -466,10 +498,20 @@ for _scope, _rate in THROTTLE_RATES.items():
         raise ImproperlyConfigured(
             f"Throttle rate for {_scope!r} must look like 5/min, got {_rate!r}."
         )
+# The admin's search box: at most this many terms, of at most this many characters in all
+# (every term is one more OR over the search fields).
+ADMIN_SEARCH_MAX_TERMS = max(1, _positive_int("ADMIN_SEARCH_MAX_TERMS", 5))
+ADMIN_SEARCH_MAX_CHARS = max(1, _positive_int("ADMIN_SEARCH_MAX_CHARS", 200))
+# Wrong dates a staff user may check for one applicant in an hour on its admin page (the
+# date of birth itself is never shown there).
+ADMIN_DOB_CHECK_FAILURES = max(1, _positive_int("ADMIN_DOB_CHECK_FAILURES", 5))
+# A JSON body over this many bytes is refused with 413 `too_large` (api/parsers.py), as Django
+# refuses form bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (the same 2.5 MB by default).
+API_MAX_BODY_BYTES = max(1, _positive_int("API_MAX_BODY_BYTES", 2_621_440))
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.ApplicantTokenAuthentication",
         "api.authentication.StaffTokenAuthentication",
@@ -537,8 +579,11 @@ READINESS_WORKER_QUEUES = _env(
     "list", "READINESS_WORKER_QUEUES", default=["rescheduling", "notifications"]
 )
 READINESS_HEARTBEAT_MAX_AGE = _positive_int("READINESS_HEARTBEAT_MAX_AGE", 60)
-# /metrics asks for "Authorization: Bearer <token>" when this is set.
+# /metrics asks for "Authorization: Bearer <token>" when this is set. Without it /metrics is
+# refused (403), unless METRICS_PUBLIC says otherwise (default: only with DJANGO_DEBUG, i.e.
+# `make run`); `check --deploy` names the missing token.
 METRICS_TOKEN = _env("str", "METRICS_TOKEN", default="")
+METRICS_PUBLIC = _bool("METRICS_PUBLIC", DEBUG)
 # Database metrics are computed on scrape and reused for this long by the same process.
 METRICS_DB_CACHE_SECONDS = _positive_int("METRICS_DB_CACHE_SECONDS", 10)
 # A worker serves its task metrics on this port when set (0: off).

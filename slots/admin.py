@@ -56,7 +56,7 @@ from slots.models import (
     WeeklySession,
 )
 from slots.selectors import booking_events_with_undone, call_list, day_sheet
-from slots.services.bookings import booking_check_in, booking_mark_no_show
+from slots.services.bookings import booking_check_in, booking_mark_no_show, check_in_open
 from slots.services.capacity import (
     CapacityInvalid,
     closure_save,
@@ -586,6 +586,9 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
                 and booking.status == Booking.Status.CONFIRMED
             )
             extra["can_no_show"] = extra["can_act"] and booking.slot.ends_at <= timezone.now()
+            extra["can_check_in"] = extra["can_act"] and check_in_open(
+                starts_at=booking.slot.starts_at, now=timezone.now()
+            )
         return super().change_view(request, object_id, form_url, extra)
 
     def history_view(self, request, object_id, extra_context=None):

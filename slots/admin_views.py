@@ -13,6 +13,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from rto_booking.bounds import BoundedFormDateField, BoundedFormDateTimeField
 from slots.models import Office, Outage, Service
 from slots.outage_reasons import STANDARD_REASONS, STANDARD_REASONS_BY_KEY
 
@@ -49,8 +50,8 @@ class OutageMarkDownForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Leave all unticked when every service of the office is down."),
     )
-    starts_at = forms.DateTimeField(label=_("Down since"), widget=LocalDateTimeInput())
-    expected_end = forms.DateTimeField(
+    starts_at = BoundedFormDateTimeField(label=_("Down since"), widget=LocalDateTimeInput())
+    expected_end = BoundedFormDateTimeField(
         label=_("Expected back"),
         widget=LocalDateTimeInput(),
         required=False,
@@ -191,7 +192,7 @@ class DaySheetForm(forms.Form):
     office = forms.ModelChoiceField(
         label=_("Office"), queryset=Office.objects.none(), to_field_name="code"
     )
-    date = forms.DateField(
+    date = BoundedFormDateField(
         label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     service = forms.ModelChoiceField(

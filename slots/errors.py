@@ -70,6 +70,21 @@ class InvalidSlotChoice(BookingError):
     default_message = _("Choose a time for the same service.")
 
 
+class SlotNotForBooking(BookingError):
+    """A move may only go to another time of the booking's own office and service: a booking
+    walked from office to office is a seat a tout carries wherever it sells."""
+
+    code = "invalid_slot_choice"
+    status = 409
+    default_message = _("Choose another time at the same office, for the same service.")
+
+
+class CheckInNotToday(BookingError):
+    code = "check_in_not_today"
+    status = 409
+    default_message = _("An applicant can be checked in only on the day of the appointment.")
+
+
 class SlotNotFound(BookingError):
     code = "invalid"
     status = 400

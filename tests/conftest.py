@@ -223,3 +223,17 @@ def photo_weekdays(bhopal_photo):
         )
     slots_generate(days=(next_monday() - timezone.localdate()).days + 14)
     return bhopal_photo
+
+
+def bring_to_today(slot, minutes_ahead: int = 30):
+    """Move `slot` (already booked, bookings need a lead time) to later today, so that its
+    bookings can be checked in (CHECK_IN_EARLY_MINUTES before the time, on the day)."""
+    from slots.models import Slot
+
+    now = timezone.localtime()
+    starts = now + timedelta(minutes=minutes_ahead)
+    if starts.date() != now.date():  # late in the evening: keep it today
+        starts = now.replace(hour=23, minute=59, second=0, microsecond=0)
+    Slot.objects.filter(pk=slot.pk).update(starts_at=starts, ends_at=starts + timedelta(minutes=30))
+    slot.refresh_from_db()
+    return slot

@@ -16,3 +16,5 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_EAGER_IN_TESTS", "true") == "true"
 CELERY_TASK_EAGER_PROPAGATES = True
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "file")
+# Prometheus in the tests scrapes without a token (tests/ops/test_metrics.py sets one).
+METRICS_PUBLIC = True

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -32,10 +32,12 @@ from slots.errors import (
     BookingError,
     BookingNotActive,
     Busy,
+    CheckInNotToday,
     IdempotencyKeyReused,
     InvalidSlotChoice,
     RescheduleLimitReached,
     SlotFull,
+    SlotNotForBooking,
     SlotNotFound,
     busy_on_lock_timeout,
 )
@@ -247,7 +249,7 @@ def booking_reschedule(
     acting_user=None,
     now: datetime | None = None,
 ) -> Booking:
-    """Move an active booking to another slot of the same service, atomically.
+    """Move an active booking to another slot of the same office and service, atomically.
 
     The old seat is released and the new one taken in one transaction. Applicants may move a
     booking BOOKING_MAX_SELF_RESCHEDULES times; choosing a slot after an outage left the booking
@@ -257,8 +259,8 @@ def booking_reschedule(
     if booking.status not in Booking.ACTIVE:
         raise BookingNotActive()
     slot = _load_slot(slot_id)
-    if slot.service_id != booking.service_id:
-        raise InvalidSlotChoice(fields={"slot": [str(InvalidSlotChoice.default_message)]})
+    if slot.service_id != booking.service_id or slot.office_id != booking.office_id:
+        raise SlotNotForBooking(fields={"slot": [str(SlotNotForBooking.default_message)]})
     if slot.pk == booking.slot_id and booking.status == Booking.Status.CONFIRMED:
         raise InvalidSlotChoice(
             _("The booking is already at this time."),
@@ -374,15 +376,29 @@ def _finish(
     return booking
 
 
+def check_in_open(*, starts_at: datetime, now: datetime) -> bool:
+    """Whether an appointment at `starts_at` may be checked in at `now`: on its own (local)
+    day, from CHECK_IN_EARLY_MINUTES before its time."""
+    early = timedelta(minutes=settings.CHECK_IN_EARLY_MINUTES)
+    return timezone.localdate(now) == timezone.localdate(starts_at) and now >= starts_at - early
+
+
 def booking_check_in(*, booking: Booking, acting_user=None, now: datetime | None = None) -> Booking:
-    """A clerk checks the applicant in at the counter."""
+    """A clerk checks the applicant in at the counter: on the appointment's own (local) day,
+    from CHECK_IN_EARLY_MINUTES before its time; a check-in weeks ahead would mark a seat as
+    used that nobody has come for."""
+    now = now or timezone.now()
+    if booking.status != Booking.Status.CONFIRMED:
+        raise BookingNotActive()
+    if not check_in_open(starts_at=booking.slot.starts_at, now=now):
+        raise CheckInNotToday()
     return _finish(
         booking=booking,
         status=Booking.Status.ATTENDED,
         kind=BookingEvent.Kind.ATTENDED,
         acting_user=acting_user,
         actor=BookingEvent.Actor.STAFF,
-        now=now or timezone.now(),
+        now=now,
     )
 
 

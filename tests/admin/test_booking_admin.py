@@ -11,6 +11,7 @@ from django.utils import timezone
 from slots.models import Booking, BookingEvent
 from slots.services.bookings import booking_cancel, booking_create
 from tests.admin.conftest import DAY, day_slots, fill_day
+from tests.conftest import bring_to_today
 from tests.factories import ApplicantFactory, BookingFactory, SlotFactory, local_dt
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +74,8 @@ def test_check_in_action_reports_successes_and_refusals(bhopal_client, clerk_bho
     day = timezone.localdate() + 2 * DAY
     first, second, cancelled, _rest = fill_day(photo_bhopal, day, per_slot=1)
     booking_cancel(booking=cancelled)
+    for booking in (first, second):
+        bring_to_today(booking.slot)
 
     response = bhopal_client.post(
         CHANGELIST,
@@ -120,6 +123,7 @@ def test_booking_page_has_history_notifications_and_desk_buttons(
     bhopal_client, photo_bhopal, past_booking
 ):
     booking = fill_day(photo_bhopal, timezone.localdate() + 2 * DAY, per_slot=1)[0]
+    bring_to_today(booking.slot)
     page = bhopal_client.get(reverse("admin:slots_booking_change", args=[booking.pk]))
 
     html = page.content.decode()
@@ -266,3 +270,17 @@ def test_booking_list_marks_held_bookings(bhopal_client, photo_bhopal, language,
     assert html.count(f'<strong class="status-on-hold">{says}</strong>') == 1
     filtered = bhopal_client.get(CHANGELIST, {"status__exact": "on_hold"})
     assert _results(filtered) == {held.pk}
+
+
+def test_check_in_button_only_on_the_appointments_day(bhopal_client, photo_bhopal):
+    booking = fill_day(photo_bhopal, timezone.localdate() + 2 * DAY, per_slot=1)[0]
+    url = reverse("admin:slots_booking_change", args=[booking.pk])
+    html = bhopal_client.get(url).content.decode()
+    assert 'id="booking-check-in"' not in html
+    assert "Check-in opens on the day of the appointment." in html
+    response = bhopal_client.post(
+        reverse("admin:slots_booking_check_in", args=[booking.pk]), follow=True
+    )
+    assert any("only on the day of the appointment" in m for m in _messages(response))
+    booking.refresh_from_db()
+    assert booking.status == "confirmed"

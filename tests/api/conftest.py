@@ -69,3 +69,18 @@ def assert_error(response, status: int, code: str):
     if code == "invalid":
         assert isinstance(body.get("fields"), dict)
     return body
+
+
+@pytest.fixture(autouse=True)
+def _clerks_in_the_clerk_group(request, db):
+    """The API honours the admin's groups: the conftest clerks are in the "Clerk" group, as
+    every real clerk is (a staff user without it is refused; see test_staff_permissions)."""
+    from django.contrib.auth.models import Group
+
+    from tests.admin.conftest import ensure_groups
+
+    ensure_groups()
+    group = Group.objects.get(name="Clerk")
+    for name in ("clerk_bhopal", "clerk_indore"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).groups.add(group)

@@ -4,7 +4,8 @@ import pytest
 from django.core import signing
 from rest_framework.test import APIClient
 
-from applicants.tokens import SALT, applicant_token_issue
+from applicants.models import ApplicantToken
+from applicants.tokens import applicant_token_issue
 from tests.api.conftest import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -57,11 +58,89 @@ def test_expired_token_answers_401(api, applicant, settings):
     assert_error(api.get("/api/v1/bookings/"), 401, "not_authenticated")
 
 
-def test_token_of_another_salt_is_refused(api, applicant):
-    forged = signing.TimestampSigner(salt="something-else").sign(str(applicant.pk))
-    assert SALT != "something-else"
+def test_a_signed_id_is_no_token(api, applicant):
+    """The old form (the id, signed) or any value made from the id is refused."""
+    forged = signing.TimestampSigner(salt="applicants.tokens.api").sign(str(applicant.pk))
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
     assert_error(api.get("/api/v1/bookings/"), 401, "not_authenticated")
+
+
+def test_token_carries_no_sequential_id(applicant):
+    tokens = {applicant_token_issue(applicant=applicant).token for _ in range(3)}
+    assert len(tokens) == 3
+    for token in tokens:
+        assert len(token) >= 40
+        assert not token.startswith(str(applicant.pk))
+        assert ApplicantToken.objects.filter(key_hash=token).count() == 0  # only a hash stored
+
+
+def test_logout_stops_the_applicant_token_at_once(api, applicant):
+    token = sign_in(api, applicant.application_number).json()["token"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/api/v1/bookings/").status_code == 200
+    response = client.post("/api/v1/auth/logout/")
+    assert response.status_code == 204 and response.content == b""
+    assert_error(client.get("/api/v1/bookings/"), 401, "not_authenticated")
+    assert_error(client.post("/api/v1/auth/logout/"), 401, "not_authenticated")
+
+
+def test_logout_leaves_other_sign_ins_alone(api, applicant):
+    first = sign_in(api, applicant.application_number).json()["token"]
+    second = sign_in(api, applicant.application_number).json()["token"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {first}")
+    assert client.post("/api/v1/auth/logout/").status_code == 204
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {second}")
+    assert client.get("/api/v1/bookings/").status_code == 200
+
+
+def test_logout_stops_the_staff_token_at_once(bhopal_api):
+    assert bhopal_api.post("/api/v1/auth/logout/").status_code == 204
+    assert_error(bhopal_api.get("/api/v1/bookings/"), 401, "not_authenticated")
+
+
+def test_logout_without_a_token_answers_401(api):
+    assert_error(api.post("/api/v1/auth/logout/"), 401, "not_authenticated")
+
+
+def test_staff_token_expires(bhopal_api, clerk_bhopal, settings):
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    settings.STAFF_TOKEN_HOURS = 24
+    assert bhopal_api.get("/api/v1/bookings/").status_code == 200
+    Token.objects.filter(user=clerk_bhopal).update(
+        created=timezone.now() - timedelta(hours=24, minutes=1)
+    )
+    assert_error(bhopal_api.get("/api/v1/bookings/"), 401, "not_authenticated")
+
+
+def test_escalating_lockout_per_number(api, applicant, settings):
+    settings.RATE_LIMITS = "on"
+    settings.SIGNIN_LOCKOUT_STEPS = [(2, 60), (4, 3600)]
+    from django.core.cache import cache
+
+    for _ in range(2):
+        assert sign_in(api, applicant.application_number, dob="1990-01-01").status_code == 401
+    response = sign_in(api, applicant.application_number)
+    assert_error(response, 429, "throttled")
+    assert 1 <= int(response["Retry-After"]) <= 60
+    for _ in range(2):  # the first lock over, two more failures reach the next step
+        cache.delete_pattern("*signin:number:*:until*")
+        assert sign_in(api, applicant.application_number, dob="1990-01-01").status_code == 401
+    response = sign_in(api, applicant.application_number)
+    assert 60 < int(response["Retry-After"]) <= 3600
+
+
+def test_many_people_behind_one_address_are_not_locked_out(api, applicant, settings):
+    """A kiosk: others' failures on their own numbers do not lock this applicant out."""
+    settings.RATE_LIMITS = "on"
+    settings.SIGNIN_LOCKOUT_STEPS = [(3, 900)]
+    for n in range(10):
+        for _ in range(2):
+            assert sign_in(api, f"26000000{n:02d}", dob="1990-01-01").status_code == 401
+    assert sign_in(api, applicant.application_number).status_code == 200
 
 
 def test_token_lifetime_comes_from_settings(applicant, settings):
@@ -75,7 +154,7 @@ def test_token_lifetime_comes_from_settings(applicant, settings):
 
 def test_brute_force_on_one_number_gets_429(api, applicant, settings):
     settings.RATE_LIMITS = "on"
-    settings.SIGNIN_FAILURES_PER_NUMBER = 5
+    settings.SIGNIN_LOCKOUT_STEPS = [(5, 900)]
     for _ in range(5):
         assert sign_in(api, applicant.application_number, dob="1990-01-01").status_code == 401
     response = sign_in(api, applicant.application_number)  # even the right date now waits
@@ -94,14 +173,14 @@ def test_brute_force_from_one_address_gets_429(api, settings):
 
 
 def test_successful_sign_ins_are_not_counted(api, applicant, settings):
-    settings.SIGNIN_FAILURES_PER_NUMBER = 2
+    settings.SIGNIN_LOCKOUT_STEPS = [(2, 900)]
     for _ in range(5):
         assert sign_in(api, applicant.application_number).status_code == 200
 
 
 def test_rate_limits_off_disables_sign_in_throttle(api, applicant, settings):
     settings.RATE_LIMITS = "off"
-    settings.SIGNIN_FAILURES_PER_NUMBER = 1
+    settings.SIGNIN_LOCKOUT_STEPS = [(1, 900)]
     for _ in range(4):
         assert sign_in(api, applicant.application_number, dob="1990-01-01").status_code == 401
 
@@ -140,10 +219,21 @@ def test_non_staff_user_token_is_refused(db):
 def test_page_and_api_share_one_count_of_failures(api, client, applicant, settings):
     """One policy: failures on the sign-in page count against the API, and back."""
     settings.RATE_LIMITS = "on"
-    settings.SIGNIN_FAILURES_PER_NUMBER = 3
+    settings.SIGNIN_LOCKOUT_STEPS = [(3, 900)]
     wrong = {"application_number": applicant.application_number, "date_of_birth": "1990-01-01"}
     for _ in range(2):
         assert client.post("/signin/", wrong).status_code == 200
     assert sign_in(api, applicant.application_number, dob="1990-01-01").status_code == 401
     assert_error(sign_in(api, applicant.application_number), 429, "throttled")
     assert client.post("/signin/", wrong).status_code == 429
+
+
+def test_expired_tokens_are_removed_at_the_next_sign_in(applicant, settings):
+    from django.utils import timezone
+
+    old = applicant_token_issue(applicant=applicant)
+    ApplicantToken.objects.update(created_at=timezone.now() - timedelta(hours=13))
+    settings.APPLICANT_TOKEN_HOURS = 12
+    applicant_token_issue(applicant=applicant)
+    assert ApplicantToken.objects.filter(applicant=applicant).count() == 1
+    assert old.token  # the old one is gone with its row

@@ -4,7 +4,7 @@ from notifications.models import Notification
 from slots.models import Booking, Slot
 from slots.services.bookings import booking_create
 from tests.api.conftest import assert_error
-from tests.conftest import in_days
+from tests.conftest import bring_to_today, in_days
 from tests.factories import ApplicantFactory, SlotFactory
 
 pytestmark = pytest.mark.django_db
@@ -175,7 +175,7 @@ def test_reschedule_moves_the_booking(applicant_api, applicant, bhopal_slot, bho
     assert body["history"][1]["from_starts_at"] == body["history"][0]["to_starts_at"]
 
 
-def test_reschedule_to_another_service_answers_400(
+def test_reschedule_to_another_service_answers_409_invalid_slot_choice(
     applicant_api, applicant, bhopal_slot, bhopal, driving
 ):
     from tests.factories import OfferingFactory
@@ -183,7 +183,7 @@ def test_reschedule_to_another_service_answers_400(
     other = SlotFactory(offering=OfferingFactory(office=bhopal, service=driving))
     booking = booking_create(applicant=applicant, slot_id=bhopal_slot.pk)
     response = applicant_api.post(f"{URL}{booking.reference}/reschedule/", {"slot": other.pk})
-    assert "slot" in assert_error(response, 400, "invalid")["fields"]
+    assert "slot" in assert_error(response, 409, "invalid_slot_choice")["fields"]
 
 
 def test_reschedule_into_full_slot_answers_409(applicant_api, applicant, bhopal_slot, bhopal_photo):
@@ -207,6 +207,7 @@ def test_cancel_frees_the_seat_at_once(applicant_api, applicant, bhopal_slot):
 
 def test_check_in_by_clerk_of_the_office(bhopal_api, applicant, bhopal_slot):
     booking = booking_create(applicant=applicant, slot_id=bhopal_slot.pk)
+    bring_to_today(bhopal_slot)
     response = bhopal_api.post(f"{URL}{booking.reference}/check-in/")
     assert response.status_code == 200
     assert response.json()["status"] == "attended"
@@ -216,6 +217,7 @@ def test_check_in_by_clerk_of_the_office(bhopal_api, applicant, bhopal_slot):
 
 def test_check_in_scoping(indore_api, applicant_api, superuser_api, applicant, bhopal_slot):
     booking = booking_create(applicant=applicant, slot_id=bhopal_slot.pk)
+    bring_to_today(bhopal_slot)
     assert_error(indore_api.post(f"{URL}{booking.reference}/check-in/"), 404, "not_found")
     assert_error(applicant_api.post(f"{URL}{booking.reference}/check-in/"), 403, "forbidden")
     assert superuser_api.post(f"{URL}{booking.reference}/check-in/").status_code == 200

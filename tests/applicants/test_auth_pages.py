@@ -129,7 +129,7 @@ def test_wrong_number_and_wrong_birth_date_get_the_same_message(client, applican
 
 def test_sign_in_is_throttled_per_application_number(client, applicant, settings):
     url = reverse("applicants:signin")
-    for _ in range(settings.SIGNIN_FAILURES_PER_NUMBER):
+    for _ in range(settings.SIGNIN_LOCKOUT_STEPS[0][0]):
         response = client.post(
             url, {"application_number": applicant.application_number, "date_of_birth": "2000-01-01"}
         )
@@ -167,7 +167,7 @@ def test_sign_in_is_throttled_per_client_address(client, applicant, settings):
 def test_throttle_message_speaks_hindi(client, applicant, settings):
     url = reverse("applicants:signin")
     data = {"application_number": applicant.application_number, "date_of_birth": "2000-01-01"}
-    for _ in range(settings.SIGNIN_FAILURES_PER_NUMBER + 1):
+    for _ in range(settings.SIGNIN_LOCKOUT_STEPS[0][0] + 1):
         response = client.post(url, data, HTTP_ACCEPT_LANGUAGE="hi")
     html = response.content.decode()
     assert response.status_code == 429

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -26,6 +27,7 @@ from notifications.models import Notification
 from slots.integrity import integrity_violations
 from slots.models import Booking, BookingEvent, Outage
 from slots.services.slot_generation import slots_generate
+from tests.admin.conftest import ensure_groups
 from tests.factories import UserFactory, daily_sessions, local_dt
 from tests.integration.test_outage_live import _bulk_bookings
 from tests.live import (
@@ -154,6 +156,8 @@ def test_plain_commands_book_move_and_tell_by_sms_and_email(stack, bhopal, bhopa
     slots_generate(days=10)
     clerk = UserFactory(username="clerk-bhopal-stack")
     bhopal.clerks.add(clerk)
+    ensure_groups()  # the API honours the admin's groups: a real clerk is in "Clerk"
+    clerk.groups.add(Group.objects.get(name="Clerk"))
     token = Token.objects.create(user=clerk).key
     day = timezone.localdate() + timedelta(days=3)
 

@@ -10,6 +10,7 @@ from django.apps import apps as django_apps
 from rest_framework.test import APIClient
 
 from tests.api.conftest import (  # noqa: F401
+    _clerks_in_the_clerk_group,
     api,
     applicant_api,
     assert_error,

@@ -211,7 +211,14 @@ def test_check_deploy_requires_site_url_and_names_it():
     result = _check_deploy()
     assert result.returncode != 0
     assert "rto.E001" in result.stderr and "SITE_URL" in result.stderr
-    assert _check_deploy(SITE_URL="https://booking.rto.example.in").returncode == 0
+    ready = {"SITE_URL": "https://booking.rto.example.in", "METRICS_TOKEN": "a-long-random-token"}
+    assert _check_deploy(**ready).returncode == 0
+
+
+def test_check_deploy_requires_metrics_token_and_names_it():
+    result = _check_deploy(SITE_URL="https://booking.rto.example.in")
+    assert result.returncode != 0
+    assert "rto.E002" in result.stderr and "METRICS_TOKEN" in result.stderr
 
 
 def test_check_deploy_warns_about_a_localhost_site_url():

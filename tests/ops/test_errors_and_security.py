@@ -84,6 +84,7 @@ def test_production_settings_pass_check_deploy(tmp_path):
         DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
         DJANGO_ALLOWED_HOSTS="example.in",
         SITE_URL="https://example.in",
+        METRICS_TOKEN=secrets.token_urlsafe(32),
         DJANGO_SECURE_SSL_REDIRECT="true",
         DATABASE_URL="postgres://rto:rto@127.0.0.1:5432/rto",  # not connected to by checks
         REDIS_URL="redis://127.0.0.1:6379/0",

@@ -258,9 +258,9 @@ def test_self_reschedules_are_limited_but_staff_moves_do_not_count(
 def test_reschedule_to_another_service_is_invalid(applicant, slot, bhopal, learner):
     booking = booking_create(applicant=applicant, slot_id=slot.pk)
     other = SlotFactory(offering=OfferingFactory(office=bhopal, service=learner))
-    with pytest.raises(errors.InvalidSlotChoice) as info:
+    with pytest.raises(errors.SlotNotForBooking) as info:
         booking_reschedule(booking=booking, slot_id=other.pk)
-    assert info.value.status == 400
+    assert (info.value.status, info.value.code) == (409, "invalid_slot_choice")
 
 
 def test_needs_new_slot_booking_chooses_a_priority_seat_without_it_counting(
@@ -279,9 +279,21 @@ def test_needs_new_slot_booking_chooses_a_priority_seat_without_it_counting(
     assert (moved.status, reserved.booked, moved.self_reschedules) == ("confirmed", 1, 0)
 
 
+def test_check_in_only_on_the_appointments_day(applicant, slot, settings):
+    booking = booking_create(applicant=applicant, slot_id=slot.pk)
+    early = timedelta(minutes=settings.CHECK_IN_EARLY_MINUTES)
+    for now in (slot.starts_at - timedelta(days=20), slot.starts_at - early - timedelta(minutes=1)):
+        with pytest.raises(errors.CheckInNotToday) as info:
+            booking_check_in(booking=booking, now=now)
+        assert (info.value.status, info.value.code) == (409, "check_in_not_today")
+    with pytest.raises(errors.CheckInNotToday):
+        booking_check_in(booking=booking, now=slot.starts_at + timedelta(days=1))
+    assert booking_check_in(booking=booking, now=slot.starts_at - early).status == "attended"
+
+
 def test_check_in_and_no_show(applicant, slot, other_applicant):
     booking = booking_create(applicant=applicant, slot_id=slot.pk)
-    attended = booking_check_in(booking=booking)
+    attended = booking_check_in(booking=booking, now=slot.starts_at)
     assert attended.status == Booking.Status.ATTENDED
     slot.refresh_from_db()
     assert slot.booked == 1  # the seat was used
@@ -295,7 +307,7 @@ def test_check_in_and_no_show(applicant, slot, other_applicant):
 def test_end_of_day_marks_unattended_bookings_as_no_shows(applicant, other_applicant, slot):
     kept = booking_create(applicant=applicant, slot_id=slot.pk)
     came = booking_create(applicant=other_applicant, slot_id=slot.pk)
-    booking_check_in(booking=came)
+    booking_check_in(booking=came, now=slot.starts_at)
     next_day = slot.starts_at + timedelta(days=1)
     assert bookings_mark_no_shows(now=next_day) == 1
     assert bookings_mark_no_shows(now=next_day) == 0

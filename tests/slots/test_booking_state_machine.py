@@ -94,6 +94,7 @@ class BookingMachine(RuleBasedStateMachine):
             errors.SlotUnavailable,
             errors.RescheduleLimitReached,
             errors.InvalidSlotChoice,
+            errors.SlotNotForBooking,
         ):
             booking_reschedule(booking=booking, slot_id=target.pk)
 
