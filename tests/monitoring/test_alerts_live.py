@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -21,7 +22,7 @@ from tests.factories import UserFactory, daily_sessions
 from tests.integration.conftest import broker, shared_private_redis, workers  # noqa: F401
 from tests.integration.test_outage_live import _bulk_bookings
 from tests.live import wait_for
-from tests.monitoring.conftest import alert, confirm_url, send
+from tests.monitoring.conftest import alert, confirm_url, ensure_proposal_permissions, send
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 WAIT = 90
@@ -62,6 +63,9 @@ def test_alert_to_held_bookings_and_back_with_a_worker(
     workers.and_wait(redis_url=broker.url)
     user = UserFactory(username="clerk-bhopal")
     bhopal.clerks.add(user)
+    # The API honours the admin's groups; a transactional test has flushed them: make them again.
+    ensure_proposal_permissions()
+    user.groups.add(Group.objects.get(name="Clerk"))
     clerk = APIClient()
     clerk.force_authenticate(user)
 
