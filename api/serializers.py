@@ -220,7 +220,7 @@ class BookingEventSerializer(serializers.Serializer):
 class BookingNotificationSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=["sms", "email"])
     kind = serializers.CharField()
-    status = serializers.ChoiceField(choices=["pending", "sent", "failed", "dead"])
+    status = serializers.ChoiceField(choices=["pending", "sent", "failed", "dead", "superseded"])
     created_at = serializers.DateTimeField()
     sent_at = serializers.DateTimeField(allow_null=True)
 

@@ -3,8 +3,8 @@
 A backend sends one message and returns the provider's id for it, or raises
 `TransientSendError` (try again later) or `PermanentSendError` (this message can never be sent,
 e.g. the gateway refused the number). Any other exception is treated as transient. Backends are
-created once per dispatcher run, so an HTTP session or an SMTP connection is reused across a
-batch.
+created once per sending thread of a dispatcher run, so each thread's HTTP session or SMTP
+connection is reused for every message it sends.
 """
 
 from __future__ import annotations
@@ -41,6 +41,38 @@ class PermanentSendError(SendError):
     """Retrying cannot help (the provider's 4xx): the row goes dead at once."""
 
 
+class RateLimitedError(TransientSendError):
+    """The gateway answered 429: too many a second. `retry_after` is its `Retry-After` in
+    seconds (None when it gave none): every send pauses that long and this one is tried again,
+    without counting an attempt (the gateway did not look at the message)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds from now: delta-seconds or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    from django.utils import timezone
+
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
 @dataclass(frozen=True)
 class SmsMessage:
     to: str
@@ -49,6 +81,10 @@ class SmsMessage:
     kind: str
     language: str
     notification_id: int | None = None
+    # The DLT registration of the message's template (notifications/dlt.py), when configured.
+    dlt_template_id: str = ""
+    dlt_entity_id: str = ""
+    sender: str = ""
 
 
 class BaseSmsBackend:
@@ -105,11 +141,15 @@ class FileSmsBackend(BaseSmsBackend):
 
 
 class HttpSmsBackend(BaseSmsBackend):
-    """A real SMS gateway: POST JSON, API key in a header, sender id in the body.
+    """The generic JSON gateway of docs/API.md ("SMS gateways"), to the letter.
 
-    Request: `{"to", "text", "sender", "unicode", "reference"}` with `X-API-Key`. A 2xx answer's
-    JSON `id` (or `message_id`) is the provider id. Timeouts, connection errors, 429 and 5xx are
-    transient; any other 4xx is permanent (bad number, bad key: retrying cannot help).
+    `POST SMS_GATEWAY_URL` with header `X-API-Key` and body `{"to", "text", "sender",
+    "unicode", "reference"}` plus `dlt_template_id` / `dlt_entity_id` when the message has
+    them. A 2xx answer whose JSON has `"id"` is accepted (that id is the provider id); 429
+    (`Retry-After` obeyed), 5xx, time-outs and connection errors are retried with back-off; any
+    other 4xx is final (bad number, bad key: retrying cannot help). A 2xx without an id is not
+    an acceptance: retried. One instance per sending thread, so its session keeps one
+    connection open and reuses it for every message (keep-alive).
     """
 
     def __init__(self):
@@ -122,30 +162,47 @@ class HttpSmsBackend(BaseSmsBackend):
             {"X-API-Key": settings.SMS_GATEWAY_API_KEY, "Accept": "application/json"}
         )
 
-    def send(self, message: SmsMessage) -> str:
+    def body(self, message: SmsMessage) -> dict:
         from notifications.sms import is_gsm7
 
         body = {
             "to": message.to,
             "text": message.text,
-            "sender": settings.SMS_GATEWAY_SENDER_ID,
+            "sender": message.sender or settings.SMS_GATEWAY_SENDER_ID,
             "unicode": not is_gsm7(message.text),
             "reference": f"{message.reference}:{message.notification_id}",
         }
+        if message.dlt_template_id:
+            body["dlt_template_id"] = message.dlt_template_id
+        if message.dlt_entity_id:
+            body["dlt_entity_id"] = message.dlt_entity_id
+        return body
+
+    def send(self, message: SmsMessage) -> str:
         try:
-            response = self.session.post(self.url, json=body, timeout=self.timeout)
+            response = self.session.post(self.url, json=self.body(message), timeout=self.timeout)
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise TransientSendError(f"gateway unreachable: {exc}") from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TransientSendError(f"gateway HTTP {response.status_code}: {response.text[:300]}")
-        if response.status_code >= 400:
-            raise PermanentSendError(f"gateway HTTP {response.status_code}: {response.text[:300]}")
+        status = response.status_code
+        if status == 429:
+            raise RateLimitedError(
+                f"gateway HTTP 429: {response.text[:300]}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 500:
+            raise TransientSendError(f"gateway HTTP {status}: {response.text[:300]}")
+        if status >= 400:
+            raise PermanentSendError(f"gateway HTTP {status}: {response.text[:300]}")
+        if not 200 <= status < 300:
+            raise TransientSendError(f"gateway HTTP {status}: not an acceptance")
         try:
             data = response.json()
         except ValueError:
-            data = {}
-        provider_id = str(data.get("id") or data.get("message_id") or "") if data else ""
-        return provider_id or f"http-{response.status_code}"
+            data = None
+        provider_id = data.get("id") if isinstance(data, dict) else None
+        if provider_id in (None, ""):
+            raise TransientSendError(f"gateway HTTP {status} without an id: {response.text[:300]}")
+        return str(provider_id)
 
     def close(self) -> None:
         self.session.close()
@@ -190,19 +247,25 @@ class EmailSender:
             body=data.text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[data.to],
-            headers={"Message-ID": message_id},
+            headers={"Message-ID": message_id, "X-Notification-Id": str(data.notification_id)},
             connection=self.connection,
         )
         message.attach_alternative(data.html, "text/html")
         for filename, content, mimetype in data.attachments:
             message.attach(filename, content, mimetype)
-        sent = self.connection.send_messages([message])
+        try:
+            sent = self.connection.send_messages([message])
+        except Exception:
+            # A broken connection is not reused: the next message opens a fresh one.
+            self.close()
+            raise
         if not sent:
             raise TransientSendError("the e-mail backend accepted no message")
         return message_id
 
     def close(self) -> None:
         if self._opened:
+            self._opened = False
             try:
                 self.connection.close()
             except Exception:

@@ -34,6 +34,8 @@ class Notification(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed, will retry")
         DEAD = "dead", _("Dead")
+        # Not sent: a newer message about the same booking (same channel) was written first.
+        SUPERSEDED = "superseded", _("Superseded by a newer message")
 
     booking = models.ForeignKey(
         "slots.Booking", on_delete=models.CASCADE, related_name="notifications"
@@ -82,6 +84,12 @@ class Notification(models.Model):
                 name="notification_due",
             ),
             models.Index(fields=["booking", "created_at"], name="notification_booking"),
+            # SMS_MAX_PER_HOUR: the SMS to one mobile sent in the last hour or in flight.
+            models.Index(
+                fields=["recipient", "sent_at"],
+                condition=Q(channel="sms"),
+                name="notification_sms_recipient",
+            ),
         ]
 
     def __str__(self) -> str:
