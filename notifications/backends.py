@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import uuid
@@ -208,7 +209,136 @@ class HttpSmsBackend(BaseSmsBackend):
         self.session.close()
 
 
-SMS_BACKENDS = {"console": ConsoleSmsBackend, "file": FileSmsBackend, "http": HttpSmsBackend}
+def ucs2_hex(text: str) -> str:
+    """Text as NIC's gateway takes Unicode (`msgType=UC`): UTF-16 code units in hex, upper
+    case, after the byte-order mark FEFF, as its integration guide shows."""
+    return "FEFF" + text.encode("utf-16-be").hex().upper()
+
+
+def national_number(to: str) -> str:
+    """+91 98… → 9198…: the gateways of India take the number with its country code, digits
+    only."""
+    digits = "".join(ch for ch in to if ch.isdigit())
+    return digits if len(digits) > 10 else f"91{digits}"
+
+
+class _FormGatewayBackend(BaseSmsBackend):
+    """Shared by the gateways below: one kept-alive session, the same classes of answer as the
+    generic gateway (429 with Retry-After, 5xx and time-outs transient, other 4xx final)."""
+
+    default_url = ""
+
+    def __init__(self):
+        self.url = settings.SMS_GATEWAY_URL or self.default_url
+        self.timeout = settings.SMS_GATEWAY_TIMEOUT
+        self.session = requests.Session()
+
+    def _post(self, data: dict) -> requests.Response:
+        try:
+            response = self.session.post(self.url, data=data, timeout=self.timeout)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TransientSendError(f"gateway unreachable: {exc}") from exc
+        if response.status_code == 429:
+            raise RateLimitedError(
+                f"gateway HTTP 429: {response.text[:300]}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if response.status_code >= 500:
+            raise TransientSendError(f"gateway HTTP {response.status_code}: {response.text[:300]}")
+        if response.status_code >= 400:
+            raise PermanentSendError(f"gateway HTTP {response.status_code}: {response.text[:300]}")
+        return response
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class NicSmsBackend(_FormGatewayBackend):
+    """NIC's SMS gateway (smsgw.sms.gov.in, `HttpLink`), which also carries C-DAC's MSDG
+    traffic for many departments: form fields `username`, `pin`, `message`, `mnumber` (with
+    the country code), `signature` (the sender id / DLT header), `dlt_entity_id`,
+    `dlt_template_id`; Hindi and any other non-GSM text as `msgType=UC` with the message in
+    UCS-2 hex. The answer is a line of text: accepted when it says "Message Accepted" and
+    carries `Request ID=<id>` (the provider id); any other text is the gateway refusing the
+    message (final)."""
+
+    default_url = "https://smsgw.sms.gov.in/failsafe/HttpLink"
+    _REQUEST_ID = re.compile(r"Request\s*ID\s*=\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
+
+    def form(self, message: SmsMessage) -> dict:
+        from notifications.sms import is_gsm7
+
+        data = {
+            "username": settings.SMS_GATEWAY_USERNAME,
+            "pin": settings.SMS_GATEWAY_PASSWORD,
+            "mnumber": national_number(message.to),
+            "signature": message.sender or settings.SMS_GATEWAY_SENDER_ID,
+            "dlt_entity_id": message.dlt_entity_id,
+            "dlt_template_id": message.dlt_template_id,
+        }
+        if is_gsm7(message.text):
+            data["message"] = message.text
+        else:
+            data["message"] = ucs2_hex(message.text)
+            data["msgType"] = "UC"
+        return data
+
+    def send(self, message: SmsMessage) -> str:
+        response = self._post(self.form(message))
+        text = response.text.strip()
+        found = self._REQUEST_ID.search(text)
+        if "accepted" in text.lower() and found:
+            return found.group(1)
+        raise PermanentSendError(f"gateway refused: {text[:300]}")
+
+
+class GupshupSmsBackend(_FormGatewayBackend):
+    """Gupshup Enterprise SMS (`GatewayAPI/rest`, method SendMessage): form fields `userid`,
+    `password`, `auth_scheme=plain`, `v=1.1`, `format=json`, `send_to` (with the country code),
+    `msg` (UTF-8; `msg_type` TEXT, or Unicode_text for Hindi), `mask` (the sender id),
+    `principalEntityId` and `dltTemplateId`. The JSON answer's `response.status` is "success"
+    with the message `id`, or "error" with an error code in `id` and `details` (final)."""
+
+    default_url = "https://enterprise.smsgupshup.com/GatewayAPI/rest"
+
+    def form(self, message: SmsMessage) -> dict:
+        from notifications.sms import is_gsm7
+
+        return {
+            "method": "SendMessage",
+            "userid": settings.SMS_GATEWAY_USERNAME,
+            "password": settings.SMS_GATEWAY_PASSWORD,
+            "auth_scheme": "plain",
+            "v": "1.1",
+            "format": "json",
+            "send_to": national_number(message.to),
+            "msg": message.text,
+            "msg_type": "TEXT" if is_gsm7(message.text) else "Unicode_text",
+            "mask": message.sender or settings.SMS_GATEWAY_SENDER_ID,
+            "principalEntityId": message.dlt_entity_id,
+            "dltTemplateId": message.dlt_template_id,
+        }
+
+    def send(self, message: SmsMessage) -> str:
+        response = self._post(self.form(message))
+        try:
+            answer = (response.json() or {}).get("response") or {}
+        except (ValueError, AttributeError):
+            raise TransientSendError(f"gateway answer not JSON: {response.text[:300]}") from None
+        if answer.get("status") == "success" and answer.get("id"):
+            return str(answer["id"])
+        raise PermanentSendError(
+            f"gateway refused: {answer.get('id', '')} {answer.get('details', '')}"[:300]
+        )
+
+
+SMS_BACKENDS = {
+    "console": ConsoleSmsBackend,
+    "file": FileSmsBackend,
+    "http": HttpSmsBackend,
+    "nic": NicSmsBackend,
+    "gupshup": GupshupSmsBackend,
+}
 
 
 def get_sms_backend() -> BaseSmsBackend:

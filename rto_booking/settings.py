@@ -388,9 +388,13 @@ DLT_TEMPLATES_FILE = _env(
 )
 # E-mail: this many SMTP connections per dispatcher run, each reused for its messages.
 EMAIL_MAX_IN_FLIGHT = max(1, _positive_int("EMAIL_MAX_IN_FLIGHT", 16))
-if SMS_BACKEND not in {"console", "file", "http"} and "." not in SMS_BACKEND:
+# For SMS_BACKEND=nic (NIC / MSDG: username and pin) and gupshup (userid and password).
+SMS_GATEWAY_USERNAME = _env("str", "SMS_GATEWAY_USERNAME", default="")
+SMS_GATEWAY_PASSWORD = _env("str", "SMS_GATEWAY_PASSWORD", default="")
+if SMS_BACKEND not in {"console", "file", "http", "nic", "gupshup"} and "." not in SMS_BACKEND:
     raise ImproperlyConfigured(
-        f"Environment variable SMS_BACKEND must be console, file, http or a dotted path, "
+        f"Environment variable SMS_BACKEND must be console, file, http, nic, gupshup or a "
+        f"dotted path, "
         f"got {SMS_BACKEND!r}."
     )
 # The address applicants reach the site at: every SMS and e-mail links to it. Required in

@@ -183,6 +183,158 @@ class GenericGateway:
             self.server.server_close()
 
 
+class _FormGateway:
+    """A gateway that takes form fields (POST body or query string) and answers in its own
+    format (`reply`). Scripted answers first: `respond(503)` or `respond((200, "text"))`."""
+
+    content_type = "text/plain"
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.answers: deque = deque()
+        self.lock = threading.Lock()
+        self.server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
+
+    def respond(self, *answers) -> None:
+        with self.lock:
+            self.answers.extend(answers)
+
+    def reply(self, fields: dict[str, str], number: int) -> tuple[int, str]:
+        raise NotImplementedError
+
+    def _answer(self, handler: BaseHTTPRequestHandler, method: str) -> tuple[int, str]:
+        from urllib.parse import parse_qs, urlsplit
+
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length).decode() if length else ""
+        query = urlsplit(handler.path).query
+        fields = {k: v[0] for k, v in parse_qs(raw or query, keep_blank_values=True).items()}
+        with self.lock:
+            number = len(self.requests) + 1
+            self.requests.append(
+                {
+                    "method": method,
+                    "path": urlsplit(handler.path).path,
+                    "fields": fields,
+                    "content_type": handler.headers.get("Content-Type"),
+                }
+            )
+            scripted = self.answers.popleft() if self.answers else None
+        if isinstance(scripted, tuple):
+            return scripted
+        if isinstance(scripted, int):
+            return scripted, "error"
+        return self.reply(fields, number)
+
+    def start(self) -> _FormGateway:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self, method):
+                status, body = gateway._answer(self, method)
+                data = body.encode()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.send_response(status)
+                    self.send_header("Content-Type", gateway.content_type)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+
+            def do_POST(self):
+                self._serve("POST")
+
+            def do_GET(self):
+                self._serve("GET")
+
+            def log_message(self, format, *args):
+                pass
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+class NicGateway(_FormGateway):
+    """NIC's `HttpLink` as its integration guide describes it: `username`, `pin`, `message`,
+    `mnumber`, `signature`, `dlt_entity_id`, `dlt_template_id`, `msgType=UC` with a UCS-2 hex
+    message for Unicode; a text answer, "Message Accepted For Request ID=<id>…" or an error."""
+
+    path = "/failsafe/HttpLink"
+
+    def __init__(self, *, username: str = "rtomp", pin: str = "secret"):
+        super().__init__()
+        self.username, self.pin = username, pin
+
+    def reply(self, fields, number):
+        if (fields.get("username"), fields.get("pin")) != (self.username, self.pin):
+            return 200, "Invalid username or pin~code=API001"
+        needed = ("message", "mnumber", "signature", "dlt_entity_id", "dlt_template_id")
+        if any(not fields.get(name) for name in needed):
+            return 200, "Mandatory parameter missing~code=API003"
+        if fields.get("msgType") == "UC":
+            try:
+                text = bytes.fromhex(fields["message"]).decode("utf-16")
+            except ValueError:
+                return 200, "Invalid unicode message~code=API007"
+            if not text:
+                return 200, "Invalid unicode message~code=API007"
+        return (
+            200,
+            f"Message Accepted For Request ID=12345{number:05d}~code=API000 & "
+            "info=Platform Accepted & Time=2026/12/01/10:00",
+        )
+
+    def decoded(self, request: dict) -> str:
+        """The text a request carried, decoded as the gateway would."""
+        fields = request["fields"]
+        if fields.get("msgType") == "UC":
+            return bytes.fromhex(fields["message"]).decode("utf-16")
+        return fields["message"]
+
+
+class GupshupGateway(_FormGateway):
+    """Gupshup Enterprise's `GatewayAPI/rest` with `format=json`: `method=SendMessage`,
+    `userid`, `password`, `auth_scheme=plain`, `v`, `send_to`, `msg`, `msg_type`, `mask`,
+    `principalEntityId`, `dltTemplateId`; `{"response": {"id", "phone", "details", "status"}}`."""
+
+    path = "/GatewayAPI/rest"
+    content_type = "application/json"
+
+    def __init__(self, *, userid: str = "2000123456", password: str = "secret"):  # noqa: S107
+        super().__init__()
+        self.userid, self.password = userid, password
+
+    @staticmethod
+    def _json(status: str, id_: str, phone: str, details: str) -> str:
+        return json.dumps(
+            {"response": {"id": id_, "phone": phone, "details": details, "status": status}}
+        )
+
+    def reply(self, fields, number):
+        phone = fields.get("send_to", "")
+        if (fields.get("userid"), fields.get("password")) != (self.userid, self.password):
+            return 200, self._json("error", "105", phone, "Authentication failed")
+        if fields.get("method", "").lower() != "sendmessage" or not fields.get("msg"):
+            return 200, self._json("error", "101", phone, "Method or message missing")
+        if fields.get("msg_type") not in {"TEXT", "Unicode_text"}:
+            return 200, self._json("error", "102", phone, "Invalid message type")
+        if not fields.get("dltTemplateId") or not fields.get("principalEntityId"):
+            return 200, self._json("error", "300", phone, "DLT template or entity missing")
+        return 200, self._json("success", f"48436716050203{number:05d}-2420971527", phone, "")
+
+
 class SlowSmtpServer:
     """aiosmtpd on 127.0.0.1, `delay` seconds per message (see the module docstring)."""
 
