@@ -465,6 +465,9 @@ RECOVERY_OVERTIME_HOURS = _positive_int("RECOVERY_OVERTIME_HOURS", 2)
 # POST /api/v1/alerts/ asks for "Authorization: Bearer <token>"; unset, every call is refused
 # (401): monitoring cannot propose outages until the operator shares a token with it.
 ALERT_WEBHOOK_TOKEN = _env("str", "ALERT_WEBHOOK_TOKEN", default="")
+# The SMS gateway's delivery reports (POST /api/v1/sms/delivery/): its bearer token. Unset:
+# every report is refused (401).
+SMS_DLR_TOKEN = _env("str", "SMS_DLR_TOKEN", default="")
 # true: an outage proposed by monitoring is declared at once (and resolved at once when the
 # alert resolves), without waiting for a clerk's confirmation.
 OUTAGE_AUTO_DECLARE = _bool("OUTAGE_AUTO_DECLARE", False)
