@@ -89,6 +89,10 @@ class SmsMessage:
 
 
 class BaseSmsBackend:
+    # Whether sends wait on a network (then many run at once); a local backend has nothing to
+    # overlap, and threads would only contend for the interpreter.
+    concurrent = True
+
     def send(self, message: SmsMessage) -> str:
         raise NotImplementedError
 
@@ -98,6 +102,8 @@ class BaseSmsBackend:
 
 class ConsoleSmsBackend(BaseSmsBackend):
     """Print to stdout: `make run` shows every SMS in the runserver terminal."""
+
+    concurrent = False
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stdout
@@ -115,6 +121,8 @@ class FileSmsBackend(BaseSmsBackend):
     two files instead of one overwriting the other. Each file is written under a temporary name
     and renamed, so a reader never sees half a message.
     """
+
+    concurrent = False
 
     def __init__(self, directory: str | os.PathLike | None = None):
         self.directory = Path(directory or settings.SMS_FILE_DIR)
@@ -341,10 +349,30 @@ SMS_BACKENDS = {
 }
 
 
-def get_sms_backend() -> BaseSmsBackend:
+def sms_backend_class() -> type[BaseSmsBackend]:
     name = settings.SMS_BACKEND
-    backend_class = SMS_BACKENDS.get(name) or import_string(name)
-    return backend_class()
+    return SMS_BACKENDS.get(name) or import_string(name)
+
+
+def get_sms_backend() -> BaseSmsBackend:
+    return sms_backend_class()()
+
+
+# Django's e-mail backends that write locally (nothing to overlap: one sending thread).
+LOCAL_EMAIL_BACKENDS = frozenset(
+    f"django.core.mail.backends.{name}.EmailBackend"
+    for name in ("locmem", "console", "filebased", "dummy")
+)
+
+
+def sms_senders_wanted() -> int:
+    concurrent = getattr(sms_backend_class(), "concurrent", True)
+    return settings.SMS_MAX_IN_FLIGHT if concurrent else 1
+
+
+def email_senders_wanted() -> int:
+    local = settings.EMAIL_BACKEND in LOCAL_EMAIL_BACKENDS
+    return 1 if local else settings.EMAIL_MAX_IN_FLIGHT
 
 
 @dataclass

@@ -35,7 +35,9 @@ from notifications.backends import (
     RateLimitedError,
     SmsMessage,
     appointment_ics_cached,
+    email_senders_wanted,
     get_sms_backend,
+    sms_senders_wanted,
 )
 from notifications.dlt import dlt_for
 from notifications.models import Notification
@@ -133,14 +135,18 @@ def _claim_rows(
         rows = list(Notification.objects.filter(pk__in=ids))
         held = _hold_over_hourly_cap(rows, now)
         result.held += len(held)
-        ids = [row.pk for row in rows if row.pk not in held]
-        if not ids:
+        rows = [row for row in rows if row.pk not in held]
+        if not rows:
             result.batches += 1
             return []
-        Notification.objects.filter(pk__in=ids).update(
+        Notification.objects.filter(pk__in=[row.pk for row in rows]).update(
             attempts=F("attempts") + 1, next_attempt_at=lease_until, claimed_by=token
         )
-        return list(Notification.objects.filter(pk__in=ids).order_by("next_attempt_at", "id"))
+        # The rows in hand, as the UPDATE left them (locked: nobody else changed them).
+        for row in rows:
+            row.attempts += 1
+            row.next_attempt_at, row.claimed_by = lease_until, token
+        return rows
 
 
 def _supersede(ids: list[int]) -> set[int]:
@@ -358,6 +364,8 @@ class _Pipeline:
     SMS: at most SMS_MAX_IN_FLIGHT requests at once and SMS_GATEWAY_TPS a second (the rate
     limiter); a 429 pauses every sender for its `Retry-After` and the message is tried again.
     E-mail: EMAIL_MAX_IN_FLIGHT threads, each with one SMTP connection kept open for the run.
+    Local backends (SMS to files or the console, Django's locmem/console/file e-mail) get one
+    thread: nothing to overlap, and more threads would only contend for the interpreter.
     A row whose batch has used half its lease before a thread reaches it is handed back.
     """
 
@@ -369,10 +377,10 @@ class _Pipeline:
         self.outstanding = dict.fromkeys(Notification.Channel.values, 0)
         self.pools = {
             Notification.Channel.SMS: ThreadPoolExecutor(
-                max_workers=settings.SMS_MAX_IN_FLIGHT, thread_name_prefix="sms-send"
+                max_workers=sms_senders_wanted(), thread_name_prefix="sms-send"
             ),
             Notification.Channel.EMAIL: ThreadPoolExecutor(
-                max_workers=settings.EMAIL_MAX_IN_FLIGHT, thread_name_prefix="email-send"
+                max_workers=email_senders_wanted(), thread_name_prefix="email-send"
             ),
         }
         self.limiter = RateLimiter(settings.SMS_GATEWAY_TPS)

@@ -179,3 +179,37 @@ def test_a_worker_killed_mid_batch_loses_nothing(broker, workers, make_event, ga
     repeated = sum(count - 1 for count in per_row.values())
     assert repeated <= in_flight / gateway.delay + in_flight, per_row
     print(f"messages repeated after the kill: {repeated}")
+
+
+def test_a_busy_gateway_answering_429_and_500_for_a_while_loses_nothing(
+    broker, workers, make_event
+):
+    """A real worker against a gateway that takes 20 a second (429 + Retry-After above it)
+    and fails its first answers with 500: every message reaches it exactly once."""
+    from tests.gateways import GenericGateway
+
+    gateway = GenericGateway(delay=0.05, tps=20).start()
+    gateway.respond(*([500] * 10))
+    try:
+        env = {
+            "SMS_BACKEND": "http",
+            "SMS_GATEWAY_URL": gateway.url,
+            "SMS_GATEWAY_TPS": "50",  # more than the gateway takes: its 429s hold the rate
+            "SMS_MAX_IN_FLIGHT": "10",
+        }
+        worker = workers.and_wait(redis_url=broker.url, extra_env=env)
+        write_confirmations(make_event, 60, email="")
+
+        # Retries fall due within 2 s (the workers fixture); beat's sweep starts a dispatcher.
+        def all_sent() -> bool:
+            enqueue_now(sweep_outbox_task)
+            return statuses() == Counter(sent=60)
+
+        assert wait_for(all_sent, timeout=WAIT * 2, interval=2), worker.log()[-3000:]
+        per_row = Counter(r["body"]["reference"] for r in gateway.accepted())
+        assert len(per_row) == 60 and max(per_row.values()) == 1
+        answers = Counter(gateway.statuses())
+        assert answers[500] == 10 and answers[200] == 60
+        print(f"gateway answers: {dict(answers)}")
+    finally:
+        gateway.stop()

@@ -314,7 +314,9 @@ def test_the_rate_holds_across_runs_sharing_the_count(settings):
 
     per_second = Counter(int(stamp) for stamp in stamps)
     assert len(stamps) == 50
-    assert max(per_second.values()) <= 20
+    # A token granted in the last instant of a second may be stamped in the next one: one
+    # such slip per limiter at most.
+    assert max(per_second.values()) <= 20 + 2
 
 
 def test_a_pause_stops_every_limiter_sharing_the_cache():
