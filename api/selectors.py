@@ -22,7 +22,7 @@ def booking_queryset() -> QuerySet[Booking]:
         Prefetch(
             "notifications",
             queryset=Notification.objects.order_by("created_at", "id").only(
-                "id", "booking_id", "channel", "kind", "status", "created_at", "sent_at"
+                "id", "booking_id", "channel", "kind", "status", "created_at", "sent_at", "delivery"
             ),
             to_attr="notification_rows",
         ),

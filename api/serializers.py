@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -234,9 +235,16 @@ class BookingEventSerializer(serializers.Serializer):
 class BookingNotificationSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=["sms", "email"])
     kind = serializers.CharField()
-    status = serializers.ChoiceField(choices=["pending", "sent", "failed", "dead"])
+    status = serializers.ChoiceField(choices=["pending", "sent", "failed", "dead", "superseded"])
     created_at = serializers.DateTimeField()
     sent_at = serializers.DateTimeField(allow_null=True)
+    delivery = serializers.SerializerMethodField(
+        help_text="The gateway's delivery report of an SMS (null: none yet, or an e-mail)."
+    )
+
+    def get_delivery(self, row) -> Literal["delivered", "undelivered", "expired"] | None:
+        # A row just written holds the database default's marker, not yet its value ("").
+        return row.delivery if row.delivery in ("delivered", "undelivered", "expired") else None
 
 
 class BookingOutSerializer(serializers.Serializer):

@@ -3,7 +3,7 @@
 from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from api import alerts, views
+from api import alerts, delivery, views
 
 
 class OfficeCodeConverter:
@@ -67,6 +67,7 @@ v1 = [
     path("outages/<int:id>/", views.OutageDetailView.as_view(), name="outage-detail"),
     path("outages/<int:id>/resolve/", views.OutageResolveView.as_view(), name="outage-resolve"),
     path("alerts/", alerts.AlertWebhookView.as_view(), name="alerts"),
+    path("sms/delivery/", delivery.DeliveryReportView.as_view(), name="sms-delivery"),
     path("outage-proposals/", alerts.ProposalListView.as_view(), name="outage-proposal-list"),
     path(
         "outage-proposals/<int:id>/confirm/",

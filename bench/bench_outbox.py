@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
-DB = "rto_bench_outbox"
+DB = os.environ.get("BENCH_OUTBOX_DB", "rto_bench_outbox")
 TARGET = 2000  # messages per second on a 2-core machine
 RESULTS = ROOT / "bench" / "results" / "outbox.json"
 EMAIL_SHARE = 0.6

@@ -114,6 +114,26 @@ def main() -> int:
                 f">= 2000 {verdict(outbox['target_met'])}",
             )
         )
+    told = load("told")
+    if told:
+        rows += [
+            (
+                f"told in time: {told['bookings']} by SMS",
+                f"last {told['last_sms_seconds']:.0f} s ({told['sms_per_second']}/s)",
+                f"<= {told['target_seconds']} s {verdict(told['target_met'])}"
+                f" (limit {told['limit_seconds']:.0f} s)",
+            ),
+            (
+                "told in time: e-mail",
+                f"last {told['last_email_seconds']:.0f} s ({told['email_per_second']}/s)",
+                "",
+            ),
+            (
+                "told in time: duplicates / lost",
+                f"{told['duplicates']} / {told['lost']}",
+                "0 / 0",
+            ),
+        ]
     if not rows:
         print("no results yet: run make bench")
         return 1

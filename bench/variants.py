@@ -68,6 +68,7 @@ def _hand_answer(worker) -> None:
                     "status": n.status,
                     "created_at": iso(n.created_at, tz),
                     "sent_at": iso(n.sent_at, tz),
+                    "delivery": n.delivery if isinstance(n.delivery, str) and n.delivery else None,
                 }
                 for n in booking.notification_rows
             ],

@@ -47,7 +47,7 @@ class NotificationAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         "sent_at",
         "short_error",
     ]
-    list_filter = [DueFilter, "status", "channel", "kind", "language", "created_at"]
+    list_filter = [DueFilter, "status", "delivery", "channel", "kind", "language", "created_at"]
     search_fields = ["recipient", "booking__reference", "event_key", "provider_id"]
     list_select_related = ["booking"]
     raw_id_fields = ["booking"]

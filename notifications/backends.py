@@ -3,8 +3,8 @@
 A backend sends one message and returns the provider's id for it, or raises
 `TransientSendError` (try again later) or `PermanentSendError` (this message can never be sent,
 e.g. the gateway refused the number). Any other exception is treated as transient. Backends are
-created once per dispatcher run, so an HTTP session or an SMTP connection is reused across a
-batch.
+created once per sending thread of a dispatcher run, so each thread's HTTP session or SMTP
+connection is reused for every message it sends.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import uuid
@@ -41,6 +42,38 @@ class PermanentSendError(SendError):
     """Retrying cannot help (the provider's 4xx): the row goes dead at once."""
 
 
+class RateLimitedError(TransientSendError):
+    """The gateway answered 429: too many a second. `retry_after` is its `Retry-After` in
+    seconds (None when it gave none): every send pauses that long and this one is tried again,
+    without counting an attempt (the gateway did not look at the message)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds from now: delta-seconds or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    from django.utils import timezone
+
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
 @dataclass(frozen=True)
 class SmsMessage:
     to: str
@@ -49,9 +82,17 @@ class SmsMessage:
     kind: str
     language: str
     notification_id: int | None = None
+    # The DLT registration of the message's template (notifications/dlt.py), when configured.
+    dlt_template_id: str = ""
+    dlt_entity_id: str = ""
+    sender: str = ""
 
 
 class BaseSmsBackend:
+    # Whether sends wait on a network (then many run at once); a local backend has nothing to
+    # overlap, and threads would only contend for the interpreter.
+    concurrent = True
+
     def send(self, message: SmsMessage) -> str:
         raise NotImplementedError
 
@@ -61,6 +102,8 @@ class BaseSmsBackend:
 
 class ConsoleSmsBackend(BaseSmsBackend):
     """Print to stdout: `make run` shows every SMS in the runserver terminal."""
+
+    concurrent = False
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stdout
@@ -78,6 +121,8 @@ class FileSmsBackend(BaseSmsBackend):
     two files instead of one overwriting the other. Each file is written under a temporary name
     and renamed, so a reader never sees half a message.
     """
+
+    concurrent = False
 
     def __init__(self, directory: str | os.PathLike | None = None):
         self.directory = Path(directory or settings.SMS_FILE_DIR)
@@ -105,11 +150,15 @@ class FileSmsBackend(BaseSmsBackend):
 
 
 class HttpSmsBackend(BaseSmsBackend):
-    """A real SMS gateway: POST JSON, API key in a header, sender id in the body.
+    """The generic JSON gateway of docs/API.md ("SMS gateways"), to the letter.
 
-    Request: `{"to", "text", "sender", "unicode", "reference"}` with `X-API-Key`. A 2xx answer's
-    JSON `id` (or `message_id`) is the provider id. Timeouts, connection errors, 429 and 5xx are
-    transient; any other 4xx is permanent (bad number, bad key: retrying cannot help).
+    `POST SMS_GATEWAY_URL` with header `X-API-Key` and body `{"to", "text", "sender",
+    "unicode", "reference"}` plus `dlt_template_id` / `dlt_entity_id` when the message has
+    them. A 2xx answer whose JSON has `"id"` is accepted (that id is the provider id); 429
+    (`Retry-After` obeyed), 5xx, time-outs and connection errors are retried with back-off; any
+    other 4xx is final (bad number, bad key: retrying cannot help). A 2xx without an id is not
+    an acceptance: retried. One instance per sending thread, so its session keeps one
+    connection open and reuses it for every message (keep-alive).
     """
 
     def __init__(self):
@@ -122,42 +171,208 @@ class HttpSmsBackend(BaseSmsBackend):
             {"X-API-Key": settings.SMS_GATEWAY_API_KEY, "Accept": "application/json"}
         )
 
-    def send(self, message: SmsMessage) -> str:
+    def body(self, message: SmsMessage) -> dict:
         from notifications.sms import is_gsm7
 
         body = {
             "to": message.to,
             "text": message.text,
-            "sender": settings.SMS_GATEWAY_SENDER_ID,
+            "sender": message.sender or settings.SMS_GATEWAY_SENDER_ID,
             "unicode": not is_gsm7(message.text),
             "reference": f"{message.reference}:{message.notification_id}",
         }
+        if message.dlt_template_id:
+            body["dlt_template_id"] = message.dlt_template_id
+        if message.dlt_entity_id:
+            body["dlt_entity_id"] = message.dlt_entity_id
+        return body
+
+    def send(self, message: SmsMessage) -> str:
         try:
-            response = self.session.post(self.url, json=body, timeout=self.timeout)
+            response = self.session.post(self.url, json=self.body(message), timeout=self.timeout)
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise TransientSendError(f"gateway unreachable: {exc}") from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TransientSendError(f"gateway HTTP {response.status_code}: {response.text[:300]}")
-        if response.status_code >= 400:
-            raise PermanentSendError(f"gateway HTTP {response.status_code}: {response.text[:300]}")
+        status = response.status_code
+        if status == 429:
+            raise RateLimitedError(
+                f"gateway HTTP 429: {response.text[:300]}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 500:
+            raise TransientSendError(f"gateway HTTP {status}: {response.text[:300]}")
+        if status >= 400:
+            raise PermanentSendError(f"gateway HTTP {status}: {response.text[:300]}")
+        if not 200 <= status < 300:
+            raise TransientSendError(f"gateway HTTP {status}: not an acceptance")
         try:
             data = response.json()
         except ValueError:
-            data = {}
-        provider_id = str(data.get("id") or data.get("message_id") or "") if data else ""
-        return provider_id or f"http-{response.status_code}"
+            data = None
+        provider_id = data.get("id") if isinstance(data, dict) else None
+        if provider_id in (None, ""):
+            raise TransientSendError(f"gateway HTTP {status} without an id: {response.text[:300]}")
+        return str(provider_id)
 
     def close(self) -> None:
         self.session.close()
 
 
-SMS_BACKENDS = {"console": ConsoleSmsBackend, "file": FileSmsBackend, "http": HttpSmsBackend}
+def ucs2_hex(text: str) -> str:
+    """Text as NIC's gateway takes Unicode (`msgType=UC`): UTF-16 code units in hex, upper
+    case, after the byte-order mark FEFF, as its integration guide shows."""
+    return "FEFF" + text.encode("utf-16-be").hex().upper()
+
+
+def national_number(to: str) -> str:
+    """+91 98… → 9198…: the gateways of India take the number with its country code, digits
+    only."""
+    digits = "".join(ch for ch in to if ch.isdigit())
+    return digits if len(digits) > 10 else f"91{digits}"
+
+
+class _FormGatewayBackend(BaseSmsBackend):
+    """Shared by the gateways below: one kept-alive session, the same classes of answer as the
+    generic gateway (429 with Retry-After, 5xx and time-outs transient, other 4xx final)."""
+
+    default_url = ""
+
+    def __init__(self):
+        self.url = settings.SMS_GATEWAY_URL or self.default_url
+        self.timeout = settings.SMS_GATEWAY_TIMEOUT
+        self.session = requests.Session()
+
+    def _post(self, data: dict) -> requests.Response:
+        try:
+            response = self.session.post(self.url, data=data, timeout=self.timeout)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise TransientSendError(f"gateway unreachable: {exc}") from exc
+        if response.status_code == 429:
+            raise RateLimitedError(
+                f"gateway HTTP 429: {response.text[:300]}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if response.status_code >= 500:
+            raise TransientSendError(f"gateway HTTP {response.status_code}: {response.text[:300]}")
+        if response.status_code >= 400:
+            raise PermanentSendError(f"gateway HTTP {response.status_code}: {response.text[:300]}")
+        return response
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class NicSmsBackend(_FormGatewayBackend):
+    """NIC's SMS gateway (smsgw.sms.gov.in, `HttpLink`), which also carries C-DAC's MSDG
+    traffic for many departments: form fields `username`, `pin`, `message`, `mnumber` (with
+    the country code), `signature` (the sender id / DLT header), `dlt_entity_id`,
+    `dlt_template_id`; Hindi and any other non-GSM text as `msgType=UC` with the message in
+    UCS-2 hex. The answer is a line of text: accepted when it says "Message Accepted" and
+    carries `Request ID=<id>` (the provider id); any other text is the gateway refusing the
+    message (final)."""
+
+    default_url = "https://smsgw.sms.gov.in/failsafe/HttpLink"
+    _REQUEST_ID = re.compile(r"Request\s*ID\s*=\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
+
+    def form(self, message: SmsMessage) -> dict:
+        from notifications.sms import is_gsm7
+
+        data = {
+            "username": settings.SMS_GATEWAY_USERNAME,
+            "pin": settings.SMS_GATEWAY_PASSWORD,
+            "mnumber": national_number(message.to),
+            "signature": message.sender or settings.SMS_GATEWAY_SENDER_ID,
+            "dlt_entity_id": message.dlt_entity_id,
+            "dlt_template_id": message.dlt_template_id,
+        }
+        if is_gsm7(message.text):
+            data["message"] = message.text
+        else:
+            data["message"] = ucs2_hex(message.text)
+            data["msgType"] = "UC"
+        return data
+
+    def send(self, message: SmsMessage) -> str:
+        response = self._post(self.form(message))
+        text = response.text.strip()
+        found = self._REQUEST_ID.search(text)
+        if "accepted" in text.lower() and found:
+            return found.group(1)
+        raise PermanentSendError(f"gateway refused: {text[:300]}")
+
+
+class GupshupSmsBackend(_FormGatewayBackend):
+    """Gupshup Enterprise SMS (`GatewayAPI/rest`, method SendMessage): form fields `userid`,
+    `password`, `auth_scheme=plain`, `v=1.1`, `format=json`, `send_to` (with the country code),
+    `msg` (UTF-8; `msg_type` TEXT, or Unicode_text for Hindi), `mask` (the sender id),
+    `principalEntityId` and `dltTemplateId`. The JSON answer's `response.status` is "success"
+    with the message `id`, or "error" with an error code in `id` and `details` (final)."""
+
+    default_url = "https://enterprise.smsgupshup.com/GatewayAPI/rest"
+
+    def form(self, message: SmsMessage) -> dict:
+        from notifications.sms import is_gsm7
+
+        return {
+            "method": "SendMessage",
+            "userid": settings.SMS_GATEWAY_USERNAME,
+            "password": settings.SMS_GATEWAY_PASSWORD,
+            "auth_scheme": "plain",
+            "v": "1.1",
+            "format": "json",
+            "send_to": national_number(message.to),
+            "msg": message.text,
+            "msg_type": "TEXT" if is_gsm7(message.text) else "Unicode_text",
+            "mask": message.sender or settings.SMS_GATEWAY_SENDER_ID,
+            "principalEntityId": message.dlt_entity_id,
+            "dltTemplateId": message.dlt_template_id,
+        }
+
+    def send(self, message: SmsMessage) -> str:
+        response = self._post(self.form(message))
+        try:
+            answer = (response.json() or {}).get("response") or {}
+        except (ValueError, AttributeError):
+            raise TransientSendError(f"gateway answer not JSON: {response.text[:300]}") from None
+        if answer.get("status") == "success" and answer.get("id"):
+            return str(answer["id"])
+        raise PermanentSendError(
+            f"gateway refused: {answer.get('id', '')} {answer.get('details', '')}"[:300]
+        )
+
+
+SMS_BACKENDS = {
+    "console": ConsoleSmsBackend,
+    "file": FileSmsBackend,
+    "http": HttpSmsBackend,
+    "nic": NicSmsBackend,
+    "gupshup": GupshupSmsBackend,
+}
+
+
+def sms_backend_class() -> type[BaseSmsBackend]:
+    name = settings.SMS_BACKEND
+    return SMS_BACKENDS.get(name) or import_string(name)
 
 
 def get_sms_backend() -> BaseSmsBackend:
-    name = settings.SMS_BACKEND
-    backend_class = SMS_BACKENDS.get(name) or import_string(name)
-    return backend_class()
+    return sms_backend_class()()
+
+
+# Django's e-mail backends that write locally (nothing to overlap: one sending thread).
+LOCAL_EMAIL_BACKENDS = frozenset(
+    f"django.core.mail.backends.{name}.EmailBackend"
+    for name in ("locmem", "console", "filebased", "dummy")
+)
+
+
+def sms_senders_wanted() -> int:
+    concurrent = getattr(sms_backend_class(), "concurrent", True)
+    return settings.SMS_MAX_IN_FLIGHT if concurrent else 1
+
+
+def email_senders_wanted() -> int:
+    local = settings.EMAIL_BACKEND in LOCAL_EMAIL_BACKENDS
+    return 1 if local else settings.EMAIL_MAX_IN_FLIGHT
 
 
 @dataclass
@@ -190,19 +405,25 @@ class EmailSender:
             body=data.text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[data.to],
-            headers={"Message-ID": message_id},
+            headers={"Message-ID": message_id, "X-Notification-Id": str(data.notification_id)},
             connection=self.connection,
         )
         message.attach_alternative(data.html, "text/html")
         for filename, content, mimetype in data.attachments:
             message.attach(filename, content, mimetype)
-        sent = self.connection.send_messages([message])
+        try:
+            sent = self.connection.send_messages([message])
+        except Exception:
+            # A broken connection is not reused: the next message opens a fresh one.
+            self.close()
+            raise
         if not sent:
             raise TransientSendError("the e-mail backend accepted no message")
         return message_id
 
     def close(self) -> None:
         if self._opened:
+            self._opened = False
             try:
                 self.connection.close()
             except Exception:

@@ -29,11 +29,20 @@ class Notification(models.Model):
         SERVICE_RESTORED = "service_restored", _("Service restored")
         ON_HOLD = "on_hold", _("On hold: do not come")
 
+    class Delivery(models.TextChoices):
+        """What the gateway's delivery report said about a sent SMS (empty: no report yet)."""
+
+        DELIVERED = "delivered", _("Delivered")
+        UNDELIVERED = "undelivered", _("Undelivered")
+        EXPIRED = "expired", _("Expired")
+
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed, will retry")
         DEAD = "dead", _("Dead")
+        # Not sent: a newer message about the same booking (same channel) was written first.
+        SUPERSEDED = "superseded", _("Superseded by a newer message")
 
     booking = models.ForeignKey(
         "slots.Booking", on_delete=models.CASCADE, related_name="notifications"
@@ -64,6 +73,11 @@ class Notification(models.Model):
     claimed_by = models.PositiveIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # A database default: the hand-written outbox inserts (slots/hotpath.py) name no value.
+    delivery = models.CharField(
+        _("delivery"), max_length=12, choices=Delivery.choices, blank=True, db_default=""
+    )
+    delivery_reported_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -82,6 +96,18 @@ class Notification(models.Model):
                 name="notification_due",
             ),
             models.Index(fields=["booking", "created_at"], name="notification_booking"),
+            # Delivery reports name the gateway's id.
+            models.Index(
+                fields=["provider_id"],
+                condition=Q(channel="sms") & ~Q(provider_id=""),
+                name="notification_sms_provider_id",
+            ),
+            # SMS_MAX_PER_HOUR: the SMS to one mobile sent in the last hour or in flight.
+            models.Index(
+                fields=["recipient", "sent_at"],
+                condition=Q(channel="sms"),
+                name="notification_sms_recipient",
+            ),
         ]
 
     def __str__(self) -> str:

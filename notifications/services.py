@@ -65,6 +65,32 @@ def notifications_dispatch_on_commit() -> None:
     transaction.on_commit(_dispatch_after_commit, robust=True)
 
 
+UNDELIVERED = (Notification.Delivery.UNDELIVERED, Notification.Delivery.EXPIRED)
+
+
+def sms_delivery_record(*, provider_id: str, delivery: str) -> Notification | None:
+    """A gateway's delivery report for the SMS it accepted as `provider_id`. Returns the row
+    (None: no SMS has that id). A later report replaces an earlier one, except that
+    "delivered" is final (a gateway may report expiry of a retry after the delivery)."""
+    if delivery not in Notification.Delivery.values:
+        raise ValueError(f"Unknown delivery state {delivery!r}")
+    with transaction.atomic():
+        row = (
+            Notification.objects.select_for_update()
+            .filter(channel=Notification.Channel.SMS, provider_id=provider_id)
+            .exclude(provider_id="")
+            .order_by("-id")
+            .first()
+        )
+        if row is None:
+            return None
+        if row.delivery != Notification.Delivery.DELIVERED:
+            row.delivery = delivery
+            row.delivery_reported_at = timezone.now()
+            row.save(update_fields=["delivery", "delivery_reported_at"])
+    return row
+
+
 def notifications_retry(*, ids: Iterable[int], acting_user) -> int:
     """Queue dead or failed rows again now, with a fresh set of attempts. Returns rows changed.
 

@@ -31,6 +31,9 @@ RESCHEDULE_GROUP = 7001
 OUTAGE_RUN = 7002
 DISPATCHER = 7003
 ALERT_FINGERPRINT = 7004
+# One key (0): SMS claims take it for their transaction, so the per-mobile hourly count of one
+# claim sees every other claim's rows (notifications/dispatcher.py, SMS_MAX_PER_HOUR).
+SMS_CAP = 7005
 
 # Keys are PostgreSQL int4 values; tokens are drawn from the positive half, so that pg_locks
 # (which shows the key as an unsigned oid) shows them unchanged.

@@ -370,9 +370,37 @@ SMS_GATEWAY_URL = _env("str", "SMS_GATEWAY_URL", default="")
 SMS_GATEWAY_API_KEY = _env("str", "SMS_GATEWAY_API_KEY", default="")
 SMS_GATEWAY_SENDER_ID = _env("str", "SMS_GATEWAY_SENDER_ID", default="RTOMPB")
 SMS_GATEWAY_TIMEOUT = _env("float", "SMS_GATEWAY_TIMEOUT", default=5.0)
-if SMS_BACKEND not in {"console", "file", "http"} and "." not in SMS_BACKEND:
+# Sending runs concurrently (a gateway answers in 100-500 ms): at most SMS_MAX_IN_FLIGHT requests
+# open per dispatcher run, and at most SMS_GATEWAY_TPS sends a second across every dispatcher of
+# the deployment (a token bucket per run, a shared per-second count in Redis). The defaults keep
+# a 150 ms gateway at 500 TPS busy: 100 in flight / 0.15 s = 666 a second > 500.
+SMS_MAX_IN_FLIGHT = max(1, _positive_int("SMS_MAX_IN_FLIGHT", 100))
+SMS_GATEWAY_TPS = _env("float", "SMS_GATEWAY_TPS", default=500.0)
+if SMS_GATEWAY_TPS <= 0:
     raise ImproperlyConfigured(
-        f"Environment variable SMS_BACKEND must be console, file, http or a dotted path, "
+        f"Environment variable SMS_GATEWAY_TPS must be > 0, got {SMS_GATEWAY_TPS}."
+    )
+# The DLT flood rule: at most this many SMS to one mobile in any hour; the rest wait until the
+# hour has passed (their e-mail goes at once). 0 turns the cap off.
+SMS_MAX_PER_HOUR = _env("int", "SMS_MAX_PER_HOUR", default=6)
+if SMS_MAX_PER_HOUR < 0:
+    raise ImproperlyConfigured(
+        f"Environment variable SMS_MAX_PER_HOUR must be >= 0, got {SMS_MAX_PER_HOUR}."
+    )
+# DLT: the deployment's registered SMS templates (entity id, header, a template id per text),
+# checked against templates/notifications by `manage.py dlt_templates --check`.
+DLT_TEMPLATES_FILE = _env(
+    "str", "DLT_TEMPLATES_FILE", default=str(BASE_DIR / "notifications" / "dlt_templates.json")
+)
+# E-mail: this many SMTP connections per dispatcher run, each reused for its messages.
+EMAIL_MAX_IN_FLIGHT = max(1, _positive_int("EMAIL_MAX_IN_FLIGHT", 16))
+# For SMS_BACKEND=nic (NIC / MSDG: username and pin) and gupshup (userid and password).
+SMS_GATEWAY_USERNAME = _env("str", "SMS_GATEWAY_USERNAME", default="")
+SMS_GATEWAY_PASSWORD = _env("str", "SMS_GATEWAY_PASSWORD", default="")
+if SMS_BACKEND not in {"console", "file", "http", "nic", "gupshup"} and "." not in SMS_BACKEND:
+    raise ImproperlyConfigured(
+        f"Environment variable SMS_BACKEND must be console, file, http, nic, gupshup or a "
+        f"dotted path, "
         f"got {SMS_BACKEND!r}."
     )
 # The address applicants reach the site at: every SMS and e-mail links to it. Required in
@@ -446,6 +474,9 @@ RECOVERY_OVERTIME_HOURS = _positive_int("RECOVERY_OVERTIME_HOURS", 2)
 # POST /api/v1/alerts/ asks for "Authorization: Bearer <token>"; unset, every call is refused
 # (401): monitoring cannot propose outages until the operator shares a token with it.
 ALERT_WEBHOOK_TOKEN = _env("str", "ALERT_WEBHOOK_TOKEN", default="")
+# The SMS gateway's delivery reports (POST /api/v1/sms/delivery/): its bearer token. Unset:
+# every report is refused (401).
+SMS_DLR_TOKEN = _env("str", "SMS_DLR_TOKEN", default="")
 # true: an outage proposed by monitoring is declared at once (and resolved at once when the
 # alert resolves), without waiting for a clerk's confirmation.
 OUTAGE_AUTO_DECLARE = _bool("OUTAGE_AUTO_DECLARE", False)

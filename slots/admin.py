@@ -79,6 +79,7 @@ from slots.services.outages import (
     outage_preview,
     outage_resolve,
 )
+from slots.told import outage_told
 
 # Hidden on pages whose fields are all read-only: changes go through buttons and actions.
 NO_SAVE_BUTTONS = {
@@ -865,6 +866,7 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         actions = sorted(outage_history(outage), key=lambda e: e.action_time, reverse=True)
         return {
             "progress": outage_progress(outage),
+            "told": outage_told(outage),
             "progress_url": _admin_url(self.opts, "progress", outage.pk),
             "can_act": can_act,
             "can_extend": can_act and outage.resolved_at is None,

@@ -13,6 +13,7 @@ class SlotsConfig(AppConfig):
         from slots import metrics
 
         register_database_metrics(metrics.database_metrics)
+        register_database_metrics(_told_metrics)
         signals.worker_ready.connect(_resume_lost_reschedules, weak=False)
 
 
@@ -23,3 +24,9 @@ def _resume_lost_reschedules(**kwargs) -> None:
     from slots.tasks import reconcile_outages_task
 
     enqueue_now(reconcile_outages_task)
+
+
+def _told_metrics() -> list:
+    from slots.told import told_metrics
+
+    return told_metrics()

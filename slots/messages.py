@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.utils import timezone
 
 from notifications.models import Notification
@@ -147,3 +148,40 @@ def messages_write_for_event_ids(*, event_ids: Sequence[int], kind: str) -> None
         return
     hotpath.outbox_rows_for_event_ids(event_ids=event_ids, kind=kind)
     notifications_dispatch_on_commit()
+
+
+def sms_delivery_report(*, provider_id: str, delivery: str) -> Notification | None:
+    """Record a gateway's delivery report (notifications.services.sms_delivery_record); an
+    SMS the network did not deliver (undelivered, expired) falls back to e-mail: the same
+    message is written for the applicant's address, unless that message already has an
+    e-mail (it went with the SMS). Returns the SMS row, None for an unknown id."""
+    from notifications.services import UNDELIVERED, sms_delivery_record
+    from slots.models import Booking
+
+    with transaction.atomic():
+        row = sms_delivery_record(provider_id=provider_id, delivery=delivery)
+        if row is None or row.delivery not in UNDELIVERED:
+            return row
+        email = (
+            Booking.objects.filter(pk=row.booking_id)
+            .values_list("applicant__email", flat=True)
+            .first()
+        )
+        has_email = Notification.objects.filter(
+            event_key=row.event_key, channel=Notification.Channel.EMAIL
+        ).exists()
+        if email and not has_email:
+            notifications_write(
+                rows=[
+                    Notification(
+                        booking_id=row.booking_id,
+                        event_key=row.event_key,
+                        channel=Notification.Channel.EMAIL,
+                        kind=row.kind,
+                        language=row.language,
+                        recipient=email,
+                        context=row.context,
+                    )
+                ]
+            )
+    return row

@@ -51,7 +51,7 @@ def test_booking_answers_201_with_the_contract_shape(applicant_api, bhopal_slot)
     channels = {n["channel"] for n in body["notifications"]}
     assert channels <= {"sms", "email"} and channels
     for note in body["notifications"]:
-        assert set(note) == {"channel", "kind", "status", "created_at", "sent_at"}
+        assert set(note) == {"channel", "kind", "status", "created_at", "sent_at", "delivery"}
     assert Slot.objects.get(pk=bhopal_slot.pk).booked == 1
 
 

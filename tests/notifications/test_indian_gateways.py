@@ -1,0 +1,188 @@
+"""The adapters for Indian gateways, each against a local server speaking its protocol
+(tests/gateways.py): NIC's HttpLink (also C-DAC MSDG traffic) and Gupshup Enterprise."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from notifications.backends import (
+    GupshupSmsBackend,
+    NicSmsBackend,
+    PermanentSendError,
+    RateLimitedError,
+    SmsMessage,
+    TransientSendError,
+    get_sms_backend,
+    ucs2_hex,
+)
+from notifications.dispatcher import notifications_dispatch
+from notifications.models import Notification
+from tests.factories import NotificationFactory
+from tests.gateways import GupshupGateway, NicGateway
+
+DLT = {"dlt_template_id": "1107161234567890123", "dlt_entity_id": "1101456789012345678"}
+
+
+def message(text: str, **kwargs) -> SmsMessage:
+    return SmsMessage(
+        to="+919812345678",
+        text=text,
+        reference="MP04PB1",
+        kind="booking_confirmed",
+        language="hi" if not text.isascii() else "en",
+        notification_id=3,
+        **{**DLT, **kwargs},
+    )
+
+
+@pytest.fixture
+def nic(settings):
+    server = NicGateway(username="rtomp", pin="s3cret").start()
+    settings.SMS_BACKEND = "nic"
+    settings.SMS_GATEWAY_URL = server.url
+    settings.SMS_GATEWAY_USERNAME, settings.SMS_GATEWAY_PASSWORD = "rtomp", "s3cret"
+    settings.SMS_GATEWAY_SENDER_ID = "RTOMPB"
+    settings.SMS_GATEWAY_TIMEOUT = 2.0
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def gupshup(settings):
+    server = GupshupGateway(userid="2000123456", password="s3cret").start()
+    settings.SMS_BACKEND = "gupshup"
+    settings.SMS_GATEWAY_URL = server.url
+    settings.SMS_GATEWAY_USERNAME, settings.SMS_GATEWAY_PASSWORD = "2000123456", "s3cret"
+    settings.SMS_GATEWAY_SENDER_ID = "RTOMPB"
+    settings.SMS_GATEWAY_TIMEOUT = 2.0
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_ucs2_hex_is_the_guides_format():
+    # The guide's example: FEFF, then each UTF-16 code unit as four upper-case hex digits.
+    assert ucs2_hex("प्र") == "FEFF092A094D0930"
+    assert bytes.fromhex(ucs2_hex("बुकिंग पक्की")).decode("utf-16") == "बुकिंग पक्की"
+
+
+# --- NIC ---------------------------------------------------------------------------------------
+
+
+def test_nic_english_is_plain_text_with_dlt_fields(nic):
+    provider_id = NicSmsBackend().send(message("Booking MP04PB1 confirmed"))
+    (request,) = nic.requests
+    assert request["method"] == "POST" and request["path"] == "/failsafe/HttpLink"
+    assert request["fields"] == {
+        "username": "rtomp",
+        "pin": "s3cret",
+        "mnumber": "919812345678",
+        "signature": "RTOMPB",
+        "message": "Booking MP04PB1 confirmed",
+        **DLT,
+    }
+    assert provider_id == "1234500001"
+
+
+def test_nic_hindi_goes_as_msgtype_uc_hex(nic):
+    NicSmsBackend().send(message("बुकिंग MP04PB1 पक्की"))
+    fields = nic.requests[0]["fields"]
+    assert fields["msgType"] == "UC"
+    assert fields["message"].startswith("FEFF") and fields["message"] == fields["message"].upper()
+    assert nic.decoded(nic.requests[0]) == "बुकिंग MP04PB1 पक्की"
+
+
+def test_nic_error_answers_are_final(nic, settings):
+    settings.SMS_GATEWAY_PASSWORD = "wrong"
+    with pytest.raises(PermanentSendError, match="API001"):
+        NicSmsBackend().send(message("Booking confirmed"))
+    settings.SMS_GATEWAY_PASSWORD = "s3cret"
+    with pytest.raises(PermanentSendError, match="API003"):
+        NicSmsBackend().send(message("Booking confirmed", dlt_template_id=""))
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [(503, TransientSendError), (429, RateLimitedError), (403, PermanentSendError)],
+)
+def test_nic_http_failures_are_classed_like_the_generic_gateway(nic, answer, error):
+    nic.respond(answer)
+    with pytest.raises(error):
+        NicSmsBackend().send(message("Booking confirmed"))
+
+
+@pytest.mark.django_db
+def test_dispatcher_sends_hindi_through_nic_with_the_registered_ids(nic, settings, tmp_path):
+    import json
+
+    from notifications import dlt
+
+    data = dlt.registry_regenerated({"entity_id": DLT["dlt_entity_id"], "header": "RTOMPB"})
+    for item in data["templates"]:
+        item["template_id"] = DLT["dlt_template_id"]
+    path = tmp_path / "dlt.json"
+    path.write_text(json.dumps(data, ensure_ascii=False))
+    settings.DLT_TEMPLATES_FILE = str(path)
+    row = NotificationFactory(language="hi", next_attempt_at=timezone.now())
+
+    notifications_dispatch()
+
+    row.refresh_from_db()
+    assert (row.status, row.provider_id) == (Notification.Status.SENT, "1234500001")
+    assert nic.decoded(nic.requests[0]) == row.body
+    assert nic.requests[0]["fields"]["dlt_template_id"] == DLT["dlt_template_id"]
+
+
+# --- Gupshup -----------------------------------------------------------------------------------
+
+
+def test_gupshup_request_fields(gupshup):
+    provider_id = GupshupSmsBackend().send(message("Booking MP04PB1 confirmed"))
+    (request,) = gupshup.requests
+    assert request["method"] == "POST" and request["path"] == "/GatewayAPI/rest"
+    assert request["fields"] == {
+        "method": "SendMessage",
+        "userid": "2000123456",
+        "password": "s3cret",
+        "auth_scheme": "plain",
+        "v": "1.1",
+        "format": "json",
+        "send_to": "919812345678",
+        "msg": "Booking MP04PB1 confirmed",
+        "msg_type": "TEXT",
+        "mask": "RTOMPB",
+        "principalEntityId": DLT["dlt_entity_id"],
+        "dltTemplateId": DLT["dlt_template_id"],
+    }
+    assert provider_id == "4843671605020300001-2420971527"
+
+
+def test_gupshup_hindi_is_unicode_text_in_utf8(gupshup):
+    GupshupSmsBackend().send(message("बुकिंग MP04PB1 पक्की"))
+    fields = gupshup.requests[0]["fields"]
+    assert (fields["msg_type"], fields["msg"]) == ("Unicode_text", "बुकिंग MP04PB1 पक्की")
+
+
+def test_gupshup_error_answer_is_final_and_5xx_transient(gupshup, settings):
+    settings.SMS_GATEWAY_PASSWORD = "wrong"
+    with pytest.raises(PermanentSendError, match="105"):
+        GupshupSmsBackend().send(message("Booking confirmed"))
+    settings.SMS_GATEWAY_PASSWORD = "s3cret"
+    gupshup.respond(502)
+    with pytest.raises(TransientSendError):
+        GupshupSmsBackend().send(message("Booking confirmed"))
+    gupshup.respond((200, "<html>proxy error</html>"))
+    with pytest.raises(TransientSendError):
+        GupshupSmsBackend().send(message("Booking confirmed"))
+
+
+def test_backends_are_chosen_by_settings(settings):
+    settings.SMS_GATEWAY_URL = ""
+    settings.SMS_BACKEND = "nic"
+    assert get_sms_backend().url == "https://smsgw.sms.gov.in/failsafe/HttpLink"
+    settings.SMS_BACKEND = "gupshup"
+    assert get_sms_backend().url == "https://enterprise.smsgupshup.com/GatewayAPI/rest"
