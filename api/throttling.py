@@ -3,7 +3,7 @@
 Rates come from settings.THROTTLE_RATES (env, see rto_booking/settings.py "REST API") and are
 read per request, as is RATE_LIMITS: `RATE_LIMITS=off` turns every limit here off.
 
-Sign-in is limited on failures, not attempts, by the one policy of applicants.signin_limits
+Sign-in is limited on failures, not attempts, by the one policy of rto_booking.signin_limits
 (shared with the sign-in page).
 """
 
@@ -13,7 +13,7 @@ from django.conf import settings
 from rest_framework import exceptions, throttling
 
 from api.authentication import is_applicant
-from applicants.signin_limits import limits_on, signin_failures
+from rto_booking.signin_limits import limits_on, signin_failures
 
 
 def _rate(scope: str) -> str | None:
@@ -69,7 +69,7 @@ class UserThrottle(_SettingsRateMixin, throttling.UserRateThrottle):
 
 
 class SignInFailures:
-    """The API's view of the one sign-in failure policy (applicants.signin_limits): the client
+    """The API's view of the one sign-in failure policy (rto_booking.signin_limits): the client
     address as DRF sees it (API_NUM_PROXIES), a 429 with Retry-After at the limit."""
 
     def __init__(self, *, request, application_number: str):

@@ -8,8 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from applicants.models import Applicant
 from applicants.selectors import applicant_date_of_birth_matches
-from applicants.signin_limits import FailureLimit, SignInFailureCounter
 from rto_booking.admin_scoping import OfficeScopedAdminMixin
+from rto_booking.signin_limits import FailureLimit, SignInFailureCounter
 
 
 class DateOfBirthCheckForm(forms.Form):

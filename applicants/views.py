@@ -38,9 +38,9 @@ from applicants.services import (
     applicant_learner_licence_set,
     applicant_register,
 )
-from applicants.signin_limits import SignInPolicy, signin_failures
 from applicants.templatetags.applicant_pages import when
 from notifications.backends import appointment_ics
+from rto_booking.signin_limits import SignInPolicy, signin_failures
 from slots.errors import AlreadyBooked, BookingError, BookingNotActive, SlotFull
 from slots.links import one_tap_cancel_reference
 from slots.models import Booking, BookingEvent, Offering, Service, Slot

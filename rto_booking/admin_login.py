@@ -1,5 +1,5 @@
 """The admin's login, throttled on failures like the applicants' sign-in
-(applicants/signin_limits.py): escalating per user name (SIGNIN_LOCKOUT_STEPS), a higher
+(rto_booking/signin_limits.py): escalating per user name (SIGNIN_LOCKOUT_STEPS), a higher
 ceiling per client address (SIGNIN_FAILURES_PER_ADDRESS). Forty wrong passwords in ten
 seconds were possible before; now the fifth locks the name for 15 minutes, and so on.
 
@@ -16,7 +16,7 @@ from django.contrib.admin.apps import AdminConfig
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 
-from applicants.signin_limits import (
+from rto_booking.signin_limits import (
     FailureLimit,
     NumberLockout,
     SignInFailureCounter,

@@ -498,7 +498,7 @@ THROTTLE_RATES = {
 }
 # One policy for failed sign-ins, on the sign-in page and the API alike (one count for both):
 # at most this many failures per application number and per client address in the window;
-# correct sign-ins are never counted (applicants/signin_limits.py).
+# correct sign-ins are never counted (rto_booking/signin_limits.py).
 
 
 def _lockout_steps(name, default):
@@ -517,7 +517,7 @@ def _lockout_steps(name, default):
     return sorted(steps)
 
 
-# Failed sign-ins (applicants/signin_limits.py): escalating per application number, a much
+# Failed sign-ins (rto_booking/signin_limits.py): escalating per application number, a much
 # higher ceiling per client address (a kiosk or NAT is many people).
 SIGNIN_LOCKOUT_STEPS = _lockout_steps("SIGNIN_LOCKOUT_STEPS", "5:900,10:3600,20:86400")
 SIGNIN_FAILURE_MEMORY_SECONDS = max(1, _positive_int("SIGNIN_FAILURE_MEMORY_SECONDS", 86400))
@@ -574,7 +574,8 @@ SPECTACULAR_SETTINGS = {
         "BookingStatusEnum": "slots.models.Booking.Status",
         "BookingEventKindEnum": "slots.models.BookingEvent.Kind",
         "RescheduleStateEnum": "slots.models.Outage.State",
-        "NotificationStatusEnum": ["pending", "sent", "failed", "dead"],
+        "NotificationStatusEnum": ["pending", "sent", "failed", "dead", "superseded"],
+        "SmsDeliveryEnum": ["delivered", "undelivered", "expired"],
         "AlertStatusEnum": ["firing", "resolved"],
         "OutageProposalKindEnum": ["declare", "resolve"],
         "OutageProposalStateEnum": ["open", "confirmed", "withdrawn"],

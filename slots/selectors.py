@@ -8,7 +8,9 @@ from datetime import date, datetime, time, timedelta
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from notifications.models import Notification
 from slots.models import (
     Booking,
     BookingEvent,
@@ -269,17 +271,32 @@ def day_sheet(*, office: Office, service: Service, day: date) -> DaySheet:
 # --- Call list ---------------------------------------------------------------------------
 
 
+# The messages that tell of an outage: one that did not reach its applicant puts them on the
+# call list.
+OUTAGE_MESSAGE_KINDS = (
+    Notification.Kind.RESCHEDULED_OUTAGE,
+    Notification.Kind.ON_HOLD,
+    Notification.Kind.NEEDS_NEW_SLOT,
+    Notification.Kind.SERVICE_RESTORED,
+)
+
+
 @dataclass
 class CallListEntry:
     booking: Booking
-    why: str  # the outage's reason (in the language of the page)
+    why: str  # the outage's reason, or why the SMS did not reach them (language of the page)
     licence_last_day: date | None  # a driving test's last possible day, when that is why
+    unreached: bool = False  # an outage's SMS was not delivered and no e-mail could go
 
 
 def call_list(*, office: Office, service: Service | None = None) -> list[CallListEntry]:
-    """The office's bookings that need a new slot (an outage found them none, or none inside
-    the learner licence's window): the people the office calls. Earliest original time first.
-    Two queries."""
+    """Whom the office calls, earliest original time first (four queries):
+
+    * bookings that need a new slot (an outage found them none, or none inside the learner
+      licence's window);
+    * upcoming active bookings whose applicant an outage's SMS did not reach (the gateway
+      reported it undelivered or expired) and who has no e-mail address to fall back to.
+    """
     bookings = (
         Booking.objects.filter(office=office, status=Booking.Status.NEEDS_NEW_SLOT)
         .select_related("applicant", "service", "slot")
@@ -292,10 +309,23 @@ def call_list(*, office: Office, service: Service | None = None) -> list[CallLis
                 to_attr="stranding",
             )
         )
-        .order_by("slot__starts_at", "created_at", "pk")
+    )
+    undelivered = Notification.objects.filter(
+        booking_id=OuterRef("pk"),
+        channel=Notification.Channel.SMS,
+        kind__in=OUTAGE_MESSAGE_KINDS,
+        delivery__in=(Notification.Delivery.UNDELIVERED, Notification.Delivery.EXPIRED),
+    )
+    unreached = (
+        Booking.objects.filter(
+            office=office, status__in=Booking.ACTIVE, slot__ends_at__gt=timezone.now()
+        )
+        .exclude(status=Booking.Status.NEEDS_NEW_SLOT)
+        .filter(Exists(undelivered), applicant__email="")
+        .select_related("applicant", "service", "slot")
     )
     if service is not None:
-        bookings = bookings.filter(service=service)
+        bookings, unreached = bookings.filter(service=service), unreached.filter(service=service)
     entries = []
     for booking in bookings:
         event = booking.stranding[0] if booking.stranding else None
@@ -305,4 +335,14 @@ def call_list(*, office: Office, service: Service | None = None) -> list[CallLis
         if booking.service.slug == Service.DRIVING_TEST and issued is not None:
             last = licence_window(learner_issued_on=issued)[1]
         entries.append(CallListEntry(booking=booking, why=why, licence_last_day=last))
+    for booking in unreached:
+        entries.append(
+            CallListEntry(
+                booking=booking,
+                why=gettext("The SMS about the outage was not delivered, and there is no e-mail."),
+                licence_last_day=None,
+                unreached=True,
+            )
+        )
+    entries.sort(key=lambda e: (e.booking.slot.starts_at, e.booking.created_at, e.booking.pk))
     return entries

@@ -9,7 +9,13 @@ from django.utils import timezone
 
 from slots.models import Booking, BookingEvent, Outage
 from tests.conftest import in_days
-from tests.factories import ApplicantFactory, BookingEventFactory, BookingFactory, SlotFactory
+from tests.factories import (
+    ApplicantFactory,
+    BookingEventFactory,
+    BookingFactory,
+    NotificationFactory,
+    SlotFactory,
+)
 
 pytestmark = pytest.mark.django_db
 CALL_LIST = reverse("admin:slots_booking_call_list")
@@ -63,3 +69,29 @@ def test_the_call_list_in_hindi(bhopal_client, stranded):
     bhopal_client.cookies.load({"django_language": "hi"})
     html = bhopal_client.get(CALL_LIST, HTTP_ACCEPT_LANGUAGE="hi").content.decode()
     assert "कॉल सूची" in html and "कैमरा खराब" in html
+
+
+def test_an_applicant_the_outage_sms_did_not_reach_is_on_the_call_list(
+    bhopal_client, bhopal, bhopal_photo
+):
+    from notifications.models import Notification
+
+    slot = SlotFactory(offering=bhopal_photo, starts_at=in_days(4, 10))
+    no_email = BookingFactory(slot=slot, applicant=ApplicantFactory(email=""), priority=True)
+    with_email = BookingFactory(slot=slot, priority=True)  # the e-mail fallback reaches them
+    delivered = BookingFactory(slot=slot, applicant=ApplicantFactory(email=""), priority=True)
+    for booking, report in (
+        (no_email, "undelivered"),
+        (with_email, "expired"),
+        (delivered, "delivered"),
+    ):
+        NotificationFactory(
+            booking=booking,
+            kind=Notification.Kind.RESCHEDULED_OUTAGE,
+            status=Notification.Status.SENT,
+            delivery=report,
+        )
+    html = bhopal_client.get(CALL_LIST).content.decode()
+    assert html.count('class="call"') == 1
+    assert f'data-reference="{no_email.reference}"' in html
+    assert "The SMS about the outage was not delivered" in html
