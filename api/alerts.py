@@ -9,19 +9,18 @@ are monitoring.services'; here the body is checked (never a 500 on bad input) an
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
-from rest_framework import authentication, exceptions, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import selectors as api_selectors
+from api.authentication import ServiceCaller, SharedSecretAuthentication
 from api.errors import NON_FIELD
 from api.permissions import IsStaff, _Role, require_offices, require_perm, staff_office_ids
 from api.serializers import BoundedDateTimeField, OutageOutSerializer, _encodable
@@ -48,34 +47,19 @@ REASON_MAX = 300
 # --- Who may call the webhook ---------------------------------------------------------------
 
 
-class AlertSender:
+class AlertSender(ServiceCaller):
     """The caller of the alert webhook: whoever holds ALERT_WEBHOOK_TOKEN (Alertmanager)."""
 
     pk = "alertmanager"
-    is_authenticated = True
-    is_active = True
-    is_staff = False
-    is_superuser = False
 
 
-class AlertWebhookAuthentication(authentication.BaseAuthentication):
+class AlertWebhookAuthentication(SharedSecretAuthentication):
     """`Authorization: Bearer <ALERT_WEBHOOK_TOKEN>`, compared in constant time. With the
     setting unset no token matches: every call is 401."""
 
-    keyword = "Bearer"
-
-    def authenticate(self, request):
-        parts = authentication.get_authorization_header(request).split()
-        if not parts:
-            return None  # the permission answers 401 not_authenticated
-        expected = settings.ALERT_WEBHOOK_TOKEN.encode()
-        given = parts[1] if len(parts) == 2 and parts[0].lower() == b"bearer" else b""
-        if not (expected and given and hmac.compare_digest(given, expected)):
-            raise exceptions.AuthenticationFailed(_("Wrong or missing alert webhook token."))
-        return AlertSender(), None
-
-    def authenticate_header(self, request):
-        return self.keyword
+    setting = "ALERT_WEBHOOK_TOKEN"
+    caller = AlertSender
+    wrong_token = gettext_lazy("Wrong or missing alert webhook token.")
 
 
 class IsAlertSender(_Role):

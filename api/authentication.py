@@ -6,6 +6,7 @@ Both classes answer `authenticate_header`, so a missing or bad credential is a 4
 
 from __future__ import annotations
 
+import hmac
 from datetime import timedelta
 
 from django.conf import settings
@@ -94,3 +95,38 @@ class StaffTokenScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": 'Staff token, sent as "Token <key>" (manage.py drf_create_token).',
         }
+
+
+class ServiceCaller:
+    """A machine calling a webhook with a shared secret (Alertmanager, an SMS gateway): no
+    user, no staff, no office."""
+
+    pk = "service"
+    is_authenticated = True
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+
+class SharedSecretAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <secret>`, the secret a setting (`setting`), compared in constant
+    time. With the setting unset no token matches: every call is 401. A subclass names the
+    setting, the caller class it authenticates as and the message of a wrong token."""
+
+    keyword = "Bearer"
+    setting = ""
+    caller = ServiceCaller
+    wrong_token = ""
+
+    def authenticate(self, request):
+        parts = authentication.get_authorization_header(request).split()
+        if not parts:
+            return None  # the permission answers 401 not_authenticated
+        expected = str(getattr(settings, self.setting, "") or "").encode()
+        given = parts[1] if len(parts) == 2 and parts[0].lower() == b"bearer" else b""
+        if not (expected and given and hmac.compare_digest(given, expected)):
+            raise exceptions.AuthenticationFailed(str(self.wrong_token))
+        return self.caller(), None
+
+    def authenticate_header(self, request):
+        return self.keyword

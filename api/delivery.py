@@ -8,18 +8,16 @@ SMS falls back to e-mail (slots.messages.sms_delivery_report).
 
 from __future__ import annotations
 
-import hmac
-
-from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
-from rest_framework import authentication, exceptions, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.alerts import TextField
+from api.authentication import ServiceCaller, SharedSecretAuthentication
 from api.errors import NON_FIELD
 from api.permissions import _Role
 from api.views import errors
@@ -27,33 +25,18 @@ from notifications.models import Notification
 from slots.messages import sms_delivery_report
 
 
-class SmsGateway:
+class SmsGateway(ServiceCaller):
     """The caller of the delivery webhook: whoever holds SMS_DLR_TOKEN (the gateway)."""
 
     pk = "sms-gateway"
-    is_authenticated = True
-    is_active = True
-    is_staff = False
-    is_superuser = False
 
 
-class DeliveryReportAuthentication(authentication.BaseAuthentication):
+class DeliveryReportAuthentication(SharedSecretAuthentication):
     """`Authorization: Bearer <SMS_DLR_TOKEN>`, compared in constant time."""
 
-    keyword = "Bearer"
-
-    def authenticate(self, request):
-        parts = authentication.get_authorization_header(request).split()
-        if not parts:
-            return None  # the permission answers 401 not_authenticated
-        expected = settings.SMS_DLR_TOKEN.encode()
-        given = parts[1] if len(parts) == 2 and parts[0].lower() == b"bearer" else b""
-        if not (expected and given and hmac.compare_digest(given, expected)):
-            raise exceptions.AuthenticationFailed(_("Wrong or missing delivery report token."))
-        return SmsGateway(), None
-
-    def authenticate_header(self, request):
-        return self.keyword
+    setting = "SMS_DLR_TOKEN"
+    caller = SmsGateway
+    wrong_token = gettext_lazy("Wrong or missing delivery report token.")
 
 
 class IsSmsGateway(_Role):

@@ -33,6 +33,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
+from statewide import statewide_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -82,7 +83,6 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -96,15 +96,10 @@ from slots.integrity import integrity_violations  # noqa: E402
 from slots.models import (  # noqa: E402
     Booking,
     BookingEvent,
-    Offering,
-    Office,
     Outage,
-    Service,
     Slot,
-    WeeklySession,
 )
 from slots.services.reschedule import outage_reschedule  # noqa: E402
-from slots.services.slot_generation import slots_generate  # noqa: E402
 from tests.slots.plain_forms import use_plain_forms  # noqa: E402
 
 # --- Set-up (not timed) ----------------------------------------------------------------------
@@ -116,50 +111,9 @@ def local(day, hour=0):
 
 def build() -> tuple[int, int, datetime, datetime]:
     """Offices, sessions, slots, applicants, bookings, and the outage. Returns (outage, n, ...)."""
-    call_command("migrate", verbosity=0, interactive=False)
-    services = [
-        Service.objects.get_or_create(
-            slug=slug, defaults={"name": name, "name_hi": name_hi, "sort_order": order}
-        )[0]
-        for order, (slug, name, name_hi) in enumerate(
-            [
-                (Service.PHOTO_BIOMETRICS, "Photo and biometrics", "फ़ोटो और बायोमेट्रिक"),
-                (Service.LEARNER_TEST, "Learner licence test", "लर्नर लाइसेंस परीक्षा"),
-            ]
-        )
-    ]
-    offices = Office.objects.bulk_create(
-        [
-            Office(
-                code=f"MP-{i:02d}",
-                name=f"RTO Office {i}",
-                name_hi=f"आरटीओ कार्यालय {i}",
-                district=f"District {i}",
-                address=f"{i} Civil Lines",
-                address_hi=f"{i} सिविल लाइंस",
-            )
-            for i in range(1, OFFICES + 1)
-        ]
-    )
-    offerings = Offering.objects.bulk_create(
-        [Offering(office=o, service=s) for o in offices for s in services]
-    )
-    WeeklySession.objects.bulk_create(
-        [
-            WeeklySession(
-                offering=offering,
-                weekday=weekday,
-                start_time=dtime(10, 0),
-                end_time=dtime(17, 0),
-                slot_minutes=30,
-                seats_per_slot=SEATS,
-                priority_reserve=RESERVE,
-            )
-            for offering in offerings
-            for weekday in range(7)
-        ]
-    )
-    slots_generate(days=14)
+    offerings = statewide_catalogue(offices=OFFICES, seats=SEATS, reserve=RESERVE)
+    offices = sorted({o.office for o in offerings}, key=lambda o: o.pk)
+    services = sorted({o.service for o in offerings}, key=lambda s: s.pk)
 
     first_day = timezone.localdate() + timedelta(days=3)
     start, end = local(first_day), local(first_day + timedelta(days=DAYS))

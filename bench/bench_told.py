@@ -43,6 +43,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
+from statewide import statewide_catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -83,59 +84,14 @@ def start_server(kind: str, log: Path, *args: str) -> tuple[subprocess.Popen, in
 
 def build(bookings: int) -> None:
     """Offices, sessions, 14 days of slots, applicants and `bookings` bookings on days 3-4."""
-    from django.core.management import call_command
     from django.db import connection
     from django.db.models import Count
     from django.utils import timezone
 
     from applicants.models import Applicant
-    from slots.models import Booking, Offering, Office, Service, Slot, WeeklySession
-    from slots.services.slot_generation import slots_generate
+    from slots.models import Booking, Slot
 
-    call_command("migrate", verbosity=0, interactive=False)
-    services = [
-        Service.objects.get_or_create(
-            slug=slug, defaults={"name": name, "name_hi": name_hi, "sort_order": order}
-        )[0]
-        for order, (slug, name, name_hi) in enumerate(
-            [
-                (Service.PHOTO_BIOMETRICS, "Photo and biometrics", "फ़ोटो और बायोमेट्रिक"),
-                (Service.LEARNER_TEST, "Learner licence test", "लर्नर लाइसेंस परीक्षा"),
-            ]
-        )
-    ]
-    offices = Office.objects.bulk_create(
-        [
-            Office(
-                code=f"MP-{i:02d}",
-                name=f"RTO Office {i}",
-                name_hi=f"आरटीओ कार्यालय {i}",
-                district=f"District {i}",
-                address=f"{i} Civil Lines",
-                address_hi=f"{i} सिविल लाइंस",
-            )
-            for i in range(1, OFFICES + 1)
-        ]
-    )
-    offerings = Offering.objects.bulk_create(
-        [Offering(office=o, service=s) for o in offices for s in services]
-    )
-    WeeklySession.objects.bulk_create(
-        [
-            WeeklySession(
-                offering=offering,
-                weekday=weekday,
-                start_time=dtime(10, 0),
-                end_time=dtime(17, 0),
-                slot_minutes=30,
-                seats_per_slot=SEATS,
-                priority_reserve=RESERVE,
-            )
-            for offering in offerings
-            for weekday in range(7)
-        ]
-    )
-    slots_generate(days=14)
+    statewide_catalogue(offices=OFFICES, seats=SEATS, reserve=RESERVE)
     first_day = timezone.localdate() + timedelta(days=3)
     start = datetime.combine(first_day, dtime(0), tzinfo=IST)
     end = start + timedelta(days=DAYS)
