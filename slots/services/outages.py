@@ -7,7 +7,7 @@ what, when, and which staff user (`acting_user`; None for the system).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -348,16 +348,20 @@ def outage_preview(
             candidates = candidates_for(groups=[group], earliest=earliest, now=now, lock=False)[
                 group
             ]
+            moves, stranded = assign(
+                bookings=bookings,
+                candidates=[replace(c) for c in candidates],  # the originals stay free
+                driving_test_id=driving_test,
+            )
             row.recovery = recovery_plan(
                 group=group,
                 bookings=bookings,
                 candidates=candidates,
+                moves=moves,
+                unserved=len(stranded),
                 end=end,
                 earliest=earliest,
                 driving_test=driving_test,
-            )
-            moves, stranded = assign(
-                bookings=bookings, candidates=candidates, driving_test_id=driving_test
             )
             row.would_move, row.needs_new_slot = len(moves), len(stranded)
             if moves:

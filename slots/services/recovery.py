@@ -12,7 +12,7 @@ ordinary applicants get what is left once the reserve is released before the ses
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
@@ -93,16 +93,19 @@ def recovery_plan(
     group: Group,
     bookings: list[Affected],
     candidates: list[Candidate],
+    moves: list[tuple[Affected, Candidate]],
+    unserved: int,
     end: datetime,
     earliest: datetime,
     driving_test: int | None,
 ) -> RecoveryPlan:
-    """The group's plan. `bookings` in fair order; `candidates` the free seats (not used up:
-    copies are allocated here, as the run would)."""
-    plan = RecoveryPlan(target=recovery_target(end))
-    plan.last_served, plan.unserved, plan.late = _served(
-        bookings, candidates, plan.target, driving_test
-    )
+    """The group's plan. `bookings` in fair order; `candidates` the free seats (not used up);
+    `moves` and `unserved` what the allocation gives at today's capacity (the preview's own
+    dry run). With the proposed sessions the allocation is run again here, on copies."""
+    plan = RecoveryPlan(target=recovery_target(end), unserved=unserved)
+    starts = [c.starts_at for _b, c in moves]
+    plan.last_served = max(starts, default=None)
+    plan.late = sum(s >= plan.target for s in starts)
     if plan.on_time:
         plan.last_served_with, plan.unserved_with = plan.last_served, 0
         return plan
@@ -126,10 +129,7 @@ def recovery_plan(
 
 def _served(bookings, candidates, target, driving_test):
     """(last new start, how many unserved, how many served after `target`) of a dry run."""
-    seats = sorted(
-        (Candidate(c.slot_id, c.starts_at, c.day, c.free) for c in candidates),
-        key=lambda c: c.starts_at,
-    )
+    seats = sorted((replace(c) for c in candidates), key=lambda c: c.starts_at)
     moves, stranded = assign(bookings=bookings, candidates=seats, driving_test_id=driving_test)
     starts = [c.starts_at for _b, c in moves]
     return max(starts, default=None), len(stranded), sum(s >= target for s in starts)

@@ -36,32 +36,31 @@ def message(text: str, **kwargs) -> SmsMessage:
     )
 
 
-@pytest.fixture
-def nic(settings):
-    server = NicGateway(username="rtomp", pin="s3cret").start()
-    settings.SMS_BACKEND = "nic"
+def _serving(settings, server, *, backend: str, username: str, password: str):
+    """Point SMS_BACKEND at `server` (started) for the test, then stop it."""
+    settings.SMS_BACKEND = backend
     settings.SMS_GATEWAY_URL = server.url
-    settings.SMS_GATEWAY_USERNAME, settings.SMS_GATEWAY_PASSWORD = "rtomp", "s3cret"
+    settings.SMS_GATEWAY_USERNAME, settings.SMS_GATEWAY_PASSWORD = username, password
     settings.SMS_GATEWAY_SENDER_ID = "RTOMPB"
     settings.SMS_GATEWAY_TIMEOUT = 2.0
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def nic(settings):
+    server = NicGateway(username="rtomp", pin="s3cret").start()
+    yield from _serving(settings, server, backend="nic", username="rtomp", password="s3cret")
 
 
 @pytest.fixture
 def gupshup(settings):
     server = GupshupGateway(userid="2000123456", password="s3cret").start()
-    settings.SMS_BACKEND = "gupshup"
-    settings.SMS_GATEWAY_URL = server.url
-    settings.SMS_GATEWAY_USERNAME, settings.SMS_GATEWAY_PASSWORD = "2000123456", "s3cret"
-    settings.SMS_GATEWAY_SENDER_ID = "RTOMPB"
-    settings.SMS_GATEWAY_TIMEOUT = 2.0
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serving(
+        settings, server, backend="gupshup", username="2000123456", password="s3cret"
+    )
 
 
 def test_ucs2_hex_is_the_guides_format():
