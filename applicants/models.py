@@ -27,6 +27,9 @@ class Applicant(models.Model):
         blank=True,
         help_text=_("Driving-test slots must fall 30 days to 6 months after this date."),
     )
+    # When the applicant proved the mobile is theirs (a one-time code sent to it); null while
+    # unproven. Bookings and "forgot my application number" need a verified mobile.
+    mobile_verified_at = models.DateTimeField(_("mobile verified at"), null=True, blank=True)
     created_at = models.DateTimeField(_("registered at"), default=timezone.now)
 
     class Meta:
