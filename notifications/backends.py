@@ -3,7 +3,7 @@
 A backend sends one message and returns the provider's id for it, or raises
 `TransientSendError` (try again later) or `PermanentSendError` (this message can never be sent,
 e.g. the gateway refused the number). Any other exception is treated as transient. Backends are
-created once per sending thread of a dispatcher run, so each thread's HTTP session or SMTP
+created once per sending thread of a dispatcher run, so each thread's HTTP connection or SMTP
 connection is reused for every message it sends.
 """
 
@@ -22,10 +22,11 @@ from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils.module_loading import import_string
+
+from notifications.gateway_http import GatewayHttp, GatewayResponse, GatewayUnreachable
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class HttpSmsBackend(BaseSmsBackend):
     them. A 2xx answer whose JSON has `"id"` is accepted (that id is the provider id); 429
     (`Retry-After` obeyed), 5xx, time-outs and connection errors are retried with back-off; any
     other 4xx is final (bad number, bad key: retrying cannot help). A 2xx without an id is not
-    an acceptance: retried. One instance per sending thread, so its session keeps one
+    an acceptance: retried. One instance per sending thread, so its client keeps one
     connection open and reuses it for every message (keep-alive).
     """
 
@@ -166,9 +167,10 @@ class HttpSmsBackend(BaseSmsBackend):
             raise PermanentSendError("SMS_BACKEND=http needs SMS_GATEWAY_URL")
         self.url = settings.SMS_GATEWAY_URL
         self.timeout = settings.SMS_GATEWAY_TIMEOUT
-        self.session = requests.Session()
-        self.session.headers.update(
-            {"X-API-Key": settings.SMS_GATEWAY_API_KEY, "Accept": "application/json"}
+        self.http = GatewayHttp(
+            self.url,
+            timeout=self.timeout,
+            headers={"X-API-Key": settings.SMS_GATEWAY_API_KEY, "Accept": "application/json"},
         )
 
     def body(self, message: SmsMessage) -> dict:
@@ -189,8 +191,8 @@ class HttpSmsBackend(BaseSmsBackend):
 
     def send(self, message: SmsMessage) -> str:
         try:
-            response = self.session.post(self.url, json=self.body(message), timeout=self.timeout)
-        except (requests.Timeout, requests.ConnectionError) as exc:
+            response = self.http.post_json(self.body(message))
+        except GatewayUnreachable as exc:
             raise TransientSendError(f"gateway unreachable: {exc}") from exc
         status = response.status_code
         if status == 429:
@@ -214,7 +216,7 @@ class HttpSmsBackend(BaseSmsBackend):
         return str(provider_id)
 
     def close(self) -> None:
-        self.session.close()
+        self.http.close()
 
 
 def ucs2_hex(text: str) -> str:
@@ -231,7 +233,7 @@ def national_number(to: str) -> str:
 
 
 class _FormGatewayBackend(BaseSmsBackend):
-    """Shared by the gateways below: one kept-alive session, the same classes of answer as the
+    """Shared by the gateways below: one kept-alive connection, the same classes of answer as the
     generic gateway (429 with Retry-After, 5xx and time-outs transient, other 4xx final)."""
 
     default_url = ""
@@ -239,12 +241,12 @@ class _FormGatewayBackend(BaseSmsBackend):
     def __init__(self):
         self.url = settings.SMS_GATEWAY_URL or self.default_url
         self.timeout = settings.SMS_GATEWAY_TIMEOUT
-        self.session = requests.Session()
+        self.http = GatewayHttp(self.url, timeout=self.timeout)
 
-    def _post(self, data: dict) -> requests.Response:
+    def _post(self, data: dict) -> GatewayResponse:
         try:
-            response = self.session.post(self.url, data=data, timeout=self.timeout)
-        except (requests.Timeout, requests.ConnectionError) as exc:
+            response = self.http.post_form(data)
+        except GatewayUnreachable as exc:
             raise TransientSendError(f"gateway unreachable: {exc}") from exc
         if response.status_code == 429:
             raise RateLimitedError(
@@ -258,7 +260,7 @@ class _FormGatewayBackend(BaseSmsBackend):
         return response
 
     def close(self) -> None:
-        self.session.close()
+        self.http.close()
 
 
 class NicSmsBackend(_FormGatewayBackend):
