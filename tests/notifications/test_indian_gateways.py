@@ -153,9 +153,7 @@ def msdg(settings):
     server = MsdgGateway(username="rtomp-msdg", password="s3cret", secure_key="sk-9").start()
     settings.SMS_GATEWAY_SECURE_KEY = "sk-9"
     settings.SMS_GATEWAY_REPORT_URL = server.report_url
-    yield from _serving(
-        settings, server, backend="msdg", username="rtomp-msdg", password="s3cret"
-    )
+    yield from _serving(settings, server, backend="msdg", username="rtomp-msdg", password="s3cret")
 
 
 def test_msdg_english_is_singlemsg_signed_with_the_secure_key(msdg):
@@ -166,9 +164,10 @@ def test_msdg_english_is_singlemsg_signed_with_the_secure_key(msdg):
     assert request["method"] == "POST" and request["path"] == "/esms/sendsmsrequestDLT"
     fields = request["fields"]
     assert fields["password"] == hashlib.sha1(b"s3cret").hexdigest()  # noqa: S324
-    assert fields["key"] == hashlib.sha512(
-        b"rtomp-msdgRTOMPBBooking MP04PB1 confirmedsk-9"
-    ).hexdigest()
+    assert (
+        fields["key"]
+        == hashlib.sha512(b"rtomp-msdgRTOMPBBooking MP04PB1 confirmedsk-9").hexdigest()
+    )
     assert {k: fields[k] for k in ("username", "senderid", "smsservicetype", "mobileno")} == {
         "username": "rtomp-msdg",
         "senderid": "RTOMPB",
