@@ -109,7 +109,11 @@ class QueryTokenAuthentication(authentication.BaseAuthentication):
         if given is None:
             return None  # the permission answers 401 not_authenticated
         expected = str(settings.SMS_DLR_TOKEN or "")
-        if not (expected and given and hmac.compare_digest(given.encode(), expected.encode())):
+        if not (
+            expected
+            and given
+            and hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode())
+        ):
             raise exceptions.AuthenticationFailed(str(DeliveryReportAuthentication.wrong_token))
         return SmsGateway(), None
 
