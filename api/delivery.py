@@ -193,7 +193,9 @@ class GupshupReportSerializer(serializers.Serializer):
     def validate(self, attrs):
         state = attrs.get("status") or attrs.get("eventType")
         if not state:
-            raise serializers.ValidationError({"status": [_("This field is required.")]})
+            # DRF's own message (and translation): one of status or eventType must be there.
+            required = self.fields["status"].error_messages["required"]
+            raise serializers.ValidationError({"status": [required]})
         attrs["delivery"] = gupshup_delivery(state, attrs.get("cause") or "")
         return attrs
 
