@@ -139,17 +139,22 @@ class DeliveryReportQueryTokenScheme(OpenApiAuthenticationExtension):
 # docs.gupshup.io): a GET of `externalId` (the id SendMessage answered), `deliveredTS`,
 # `status`, `cause`, `phoneNo`, `errCode`, `noOfFrags`, `mask`; or, when support sets it up, a
 # POST of a JSON array of up to 20 events `{"externalId", "eventType": "DELIVERED"|"FAILED",
-# "eventTs", "destAddr", "srcAddr", "cause", "errCode", "channel", "noOfFrags"}`.
+# "eventTs", "destAddr", "srcAddr", "cause", "errCode", "channel", "noOfFrags"}` (the docs show
+# it as `response=[…]`: the array alone, under a "response" key, or as a form field are taken).
+# `status` is SUCCESS, FAILURE (FAIL) or UNKNOWN; `cause` says why (ABSENT_SUBSCRIBER,
+# DND_FAIL, …), and SMSCTIMEDOUT / NO_ACK_FROM_OPERATOR are the network giving up: expired.
 GUPSHUP_FINAL = {
     "SUCCESS": Notification.Delivery.DELIVERED,
     "DELIVERED": Notification.Delivery.DELIVERED,
     "FAIL": Notification.Delivery.UNDELIVERED,
+    "FAILURE": Notification.Delivery.UNDELIVERED,
     "FAILED": Notification.Delivery.UNDELIVERED,
     "UNDELIV": Notification.Delivery.UNDELIVERED,
     "UNDELIVERED": Notification.Delivery.UNDELIVERED,
     "REJECTED": Notification.Delivery.UNDELIVERED,
     "EXPIRED": Notification.Delivery.EXPIRED,
 }
+GUPSHUP_EXPIRED_CAUSES = ("EXPIRED", "SMSCTIMEDOUT", "NO_ACK_FROM_OPERATOR")
 # Not a final word yet: recorded as nothing (the SMS keeps waiting for its report).
 GUPSHUP_PENDING = frozenset({"UNKNOWN", "PENDING", "SUBMITTED", "SENT", "ENROUTE"})
 
@@ -158,7 +163,9 @@ def gupshup_delivery(status_value: str, cause: str) -> str | None:
     """Our delivery state for Gupshup's `status` (or `eventType`) and `cause`; None while not
     final. A failure whose cause says the validity ran out is "expired"."""
     state = GUPSHUP_FINAL.get(status_value.strip().upper())
-    if state == Notification.Delivery.UNDELIVERED and "EXPIRED" in cause.upper():
+    if state == Notification.Delivery.UNDELIVERED and any(
+        word in cause.upper() for word in GUPSHUP_EXPIRED_CAUSES
+    ):
         return Notification.Delivery.EXPIRED
     return state
 
@@ -295,6 +302,8 @@ class GupshupDeliveryReportView(APIView):
                     raise exceptions.ValidationError(
                         {"response": [_("Not a JSON list of events.")]}
                     ) from None
+        if isinstance(body, dict) and isinstance(body.get("response"), list):
+            body = body["response"]  # `{"response": [events]}`
         events = body if isinstance(body, list) else [body]
         if not events or len(events) > 100:
             raise exceptions.ValidationError({NON_FIELD: [_("Expected 1 to 100 events.")]})

@@ -82,6 +82,9 @@ def _registry_with_ids(path) -> str:
     [
         ("FAIL", "ABSENT_SUBSCRIBER", "undelivered"),
         ("FAIL", "EXPIRED", "expired"),
+        ("FAILURE", "DND_FAIL", "undelivered"),
+        ("EXPIRED", "SMSCTIMEDOUT", "expired"),
+        ("FAILURE", "NO_ACK_FROM_OPERATOR", "expired"),
         ("SUCCESS", "SUCCESS", "delivered"),
     ],
 )
@@ -278,3 +281,15 @@ def test_beat_polls_delivery_reports(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["poll-sms-delivery"]
     assert entry["task"] == "slots.tasks.poll_sms_delivery"
     assert entry["schedule"].total_seconds() == settings.SMS_DLR_POLL_SECONDS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gupshup_post_callback_also_takes_the_events_under_response(callback):
+    from tests.gateways import _http
+
+    row = sent_sms("gs-r")
+    body = b'{"response": [{"externalId": "gs-r", "eventType": "FAILED", "cause": "SMSCTIMEDOUT"}]}'
+    status, answer = _http("POST", callback, body, "application/json")
+    assert status == 200 and '"recorded":1' in answer
+    row.refresh_from_db()
+    assert row.delivery == "expired"
