@@ -269,7 +269,9 @@ class NicSmsBackend(_FormGatewayBackend):
     "NIC SMS Service Integration" (fields `username`, `pin`, `message`, `mnumber` with the
     country code, `signature` = the sender id / DLT header; Unicode as `msgType=UC` with the
     message in UCS-2 hex after `FEFF`), plus the DLT fields `dlt_entity_id` and
-    `dlt_template_id` that every DLT-era integration of HttpLink sends. The answer is one line of
+    `dlt_template_id` that every DLT-era integration of HttpLink sends, and `concat=1` for a
+    message longer than one SMS (the guide's "text message of length more than 160
+    characters"; integrations send it so). The answer is one line of
     text, e.g. `Message Accepted for Request ID=12313946898506681731361~code=API000 &
     info=Platform accepted & Time =2014/03/13/11/20`, and for a refusal `Message Rejected for
     Request ID= ~code=API-3& info=REJECTED: Empty mnumber& Time = 2014/11/27/19/47`: accepted
@@ -281,7 +283,7 @@ class NicSmsBackend(_FormGatewayBackend):
     _CODE = re.compile(r"code\s*=\s*([A-Za-z0-9_-]+)", re.IGNORECASE)
 
     def form(self, message: SmsMessage) -> dict:
-        from notifications.sms import is_gsm7
+        from notifications.sms import is_gsm7, sms_length
 
         data = {
             "username": settings.SMS_GATEWAY_USERNAME,
@@ -296,6 +298,8 @@ class NicSmsBackend(_FormGatewayBackend):
         else:
             data["message"] = ucs2_hex(message.text)
             data["msgType"] = "UC"
+        if sms_length(message.text).segments > 1:
+            data["concat"] = "1"
         return data
 
     def send(self, message: SmsMessage) -> str:

@@ -303,6 +303,9 @@ class NicGateway(_FormGateway):
                 return self._rejected("API-7", "Invalid unicode message")
             if not text:
                 return self._rejected("API-7", "Invalid unicode message")
+        elif len(fields["message"]) > 160 and fields.get("concat") != "1":
+            # The guide's long text message takes `concat=1`; without it this server refuses.
+            return self._rejected("API-8", "Message length more than 160 without concat")
         return (
             200,
             f"Message Accepted for Request ID=123139468985066817{number:05d}~code=API000 & "

@@ -89,6 +89,15 @@ def test_nic_english_is_plain_text_with_dlt_fields(nic):
     assert provider_id == "12313946898506681700001"
 
 
+def test_nic_a_message_of_more_than_one_sms_goes_with_concat(nic):
+    long_text = "Learner's licence test at RTO Bhopal is down. " * 5
+    NicSmsBackend().send(message(long_text.strip()))
+    NicSmsBackend().send(message("बुकिंग MP04PB1 पक्की, " * 5))
+    assert [r["fields"].get("concat") for r in nic.requests] == ["1", "1"]
+    NicSmsBackend().send(message("Booking confirmed"))
+    assert "concat" not in nic.requests[-1]["fields"]
+
+
 def test_nic_hindi_goes_as_msgtype_uc_hex(nic):
     NicSmsBackend().send(message("बुकिंग MP04PB1 पक्की"))
     fields = nic.requests[0]["fields"]
