@@ -240,6 +240,24 @@ def test_msdg_reports_are_pulled_and_recorded_with_the_e_mail_fallback(msdg):
 
 
 @pytest.mark.django_db
+def test_msdg_an_sms_the_dispatcher_sent_is_reported_by_the_next_poll(msdg, settings, tmp_path):
+    settings.DLT_TEMPLATES_FILE = _registry_with_ids(tmp_path / "dlt.json")
+    settings.SMS_GATEWAY_SECURE_KEY = "key-1"
+    msdg.secure_key = "key-1"
+    row = NotificationFactory(language="hi", next_attempt_at=timezone.now())
+    notifications_dispatch()
+    row.refresh_from_db()
+    assert row.status == Notification.Status.SENT, row.last_error
+    assert msdg.decoded(msdg.requests[0]) == row.body
+    Notification.objects.filter(pk=row.pk).update(sent_at=timezone.now() - timedelta(minutes=1))
+    msdg.report(row.provider_id, "delivered")
+
+    assert sms_delivery_poll() == {"asked": 1, "reported": 1}
+    row.refresh_from_db()
+    assert row.delivery == "delivered"
+
+
+@pytest.mark.django_db
 def test_msdg_poll_goes_round_in_batches_so_no_sms_is_starved(msdg):
     rows = [sent_sms(f"b-{n}") for n in range(5)]
     assert sms_delivery_poll(limit=2)["asked"] == 2
