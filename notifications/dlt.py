@@ -36,14 +36,16 @@ from django.conf import settings
 from django.template import Context
 from django.template.loader import get_template
 
+from notifications import rendering
 from notifications.models import Notification
 
 LANGUAGES = ("en", "hi")
 # The flags the SMS templates branch on (notifications.rendering.template_context): each
 # branch is a text of its own (a partial outage "runs at reduced capacity").
 FLAGS = ("false_alarm", "has_outage", "partial")
-# The most characters DLT takes in one `{#var#}` (a `{#url#}` is a link, not counted here).
-DLT_VAR_MAX = 30
+# The most characters DLT takes in one `{#var#}` (a `{#url#}` is a link, not counted here);
+# defined beside the SMS rendering, which splits the reason by it.
+DLT_VAR_MAX = rendering.DLT_VAR_MAX
 VAR, URL = "{#var#}", "{#url#}"
 _MARK = "\x00{}\x00"
 _MARK_RE = re.compile("\x00([a-z_]+)\x00")
@@ -320,14 +322,12 @@ def _longest_contexts(values: LongestValues):
 def length_problems(values: LongestValues | None = None) -> list[str]:
     """Every SMS kind in both languages, rendered with the longest values: the texts whose
     variables DLT would not take (empty: every variable fits in DLT_VAR_MAX)."""
-    from notifications.rendering import render_notification
-
     values = values or longest_values()
     problems: list[str] = []
     for context in _longest_contexts(values):
         for kind in Notification.Kind.values:
             for language in LANGUAGES:
-                text = render_notification(
+                text = rendering.render_notification(
                     kind=kind, channel=Notification.Channel.SMS, language=language, context=context
                 ).body
                 problem = length_problem(kind, language, text)

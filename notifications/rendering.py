@@ -120,7 +120,8 @@ OUTAGE_KINDS = frozenset(
 # two, its link included.
 SMS_SEGMENT_BUDGET = {"hi": 2, "en": 2}
 # However much room is left, an SMS shows at most this much of the reason (the e-mail has it all):
-# the SMS templates carry it as two DLT variables of at most DLT_VAR_MAX characters each.
+# the SMS templates carry it as two DLT variables, and DLT takes at most 30 characters in one
+# (notifications/dlt.py checks every SMS against that).
 DLT_VAR_MAX = 30
 SMS_REASON_MAX = 2 * DLT_VAR_MAX
 
