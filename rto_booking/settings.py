@@ -448,6 +448,14 @@ NOTIFICATION_CLAIM_LEASE_SECONDS = _positive_int("NOTIFICATION_CLAIM_LEASE_SECON
 NOTIFICATION_DISPATCH_SECONDS = _positive_int("NOTIFICATION_DISPATCH_SECONDS", 240)
 if SMS_BACKEND == "http" and not SMS_GATEWAY_URL:
     raise ImproperlyConfigured("SMS_BACKEND=http needs the environment variable SMS_GATEWAY_URL.")
+if SMS_BACKEND == "msdg" and not (
+    SMS_GATEWAY_USERNAME and SMS_GATEWAY_PASSWORD and SMS_GATEWAY_SECURE_KEY
+):
+    # Every request is signed with the secure key: without it each SMS would go dead as 416.
+    raise ImproperlyConfigured(
+        "SMS_BACKEND=msdg needs SMS_GATEWAY_USERNAME, SMS_GATEWAY_PASSWORD and "
+        "SMS_GATEWAY_SECURE_KEY."
+    )
 if NOTIFICATION_RETRY_BASE_SECONDS <= 0 or NOTIFICATION_RETRY_MAX_SECONDS <= 0:
     raise ImproperlyConfigured(
         "Environment variables NOTIFICATION_RETRY_BASE_SECONDS and "
