@@ -68,6 +68,11 @@ v1 = [
     path("outages/<int:id>/resolve/", views.OutageResolveView.as_view(), name="outage-resolve"),
     path("alerts/", alerts.AlertWebhookView.as_view(), name="alerts"),
     path("sms/delivery/", delivery.DeliveryReportView.as_view(), name="sms-delivery"),
+    path(
+        "sms/delivery/gupshup/",
+        delivery.GupshupDeliveryReportView.as_view(),
+        name="sms-delivery-gupshup",
+    ),
     path("outage-proposals/", alerts.ProposalListView.as_view(), name="outage-proposal-list"),
     path(
         "outage-proposals/<int:id>/confirm/",

@@ -14,6 +14,13 @@ its id is emptied). A changed SMS template therefore needs only the file regener
 At send time `dlt_for(kind, language, text)` finds the registered template the rendered text
 matches and gives its ids to the gateway; tests/notifications/test_dlt.py renders every SMS in
 both languages and checks each matches its template.
+
+DLT lets each `{#var#}` hold at most 30 characters (`DLT_VAR_MAX`): an operator's scrubber
+delivers a message only when its fixed text matches and its variable parts fit. `length_problems`
+renders every SMS kind, in both languages and every branch, with the longest realistic values
+(the longest office and service names of the catalogue, every standard outage reason and a
+long typed one, the longest reference) and names each text no template takes with variables of
+at most 30 characters; `manage.py dlt_templates --check` and the tests fail on any.
 """
 
 from __future__ import annotations
@@ -29,11 +36,16 @@ from django.conf import settings
 from django.template import Context
 from django.template.loader import get_template
 
+from notifications import rendering
 from notifications.models import Notification
 
 LANGUAGES = ("en", "hi")
-# The flags the SMS templates branch on (notifications.rendering.template_context).
-FLAGS = ("false_alarm", "has_outage")
+# The flags the SMS templates branch on (notifications.rendering.template_context): each
+# branch is a text of its own (a partial outage "runs at reduced capacity").
+FLAGS = ("false_alarm", "has_outage", "partial")
+# The most characters DLT takes in one `{#var#}` (a `{#url#}` is a link, not counted here);
+# defined beside the SMS rendering, which splits the reason by it.
+DLT_VAR_MAX = rendering.DLT_VAR_MAX
 VAR, URL = "{#var#}", "{#url#}"
 _MARK = "\x00{}\x00"
 _MARK_RE = re.compile("\x00([a-z_]+)\x00")
@@ -188,3 +200,137 @@ def registry_regenerated(data: dict) -> dict:
             for text in texts
         ],
     }
+
+
+def bounded_pattern_for(text: str) -> re.Pattern:
+    """`pattern_for` as an operator's scrubber applies it: each `{#var#}` 1 to DLT_VAR_MAX
+    characters. A text matches when some split of its variable parts fits."""
+    parts = re.split(r"(\{#var#\}|\{#url#\})", text)
+    regex = "".join(
+        r"(https?://\S+)"
+        if part == URL
+        else f"(.{{1,{DLT_VAR_MAX}}})"
+        if part == VAR
+        else re.escape(part)
+        for part in parts
+    )
+    return re.compile(regex, re.DOTALL)
+
+
+def length_problem(kind: str, language: str, text: str) -> str | None:
+    """None when a DLT text of `kind` in `language` takes the rendered SMS `text` with every
+    variable within DLT_VAR_MAX characters; else what is wrong."""
+    texts = dlt_texts(kind, language)
+    if any(bounded_pattern_for(t).fullmatch(text) for t in texts):
+        return None
+    for template in texts:
+        found = pattern_for(template).fullmatch(text)
+        if found:
+            too_long = [
+                v for v in found.groups() if len(v) > DLT_VAR_MAX and not v.startswith("http")
+            ]
+            return (
+                f"{kind}/{language}: a variable over {DLT_VAR_MAX} characters "
+                f"({', '.join(repr(v) for v in too_long) or 'no split fits'}): {text}"
+            )
+    return f"{kind}/{language}: matches no DLT text: {text}"
+
+
+@dataclass(frozen=True)
+class LongestValues:
+    """The longest values an SMS realistically carries, per language."""
+
+    offices: tuple[tuple[str, str], ...]  # (English, Hindi)
+    services: tuple[tuple[str, str], ...]
+    reasons: tuple[tuple[str, str], ...]
+    reference: str
+    site_url: str
+
+
+# No demo office has a long name; the longest an MP office has (the district's two names).
+LONGEST_OFFICE = ("RTO Narmadapuram (Hoshangabad)", "आरटीओ नर्मदापुरम (होशंगाबाद)")
+# A clerk's reason typed in full (the SMS shows its first SMS_REASON_MAX characters at most).
+LONG_TYPED_REASON = (
+    "Sarathi licence server of NIC down since morning; photo capture machine at counter 2 "
+    "also not working, engineers on the way",
+    "एनआईसी का सारथी लाइसेंस सर्वर सुबह से बंद है; काउंटर 2 की फोटो कैप्चर मशीन भी नहीं चल "
+    "रही, इंजीनियर आ रहे हैं",
+)
+
+
+def longest_values() -> LongestValues:
+    """From the catalogue the product seeds and its standard outage reasons.
+
+    The outbox knows no bookings; this reads the slots app's constants (no database) only to
+    know how long its names get, which is what the DLT limit is about."""
+    from slots.outage_reasons import STANDARD_REASONS
+    from slots.services.demo import OFFICES, SERVICES
+
+    def longest(pairs):
+        pairs = list(pairs)
+        return (
+            max(pairs, key=lambda pair: len(pair[0])),
+            max(pairs, key=lambda pair: len(pair[1])),
+        )
+
+    offices = longest([(office[1], office[2]) for office in OFFICES] + [LONGEST_OFFICE])
+    services = longest((service.name, service.name_hi) for service in SERVICES)
+    reasons = (*((reason.en, reason.hi) for reason in STANDARD_REASONS), LONG_TYPED_REASON)
+    return LongestValues(
+        offices=offices,
+        services=services,
+        reasons=reasons,
+        reference="MP04PB7XK2Q9ZT3W",  # 16 characters, the most a reference has
+        # A production-length address (tests and development run on a short local one).
+        site_url=max(settings.SITE_URL, "https://rtoslot.mp.gov.in", key=len),
+    )
+
+
+def _longest_contexts(values: LongestValues):
+    """JSON contexts as slots.messages writes them, with the longest values, every branch."""
+    for office, service, reason in itertools.product(
+        values.offices, values.services, values.reasons
+    ):
+        for false_alarm, partial in itertools.product((False, True), repeat=2):
+            yield {
+                "reference": values.reference,
+                "full_name": "Applicant",
+                "office": {"code": "MP-99", "name": office[0], "name_hi": office[1]},
+                "service": {"slug": "learner-test", "name": service[0], "name_hi": service[1]},
+                # 30 Oct: the longest Hindi month (अक्टू), two-digit day and hour.
+                "slot": {
+                    "starts_at": "2026-10-30T10:30:00+05:30",
+                    "ends_at": "2026-10-30T11:00:00+05:30",
+                },
+                "from_starts_at": "2026-10-28T16:30:00+05:30",
+                "to_starts_at": "2026-10-30T10:30:00+05:30",
+                "outage": {
+                    "id": 99999,
+                    "reason": reason[0],
+                    "reason_hi": reason[1],
+                    "capacity_percent": 50 if partial else 0,
+                },
+                "links": {
+                    "booking": f"{values.site_url}/my/bookings/{values.reference}/",
+                    "cancel": f"{values.site_url}/my/cancel/{values.reference}:1w2bQx:"
+                    "Xq1aZ9b8C7d6E5f4G3h2I1j0KlM/",
+                },
+                "false_alarm": false_alarm,
+            }
+
+
+def length_problems(values: LongestValues | None = None) -> list[str]:
+    """Every SMS kind in both languages, rendered with the longest values: the texts whose
+    variables DLT would not take (empty: every variable fits in DLT_VAR_MAX)."""
+    values = values or longest_values()
+    problems: list[str] = []
+    for context in _longest_contexts(values):
+        for kind in Notification.Kind.values:
+            for language in LANGUAGES:
+                text = rendering.render_notification(
+                    kind=kind, channel=Notification.Channel.SMS, language=language, context=context
+                ).body
+                problem = length_problem(kind, language, text)
+                if problem and problem not in problems:
+                    problems.append(problem)
+    return problems

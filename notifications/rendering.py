@@ -119,8 +119,11 @@ OUTAGE_KINDS = frozenset(
 # Segments an outage SMS may take: Hindi (UCS-2) at most two, 134 characters; English (GSM-7)
 # two, its link included.
 SMS_SEGMENT_BUDGET = {"hi": 2, "en": 2}
-# However much room is left, an SMS shows at most this much of the reason (the e-mail has it all).
-SMS_REASON_MAX = 80
+# However much room is left, an SMS shows at most this much of the reason (the e-mail has it all):
+# the SMS templates carry it as two DLT variables, and DLT takes at most 30 characters in one
+# (notifications/dlt.py checks every SMS against that).
+DLT_VAR_MAX = 30
+SMS_REASON_MAX = 2 * DLT_VAR_MAX
 
 
 def sms_budget_units(*, segments: int, gsm7: bool) -> int:
@@ -146,6 +149,18 @@ def _sms_reason(reason: str, limit: int, language: str) -> str:
     return short_text(reason, limit, mark="…")
 
 
+def _with_reason_short(ctx: dict[str, Any], reason_short: str) -> dict[str, Any]:
+    """`ctx` showing `reason_short` in the SMS, in two parts (`reason_short`, `reason_more`):
+    on DLT each variable may hold at most 30 characters, so the templates register the reason
+    as two adjacent `{#var#}` and a reason of up to 60 fits."""
+    return {
+        **ctx,
+        "reason_short": reason_short[:DLT_VAR_MAX],
+        "reason_more": reason_short[DLT_VAR_MAX:],
+        "reason_sms": reason_short,
+    }
+
+
 def _site_url(booking_url: str) -> str:
     """The site's address (scheme and host) from the booking link: short enough for a Hindi
     SMS, where the applicant signs in and finds the booking at the top of "My bookings"."""
@@ -165,7 +180,7 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
     from_starts_at = parse_time(context.get("from_starts_at"))
     to_starts_at = parse_time(context.get("to_starts_at")) or starts_at
     reason = _reason(context, outage, language)
-    return {
+    values = {
         "reference": context.get("reference", ""),
         "full_name": context.get("full_name", ""),
         "office": _pick(office, "name", language),
@@ -178,7 +193,6 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
         "old_when": format_when(from_starts_at, language),
         "new_when": format_when(to_starts_at, language),
         "reason": reason,
-        "reason_short": _sms_reason(reason, SMS_REASON_MAX, language),
         "booking_url": links.get("booking", ""),
         "site_url": _site_url(links.get("booking", "")),
         "cancel_url": links.get("cancel", ""),
@@ -188,6 +202,7 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
         # Set by an undone outage (slots.services.outage_undo): "your booking is back".
         "false_alarm": bool(context.get("false_alarm")),
     }
+    return _with_reason_short(values, _sms_reason(reason, SMS_REASON_MAX, language))
 
 
 def _render(language: str, kind: str, part: str, ctx: dict[str, Any], *, html: bool) -> str:
@@ -201,20 +216,20 @@ def _one_line(text: str) -> str:
 def _render_sms(language: str, kind: str, ctx: dict[str, Any]) -> str:
     """The SMS text; for an outage kind, the reason cut until the text keeps its budget."""
     text = _one_line(_render(language, kind, "sms.txt", ctx, html=False))
-    if kind not in OUTAGE_KINDS or not ctx["reason_short"]:
+    if kind not in OUTAGE_KINDS or not ctx["reason_sms"]:
         return text
     gsm7 = language == "en"
     budget = sms_budget_units(segments=SMS_SEGMENT_BUDGET[language], gsm7=gsm7)
     if sms_length(text).units <= budget:
         return text
-    without = _one_line(_render(language, kind, "sms.txt", {**ctx, "reason_short": ""}, html=False))
+    without = _one_line(_render(language, kind, "sms.txt", _with_reason_short(ctx, ""), html=False))
     if without == text:  # the template does not show the reason: nothing to cut
         return text
-    limit = len(ctx["reason_short"])
+    limit = len(ctx["reason_sms"])
     while (over := sms_length(text).units - budget) > 0 and limit > 0:
         # Each character of the reason is one unit (GSM-friendly or UCS-2): cut what is over.
         limit = max(0, min(limit - over, limit - 1))
-        ctx = {**ctx, "reason_short": _sms_reason(ctx["reason"], limit, language)}
+        ctx = _with_reason_short(ctx, _sms_reason(ctx["reason"], limit, language))
         text = _one_line(_render(language, kind, "sms.txt", ctx, html=False))
     return text
 

@@ -247,6 +247,8 @@ CELERY_TASK_ROUTES = {
     "notifications.tasks.*": {"queue": "notifications"},
 }
 RECONCILE_INTERVAL_SECONDS = max(1, _positive_int("RECONCILE_INTERVAL_SECONDS", 15))
+# Delivery reports of pull gateways (msdg) are fetched this often (see SMS_DLR_POLL_BATCH).
+SMS_DLR_POLL_SECONDS = max(10, _positive_int("SMS_DLR_POLL_SECONDS", 60))
 CELERY_BEAT_SCHEDULE = {
     "generate-slots": {
         "task": "slots.tasks.generate_slots",
@@ -270,6 +272,11 @@ CELERY_BEAT_SCHEDULE = {
     "send-reminders": {
         "task": "slots.tasks.send_reminders",
         "schedule": timedelta(minutes=15),
+    },
+    # Delivery reports of a gateway that does not push them (msdg); a no-op for the others.
+    "poll-sms-delivery": {
+        "task": "slots.tasks.poll_sms_delivery",
+        "schedule": timedelta(seconds=SMS_DLR_POLL_SECONDS),
     },
 }
 
@@ -394,12 +401,25 @@ DLT_TEMPLATES_FILE = _env(
 )
 # E-mail: this many SMTP connections per dispatcher run, each reused for its messages.
 EMAIL_MAX_IN_FLIGHT = max(1, _positive_int("EMAIL_MAX_IN_FLIGHT", 16))
-# For SMS_BACKEND=nic (NIC / MSDG: username and pin) and gupshup (userid and password).
+# For SMS_BACKEND=nic (username and pin), msdg (username and password) and gupshup (userid and
+# password).
 SMS_GATEWAY_USERNAME = _env("str", "SMS_GATEWAY_USERNAME", default="")
 SMS_GATEWAY_PASSWORD = _env("str", "SMS_GATEWAY_PASSWORD", default="")
-if SMS_BACKEND not in {"console", "file", "http", "nic", "gupshup"} and "." not in SMS_BACKEND:
+# For SMS_BACKEND=msdg: the department's secure key (C-DAC's services portal), which signs each
+# request, and the address of its delivery report (default: C-DAC's).
+SMS_GATEWAY_SECURE_KEY = _env("str", "SMS_GATEWAY_SECURE_KEY", default="")
+SMS_GATEWAY_REPORT_URL = _env("str", "SMS_GATEWAY_REPORT_URL", default="")
+# Gateways whose delivery reports are a pull API (msdg) are asked about sent SMS without a
+# report every SMS_DLR_POLL_SECONDS (above, with beat), at most SMS_DLR_POLL_BATCH of them a
+# round, for SMS_DLR_POLL_HOURS after sending (then a report is not coming).
+SMS_DLR_POLL_BATCH = max(1, _positive_int("SMS_DLR_POLL_BATCH", 200))
+SMS_DLR_POLL_HOURS = max(1, _positive_int("SMS_DLR_POLL_HOURS", 48))
+if (
+    SMS_BACKEND not in {"console", "file", "http", "nic", "msdg", "gupshup"}
+    and "." not in SMS_BACKEND
+):
     raise ImproperlyConfigured(
-        f"Environment variable SMS_BACKEND must be console, file, http, nic, gupshup or a "
+        f"Environment variable SMS_BACKEND must be console, file, http, nic, msdg, gupshup or a "
         f"dotted path, "
         f"got {SMS_BACKEND!r}."
     )
@@ -428,6 +448,14 @@ NOTIFICATION_CLAIM_LEASE_SECONDS = _positive_int("NOTIFICATION_CLAIM_LEASE_SECON
 NOTIFICATION_DISPATCH_SECONDS = _positive_int("NOTIFICATION_DISPATCH_SECONDS", 240)
 if SMS_BACKEND == "http" and not SMS_GATEWAY_URL:
     raise ImproperlyConfigured("SMS_BACKEND=http needs the environment variable SMS_GATEWAY_URL.")
+if SMS_BACKEND == "msdg" and not (
+    SMS_GATEWAY_USERNAME and SMS_GATEWAY_PASSWORD and SMS_GATEWAY_SECURE_KEY
+):
+    # Every request is signed with the secure key: without it each SMS would go dead as 416.
+    raise ImproperlyConfigured(
+        "SMS_BACKEND=msdg needs SMS_GATEWAY_USERNAME, SMS_GATEWAY_PASSWORD and "
+        "SMS_GATEWAY_SECURE_KEY."
+    )
 if NOTIFICATION_RETRY_BASE_SECONDS <= 0 or NOTIFICATION_RETRY_MAX_SECONDS <= 0:
     raise ImproperlyConfigured(
         "Environment variables NOTIFICATION_RETRY_BASE_SECONDS and "

@@ -14,9 +14,13 @@ the same rows inside PostgreSQL; tests/slots/test_hotpath.py holds the two equal
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
@@ -25,6 +29,8 @@ from notifications.models import Notification
 from notifications.services import notifications_dispatch_on_commit, notifications_write
 from slots import hotpath
 from slots.links import booking_url
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -185,3 +191,54 @@ def sms_delivery_report(*, provider_id: str, delivery: str) -> Notification | No
                 ]
             )
     return row
+
+
+# The id after which the next round of `sms_delivery_poll` starts (0: from the oldest again).
+DLR_POLL_CURSOR_KEY = "sms:dlr-poll-cursor"
+
+
+def sms_delivery_poll(*, limit: int | None = None) -> dict[str, int]:
+    """Ask a pull gateway (one whose backend has `delivery_status`, e.g. C-DAC's MSDG) about
+    sent SMS without a report, and record what it says through `sms_delivery_report`, exactly
+    as a pushed report: an undelivered or expired SMS falls back to e-mail or the call list.
+
+    A round asks about at most `limit` (SMS_DLR_POLL_BATCH) SMS sent in the last
+    SMS_DLR_POLL_HOURS, going on by id from where the last round stopped and starting over at
+    the oldest after the newest, so SMS that stay "submitted" for hours do not starve the rest.
+    The first gateway error ends the round (the gateway is down: asking on would only add
+    load); the next round starts at that SMS again. Other backends: nothing to do."""
+    from notifications.backends import TransientSendError, sms_backend_class
+    from notifications.selectors import sms_awaiting_delivery_report
+
+    backend_class = sms_backend_class()
+    if not hasattr(backend_class, "delivery_status"):
+        return {"asked": 0, "reported": 0}
+    limit = limit or settings.SMS_DLR_POLL_BATCH
+    now = timezone.now()
+    after_id = cache.get(DLR_POLL_CURSOR_KEY) or 0
+    rows = sms_awaiting_delivery_report(
+        after_id=after_id,
+        sent_since=now - timedelta(hours=settings.SMS_DLR_POLL_HOURS),
+        # A report takes a moment to exist; asking at once would only cost a request.
+        sent_before=now - timedelta(seconds=10),
+        limit=limit,
+    )
+    next_cursor = rows[-1][0] if len(rows) == limit else 0
+    asked = reported = 0
+    backend = backend_class()
+    try:
+        for pk, provider_id in rows:
+            try:
+                delivery = backend.delivery_status(provider_id)
+            except TransientSendError:
+                logger.warning("Delivery report of SMS %s not available now", pk, exc_info=True)
+                next_cursor = pk - 1
+                break
+            asked += 1
+            if delivery is not None:
+                sms_delivery_report(provider_id=provider_id, delivery=delivery)
+                reported += 1
+    finally:
+        backend.close()
+    cache.set(DLR_POLL_CURSOR_KEY, next_cursor, timeout=None)
+    return {"asked": asked, "reported": reported}

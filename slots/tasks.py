@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.db import OperationalError
 
 from rto_booking.queueing import enqueue_now
+from slots.messages import sms_delivery_poll
 from slots.services.bookings import bookings_mark_no_shows
 from slots.services.reminders import reminders_write
 from slots.services.reschedule import outage_reschedule, outages_needing_a_run
@@ -69,3 +70,10 @@ def reconcile_outages_task() -> list[int]:
 def send_reminders_task() -> int:
     """Beat, every 15 minutes: write tomorrow's reminders (idempotent); they are sent after."""
     return reminders_write()
+
+
+@shared_task(name="slots.tasks.poll_sms_delivery")
+def poll_sms_delivery_task() -> dict:
+    """Beat, every SMS_DLR_POLL_SECONDS: fetch the delivery reports of a gateway that does not
+    push them (SMS_BACKEND=msdg); nothing to do for the others."""
+    return sms_delivery_poll()

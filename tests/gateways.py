@@ -269,7 +269,10 @@ class _FormGateway:
 class NicGateway(_FormGateway):
     """NIC's `HttpLink` as its integration guide describes it: `username`, `pin`, `message`,
     `mnumber`, `signature`, `dlt_entity_id`, `dlt_template_id`, `msgType=UC` with a UCS-2 hex
-    message for Unicode; a text answer, "Message Accepted For Request ID=<id>…" or an error."""
+    message for Unicode. It answers one line of text as NIC's gateway does: "Message Accepted
+    for Request ID=<23 digits>~code=API000 & info=Platform accepted & Time =…", or "Message
+    Rejected for Request ID= ~code=API-<n>& info=REJECTED: <reason>& Time = …" (API-3, empty
+    mnumber, is the guide's example; the other refusal codes here are this server's own)."""
 
     path = "/failsafe/HttpLink"
 
@@ -277,23 +280,36 @@ class NicGateway(_FormGateway):
         super().__init__()
         self.username, self.pin = username, pin
 
+    @staticmethod
+    def _rejected(code: str, reason: str) -> tuple[int, str]:
+        return (
+            200,
+            f"Message Rejected for Request ID= ~code={code}& info=REJECTED: {reason}& "
+            "Time = 2026/12/01/10/00",
+        )
+
     def reply(self, fields, number):
         if (fields.get("username"), fields.get("pin")) != (self.username, self.pin):
-            return 200, "Invalid username or pin~code=API001"
-        needed = ("message", "mnumber", "signature", "dlt_entity_id", "dlt_template_id")
+            return self._rejected("API-1", "Invalid username or pin")
+        if not fields.get("mnumber"):
+            return self._rejected("API-3", "Empty mnumber")
+        needed = ("message", "signature", "dlt_entity_id", "dlt_template_id")
         if any(not fields.get(name) for name in needed):
-            return 200, "Mandatory parameter missing~code=API003"
+            return self._rejected("API-9", "Mandatory parameter missing")
         if fields.get("msgType") == "UC":
             try:
                 text = bytes.fromhex(fields["message"]).decode("utf-16")
             except ValueError:
-                return 200, "Invalid unicode message~code=API007"
+                return self._rejected("API-7", "Invalid unicode message")
             if not text:
-                return 200, "Invalid unicode message~code=API007"
+                return self._rejected("API-7", "Invalid unicode message")
+        elif len(fields["message"]) > 160 and fields.get("concat") != "1":
+            # The guide's long text message takes `concat=1`; without it this server refuses.
+            return self._rejected("API-8", "Message length more than 160 without concat")
         return (
             200,
-            f"Message Accepted For Request ID=12345{number:05d}~code=API000 & "
-            "info=Platform Accepted & Time=2026/12/01/10:00",
+            f"Message Accepted for Request ID=123139468985066817{number:05d}~code=API000 & "
+            "info=Platform accepted & Time =2026/12/01/10/00",
         )
 
     def decoded(self, request: dict) -> str:
@@ -302,6 +318,78 @@ class NicGateway(_FormGateway):
         if fields.get("msgType") == "UC":
             return bytes.fromhex(fields["message"]).decode("utf-16")
         return fields["message"]
+
+
+class MsdgGateway(_FormGateway):
+    """C-DAC's MSDG: `POST /esms/sendsmsrequestDLT` (username, SHA-1 password, senderid,
+    content — HTML entities for `unicodemsg` —, smsservicetype, mobileno, SHA-512 `key`,
+    templateid) answering "402,MsgID = <id>" or "<code>,<reason>", and the delivery report
+    `GET /XMLForReportG/reportXMLNew?userid=&password=&msgid=` answering C-DAC's XML. Set what
+    the report says of an id with `report(msgid, "delivered"|"failed"|"expired"|"submitted")`;
+    an id nobody set is "submitted" (no final word yet)."""
+
+    path = "/esms/sendsmsrequestDLT"
+    report_path = "/XMLForReportG/reportXMLNew"
+
+    def __init__(self, *, username="rtomp-msdg", password="secret", secure_key="key-1"):  # noqa: S107
+        super().__init__()
+        self.username, self.password, self.secure_key = username, password, secure_key
+        self.reports: dict[str, str] = {}
+
+    @property
+    def report_url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}{self.report_path}"
+
+    def report(self, msgid: str, state: str) -> None:
+        with self.lock:
+            self.reports[msgid] = state
+
+    def reply(self, fields, number):
+        import hashlib
+
+        if fields.get("msgid") is not None or "userid" in fields:
+            return self._report(fields)
+        password = hashlib.sha1(self.password.encode("latin-1")).hexdigest()  # noqa: S324
+        if (fields.get("username"), fields.get("password")) != (self.username, password):
+            return 200, "401,Credentials Error, may be invalid username or password"
+        content = fields.get("content", "")
+        signed = fields.get("username", "") + fields.get("senderid", "") + content
+        if fields.get("key") != hashlib.sha512((signed + self.secure_key).encode()).hexdigest():
+            return 200, "416,Hash doesn't match"
+        if not fields.get("mobileno", "").isdigit():
+            return 200, "406,Invalid or Duplicate numbers"
+        if len(fields.get("templateid", "")) not in (12, 19):
+            return 200, "423,TEMPLATE_ID is mandatory and it should be 12 or 19 digit length"
+        if fields.get("smsservicetype") not in {"singlemsg", "unicodemsg"}:
+            return 200, "ERROR : 400 Invalid service type"
+        return 200, f"402,MsgID = 1506201614660{number:08d}msdgsms"
+
+    def _report(self, fields) -> tuple[int, str]:
+        if (fields.get("userid"), fields.get("password")) != (self.username, self.password):
+            return 200, "<?xml version='1.0'?><error>Invalid credentials</error>"
+        msgid = fields.get("msgid", "")
+        with self.lock:
+            state = self.reports.get(msgid, "submitted")
+        mobile = '<no mobNo="919812345678">{}</no>'
+        delivered = mobile.format("DELIVRED") if state == "delivered" else ""
+        failed = {"failed": mobile.format("UNDELIV"), "expired": mobile.format("EXPIRED")}
+        fld = failed.get(state, "")
+        sub = mobile.format("SUBMITTED") if state == "submitted" else ""
+        return 200, (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            f'<dept value="{self.username}"><msgid>{msgid}</msgid>'
+            f"<delvSMSCount>{int(bool(delivered))}</delvSMSCount>"
+            f"<fldSMSCount>{int(bool(fld))}</fldSMSCount>"
+            f"<subSMSCount>{int(bool(sub))}</subSMSCount>"
+            f"<undelv/><del>{delivered}</del><sub>{sub}</sub><fld>{fld}</fld></dept>"
+        )
+
+    def decoded(self, request: dict) -> str:
+        """The text a request carried, its HTML entities decoded as the gateway would."""
+        import html
+
+        return html.unescape(request["fields"]["content"])
 
 
 class GupshupGateway(_FormGateway):
@@ -333,6 +421,56 @@ class GupshupGateway(_FormGateway):
         if not fields.get("dltTemplateId") or not fields.get("principalEntityId"):
             return 200, self._json("error", "300", phone, "DLT template or entity missing")
         return 200, self._json("success", f"48436716050203{number:05d}-2420971527", phone, "")
+
+    @staticmethod
+    def push_report(
+        callback_url: str,
+        *,
+        external_id: str,
+        status: str = "SUCCESS",
+        cause: str = "SUCCESS",
+        phone: str = "919812345678",
+        err_code: str = "000",
+    ) -> tuple[int, str]:
+        """Call `callback_url` (the Realtime Delivery URL, with its own query such as the
+        token) the way Gupshup does: a GET adding externalId, deliveredTS, status, cause,
+        phoneNo, errCode, noOfFrags and mask. Returns our answer's status and body."""
+        from urllib.parse import urlencode
+
+        query = urlencode(
+            {
+                "externalId": external_id,
+                "deliveredTS": "1764580000000",
+                "status": status,
+                "cause": cause,
+                "phoneNo": phone,
+                "errCode": err_code,
+                "noOfFrags": "1",
+                "mask": "RTOMPB",
+            }
+        )
+        separator = "&" if "?" in callback_url else "?"
+        return _http("GET", f"{callback_url}{separator}{query}")
+
+    @staticmethod
+    def push_events(callback_url: str, events: list[dict]) -> tuple[int, str]:
+        """Gupshup's POST callback: a JSON array of (up to 20) events."""
+        return _http("POST", callback_url, json.dumps(events).encode(), "application/json")
+
+
+def _http(method: str, url: str, data: bytes | None = None, content_type: str = ""):
+    """One real HTTP request, as a gateway's callback makes it: (status, body)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - a test URL
+    if content_type:
+        request.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
 
 
 class SlowSmtpServer:

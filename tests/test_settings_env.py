@@ -49,6 +49,13 @@ def test_a_bad_value_fails_at_start_naming_the_variable(variable, value):
     assert variable in result.stderr
 
 
+def test_msdg_without_its_secure_key_fails_at_start_naming_it():
+    login = {"SMS_GATEWAY_USERNAME": "rtomp", "SMS_GATEWAY_PASSWORD": "pw"}
+    result = _start(SMS_BACKEND="msdg", SMS_GATEWAY_SECURE_KEY=None, **login)
+    assert result.returncode != 0 and "SMS_GATEWAY_SECURE_KEY" in result.stderr
+    assert _start(SMS_BACKEND="msdg", SMS_GATEWAY_SECURE_KEY="k", **login).returncode == 0
+
+
 def test_good_values_start():
     result = _start(DJANGO_DEBUG="false", REDIS_URL="redis://127.0.0.1:6379/0", RATE_LIMITS="off")
     assert result.returncode == 0, result.stderr

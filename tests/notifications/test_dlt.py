@@ -114,3 +114,40 @@ def test_the_dlt_ids_and_header_reach_the_gateway(settings, tmp_path):
     assert body["dlt_template_id"] == "1107-booking_confirmed-hi"
     assert body["dlt_entity_id"] == "1101000000000001"
     assert body["sender"] == "RTOBPL"
+
+
+def test_every_sms_with_the_longest_values_keeps_each_variable_within_30_characters():
+    """DLT refuses a variable over 30 characters: every kind, both languages, every branch,
+    with the catalogue's longest office and service, every standard reason and a long typed
+    one, and a 16-character reference (`manage.py dlt_templates --check` runs the same)."""
+    values = dlt.longest_values()
+    assert len(values.offices[0][0]) == 30 and len(values.reference) == 16
+    assert dlt.length_problems(values) == []
+
+
+def test_the_length_check_names_a_variable_over_30_characters():
+    from dataclasses import replace
+
+    too_long = "Additional RTO Narmadapuram (Hoshangabad)"
+    problems = dlt.length_problems(
+        replace(dlt.longest_values(), offices=((too_long, "आरटीओ भोपाल"),))
+    )
+    assert problems and all(too_long in problem for problem in problems)
+    assert any(problem.startswith("booking_confirmed/en:") for problem in problems)
+
+
+def test_a_standard_reason_over_30_characters_is_two_dlt_variables():
+    text = (
+        "Learner's licence test at RTO Bhopal is down (Photo-capture machine not working). "
+        "Booking AB12CD34: do not come. We will send your new time when it is back: "
+        "https://rtoslot.mp.gov.in/my/bookings/AB12CD34/"
+    )
+    assert dlt.length_problem(Kind.ON_HOLD, "en", text) is None
+    template = dlt.registry().find(Kind.ON_HOLD, "en", text)
+    assert "({#var#}{#var#})" in template.text
+
+
+def test_a_partial_outage_has_its_own_registered_text():
+    texts = dlt.all_dlt_texts()[(Kind.RESCHEDULED_OUTAGE, "en")]
+    assert any("runs at reduced capacity" in text for text in texts)
+    assert any("कम क्षमता पर" in text for text in dlt.all_dlt_texts()[(Kind.ON_HOLD, "hi")])

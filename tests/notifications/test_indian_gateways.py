@@ -1,5 +1,6 @@
 """The adapters for Indian gateways, each against a local server speaking its protocol
-(tests/gateways.py): NIC's HttpLink (also C-DAC MSDG traffic) and Gupshup Enterprise."""
+(tests/gateways.py): NIC's HttpLink, C-DAC's MSDG (sending, and its pull delivery report) and
+Gupshup Enterprise."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.utils import timezone
 
 from notifications.backends import (
     GupshupSmsBackend,
+    MsdgSmsBackend,
     NicSmsBackend,
     PermanentSendError,
     RateLimitedError,
@@ -19,7 +21,7 @@ from notifications.backends import (
 from notifications.dispatcher import notifications_dispatch
 from notifications.models import Notification
 from tests.factories import NotificationFactory
-from tests.gateways import GupshupGateway, NicGateway
+from tests.gateways import GupshupGateway, MsdgGateway, NicGateway
 
 DLT = {"dlt_template_id": "1107161234567890123", "dlt_entity_id": "1101456789012345678"}
 
@@ -84,7 +86,16 @@ def test_nic_english_is_plain_text_with_dlt_fields(nic):
         "message": "Booking MP04PB1 confirmed",
         **DLT,
     }
-    assert provider_id == "1234500001"
+    assert provider_id == "12313946898506681700001"
+
+
+def test_nic_a_message_of_more_than_one_sms_goes_with_concat(nic):
+    long_text = "Learner's licence test at RTO Bhopal is down. " * 5
+    NicSmsBackend().send(message(long_text.strip()))
+    NicSmsBackend().send(message("बुकिंग MP04PB1 पक्की, " * 5))
+    assert [r["fields"].get("concat") for r in nic.requests] == ["1", "1"]
+    NicSmsBackend().send(message("Booking confirmed"))
+    assert "concat" not in nic.requests[-1]["fields"]
 
 
 def test_nic_hindi_goes_as_msgtype_uc_hex(nic):
@@ -97,11 +108,18 @@ def test_nic_hindi_goes_as_msgtype_uc_hex(nic):
 
 def test_nic_error_answers_are_final(nic, settings):
     settings.SMS_GATEWAY_PASSWORD = "wrong"
-    with pytest.raises(PermanentSendError, match="API001"):
+    with pytest.raises(PermanentSendError, match="API-1"):
         NicSmsBackend().send(message("Booking confirmed"))
     settings.SMS_GATEWAY_PASSWORD = "s3cret"
-    with pytest.raises(PermanentSendError, match="API003"):
+    with pytest.raises(PermanentSendError, match="API-9"):
         NicSmsBackend().send(message("Booking confirmed", dlt_template_id=""))
+
+
+def test_nic_a_rejection_naming_a_request_id_is_not_an_acceptance(nic):
+    # The guide's refusal carries "Request ID=" too; only code=API000 is an acceptance.
+    nic.respond((200, "Message Rejected for Request ID=77~code=API-3& info=REJECTED: Empty"))
+    with pytest.raises(PermanentSendError, match="API-3"):
+        NicSmsBackend().send(message("Booking confirmed"))
 
 
 @pytest.mark.parametrize(
@@ -131,9 +149,103 @@ def test_dispatcher_sends_hindi_through_nic_with_the_registered_ids(nic, setting
     notifications_dispatch()
 
     row.refresh_from_db()
-    assert (row.status, row.provider_id) == (Notification.Status.SENT, "1234500001")
+    assert (row.status, row.provider_id) == (Notification.Status.SENT, "12313946898506681700001")
     assert nic.decoded(nic.requests[0]) == row.body
     assert nic.requests[0]["fields"]["dlt_template_id"] == DLT["dlt_template_id"]
+
+
+# --- C-DAC MSDG --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def msdg(settings):
+    server = MsdgGateway(username="rtomp-msdg", password="s3cret", secure_key="sk-9").start()
+    settings.SMS_GATEWAY_SECURE_KEY = "sk-9"
+    settings.SMS_GATEWAY_REPORT_URL = server.report_url
+    yield from _serving(settings, server, backend="msdg", username="rtomp-msdg", password="s3cret")
+
+
+def test_msdg_english_is_singlemsg_signed_with_the_secure_key(msdg):
+    import hashlib
+
+    provider_id = MsdgSmsBackend().send(message("Booking MP04PB1 confirmed"))
+    (request,) = msdg.requests
+    assert request["method"] == "POST" and request["path"] == "/esms/sendsmsrequestDLT"
+    fields = request["fields"]
+    assert fields["password"] == hashlib.sha1(b"s3cret").hexdigest()  # noqa: S324
+    assert (
+        fields["key"]
+        == hashlib.sha512(b"rtomp-msdgRTOMPBBooking MP04PB1 confirmedsk-9").hexdigest()
+    )
+    assert {k: fields[k] for k in ("username", "senderid", "smsservicetype", "mobileno")} == {
+        "username": "rtomp-msdg",
+        "senderid": "RTOMPB",
+        "smsservicetype": "singlemsg",
+        "mobileno": "919812345678",
+    }
+    assert fields["templateid"] == DLT["dlt_template_id"]
+    assert provider_id == "150620161466000000001msdgsms"
+
+
+def test_msdg_hindi_is_unicodemsg_as_html_entities(msdg):
+    MsdgSmsBackend().send(message("बुकिंग MP04PB1 पक्की"))
+    fields = msdg.requests[0]["fields"]
+    assert fields["smsservicetype"] == "unicodemsg"
+    assert fields["content"].startswith("&#2348;")
+    assert msdg.decoded(msdg.requests[0]) == "बुकिंग MP04PB1 पक्की"
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ("401,Credentials Error, may be invalid username or password", PermanentSendError),
+        ("ERROR : 406 Invalid mobile number", PermanentSendError),
+        ("423,TEMPLATE_ID is mandatory and it should be 12 or 19 digit length", PermanentSendError),
+        ("404,Internal Database Error", TransientSendError),
+        ("409,SMSC response timed out, message will be submitted", TransientSendError),
+        ("402,but no id", PermanentSendError),
+    ],
+)
+def test_msdg_answers_are_classed_by_their_code(msdg, answer, error):
+    msdg.respond((200, answer))
+    with pytest.raises(error, match=answer.split(",")[0].split(":")[-1].strip()[:3]):
+        MsdgSmsBackend().send(message("Booking confirmed"))
+
+
+def test_msdg_a_wrong_secure_key_is_the_gateways_hash_error(msdg, settings):
+    settings.SMS_GATEWAY_SECURE_KEY = "other"
+    with pytest.raises(PermanentSendError, match="416"):
+        MsdgSmsBackend().send(message("Booking confirmed"))
+
+
+@pytest.mark.parametrize(
+    ("state", "delivery"),
+    [
+        ("delivered", "delivered"),
+        ("failed", "undelivered"),
+        ("expired", "expired"),
+        ("submitted", None),
+    ],
+)
+def test_msdg_delivery_report_is_read_from_its_xml(msdg, state, delivery):
+    msdg.report("150620161466000000001msdgsms", state)
+    assert MsdgSmsBackend().delivery_status("150620161466000000001msdgsms") == delivery
+    request = msdg.requests[-1]
+    assert (request["method"], request["path"]) == ("GET", "/XMLForReportG/reportXMLNew")
+    assert request["fields"] == {
+        "userid": "rtomp-msdg",
+        "password": "s3cret",
+        "msgid": "150620161466000000001msdgsms",
+    }
+
+
+def test_msdg_report_trouble_is_transient(msdg):
+    msdg.respond(503)
+    with pytest.raises(TransientSendError):
+        MsdgSmsBackend().delivery_status("x")
+    msdg.respond((200, "<html>maintenance"))
+    with pytest.raises(TransientSendError):
+        MsdgSmsBackend().delivery_status("x")
 
 
 # --- Gupshup -----------------------------------------------------------------------------------
@@ -185,3 +297,7 @@ def test_backends_are_chosen_by_settings(settings):
     assert get_sms_backend().url == "https://smsgw.sms.gov.in/failsafe/HttpLink"
     settings.SMS_BACKEND = "gupshup"
     assert get_sms_backend().url == "https://enterprise.smsgupshup.com/GatewayAPI/rest"
+    settings.SMS_BACKEND, settings.SMS_GATEWAY_REPORT_URL = "msdg", ""
+    backend = get_sms_backend()
+    assert backend.url == "https://msdgweb.mgov.gov.in/esms/sendsmsrequestDLT"
+    assert backend.report_url == "https://msdgweb.mgov.gov.in/XMLForReportG/reportXMLNew"

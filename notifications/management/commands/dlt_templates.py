@@ -1,7 +1,8 @@
 """`manage.py dlt_templates`: the DLT texts of every SMS, and the registry file kept in step.
 
 manage.py dlt_templates            # print every text to register (kind, language, text)
-manage.py dlt_templates --check    # exit 1 naming each text the registry file lacks
+manage.py dlt_templates --check    # exit 1 naming each text the registry file lacks, and
+                                   # each SMS whose longest values DLT would not take
 manage.py dlt_templates --write    # rewrite the file: ids kept for unchanged texts
 """
 
@@ -40,12 +41,23 @@ class Command(BaseCommand):
             problems = dlt.registry_differences(data)
             for problem in problems:
                 self.stdout.write(problem)
+            too_long = dlt.length_problems()
+            for problem in too_long:
+                self.stdout.write(problem)
             if problems:
                 raise CommandError(
                     f"{path} is not in step with the SMS templates: "
                     "run manage.py dlt_templates --write, then register the new texts."
                 )
-            self.stdout.write(f"{path}: in step with the SMS templates")
+            if too_long:
+                raise CommandError(
+                    f"An SMS carries a variable over {dlt.DLT_VAR_MAX} characters, which DLT "
+                    "refuses: split it in the template or shorten what it shows."
+                )
+            self.stdout.write(
+                f"{path}: in step with the SMS templates; every variable within "
+                f"{dlt.DLT_VAR_MAX} characters"
+            )
             return
         for (kind, language), texts in dlt.all_dlt_texts().items():
             for text in texts:
