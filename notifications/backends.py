@@ -391,16 +391,15 @@ class MsdgSmsBackend(_FormGatewayBackend):
         from xml.etree import ElementTree
 
         try:
-            response = self.session.get(
+            response = self.http.get(
                 self.report_url,
-                params={
+                {
                     "userid": settings.SMS_GATEWAY_USERNAME,
                     "password": settings.SMS_GATEWAY_PASSWORD,
                     "msgid": provider_id,
                 },
-                timeout=self.timeout,
             )
-        except (requests.Timeout, requests.ConnectionError) as exc:
+        except GatewayUnreachable as exc:
             raise TransientSendError(f"report unreachable: {exc}") from exc
         if response.status_code != 200:
             raise TransientSendError(f"report HTTP {response.status_code}")

@@ -30,10 +30,14 @@ class GatewayUnreachable(Exception):
 class GatewayResponse:
     status_code: int
     headers: dict[str, str]
-    text: str
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
 
     def json(self):
-        return json.loads(self.text)
+        return json.loads(self.content)
 
 
 def _proxy_for(url: str) -> str | None:
@@ -74,8 +78,14 @@ class GatewayHttp:
             "POST", self.url, urlencode(data).encode("utf-8"), "application/x-www-form-urlencoded"
         )
 
-    def _request(self, method: str, url: str, body: bytes, content_type: str) -> GatewayResponse:
-        headers = {**self.headers, "Content-Type": content_type}
+    def get(self, url: str, params: dict) -> GatewayResponse:
+        """A GET of another URL of the same gateway (e.g. its delivery-report API)."""
+        return self._request("GET", f"{url}?{urlencode(params)}")
+
+    def _request(
+        self, method: str, url: str, body: bytes | None = None, content_type: str = ""
+    ) -> GatewayResponse:
+        headers = {**self.headers, "Content-Type": content_type} if content_type else self.headers
         try:
             response = self.pool.request(method, url, body=body, headers=headers)
         except urllib3.exceptions.HTTPError as exc:
@@ -84,7 +94,7 @@ class GatewayHttp:
         return GatewayResponse(
             status_code=response.status,
             headers=dict(response.headers),
-            text=response.data.decode("utf-8", "replace"),
+            content=response.data,
         )
 
     def close(self) -> None:
