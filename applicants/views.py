@@ -139,6 +139,7 @@ def welcome(request: HttpRequest) -> HttpResponse:
         context.update(
             code_form=MobileCodeForm(),
             sent_to=mobile_masked(applicant.mobile),
+            code_pending=selectors.mobile_code_pending(applicant=applicant),
             next=reverse("applicants:book_offices"),
         )
     return render(request, "applicants/welcome.html", context)
@@ -203,7 +204,12 @@ def verify_mobile(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "applicants/verify_mobile.html",
-        {"form": form, "sent_to": mobile_masked(applicant.mobile), "next": next_url},
+        {
+            "form": form,
+            "sent_to": mobile_masked(applicant.mobile),
+            "code_pending": selectors.mobile_code_pending(applicant=applicant),
+            "next": next_url,
+        },
         status=status,
     )
 

@@ -148,3 +148,17 @@ def test_with_verification_off_the_welcome_page_offers_booking(
     assert 'name="code"' not in html
     assert reverse("applicants:book_offices") in html
     assert codes_sent_to(MOBILE) == []
+
+
+def test_an_applicant_without_a_code_is_offered_one(client, django_capture_on_commit_callbacks):
+    # Registered before verification began (or the code expired): nothing to enter yet.
+    applicant = ApplicantFactory(mobile=MOBILE, mobile_verified_at=None)
+    sign_in(client, applicant)
+    html = client.get(VERIFY).content.decode()
+    assert "Ask for a code by SMS below" in html and "Send me a code" in html
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(VERIFY, {"action": "resend"})
+    html = client.get(VERIFY).content.decode()
+    assert "Enter the code we sent to" in html and "Send a new code" in html
+    assert len(codes_sent_to(MOBILE)) == 1
