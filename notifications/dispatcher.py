@@ -376,7 +376,8 @@ def sms_message_for(row: Notification) -> SmsMessage:
     return SmsMessage(
         to=row.recipient,
         text=row.body,
-        reference=row.context.get("reference", ""),
+        # An account message has no booking reference: the gateway sees its kind instead.
+        reference=row.context.get("reference", "") or (row.kind if row.booking_id is None else ""),
         kind=row.kind,
         language=row.language,
         notification_id=row.pk,

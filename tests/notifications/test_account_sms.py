@@ -94,7 +94,9 @@ def test_a_code_to_retry_keeps_no_text_and_is_sent_whole_later(http_sms):
     notifications_dispatch()
     row.refresh_from_db()
     assert row.status == "sent"
-    assert http_sms.accepted()[-1]["body"]["text"].startswith("551177 ")
+    sent = http_sms.accepted()[-1]["body"]
+    assert sent["text"].startswith("551177 ")
+    assert sent["reference"] == f"mobile_code:{row.pk}"  # no booking reference to give
 
 
 def test_nothing_is_queued_when_the_transaction_rolls_back():
