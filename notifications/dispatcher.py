@@ -7,7 +7,8 @@ due, so two dispatchers never send a row twice; and the claimer stops sending a 
 before its lease ends (slow gateway), handing the unsent rows back instead of racing the next
 claimer. A dispatcher killed mid-batch loses nothing: its rows fall due when the lease ends.
 
-Per batch the database sees three statements to claim and one to record every outcome.
+Per batch the database sees three statements to claim (four for SMS: account messages, e.g. a
+one-time code, are claimed first by a query of their own) and one to record every outcome.
 """
 
 from __future__ import annotations
