@@ -32,6 +32,17 @@ def applicant_get(*, applicant_id) -> Applicant | None:
         return None
 
 
+def mobile_code_pending(*, applicant: Applicant, now: datetime | None = None) -> bool:
+    """A code was sent and may still be entered (unused, not expired, tries left): the page
+    says "enter the code we sent"; without one it offers to send one (an applicant registered
+    before verification began, or whose code expired)."""
+    return applicant.mobile_codes.filter(
+        used_at__isnull=True,
+        expires_at__gt=now or timezone.now(),
+        tries__lt=settings.MOBILE_CODE_MAX_TRIES,
+    ).exists()
+
+
 def booking_days(*, now: datetime | None = None) -> tuple[date, date]:
     """The first and last day an applicant may pick: today to today + BOOKING_HORIZON_DAYS."""
     today = timezone.localdate(now or timezone.now())

@@ -26,6 +26,7 @@ app_name = "applicants"
 urlpatterns = [
     path("register/", views.register, name="register"),
     path("welcome/", views.welcome, name="welcome"),
+    path("verify-mobile/", views.verify_mobile, name="verify_mobile"),
     path("signin/", views.signin, name="signin"),
     path("signout/", views.signout, name="signout"),
     path("book/", views.book_offices, name="book_offices"),

@@ -38,6 +38,7 @@ from django.template.loader import get_template
 
 from notifications import rendering
 from notifications.models import Notification
+from notifications.sealing import seal
 
 LANGUAGES = ("en", "hi")
 # The flags the SMS templates branch on (notifications.rendering.template_context): each
@@ -316,6 +317,11 @@ def _longest_contexts(values: LongestValues):
                     "Xq1aZ9b8C7d6E5f4G3h2I1j0KlM/",
                 },
                 "false_alarm": false_alarm,
+                # Account messages (no booking): a one-time code, a 10-digit application
+                # number (applicants.services.application_number_new).
+                "code_sealed": seal("987654"),
+                "minutes": 30,
+                "application_number": "2612345678",
             }
 
 

@@ -25,7 +25,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.models import Notification
+from notifications.models import BOOKING_KINDS, Notification
 from notifications.services import notifications_dispatch_on_commit, notifications_write
 from slots import hotpath
 from slots.links import booking_url
@@ -72,6 +72,7 @@ def message_rows(
     return [
         Notification(
             booking_id=booking.pk,
+            applicant_id=booking.applicant_id,
             event_key=event_key,
             channel=channel,
             kind=kind,
@@ -100,8 +101,8 @@ def message_rows_for_events(
     Runs no query: each event's booking (with applicant, office, service, slot) and outage must
     already be loaded. `extra` is merged into every context (e.g. {"false_alarm": True}).
     """
-    if kind not in Notification.Kind.values:
-        raise ValueError(f"Unknown notification kind {kind!r}")
+    if kind not in BOOKING_KINDS:
+        raise ValueError(f"Unknown notification kind {kind!r} for a booking")
     extra_json = _json_safe(extra)
     now = timezone.now()
     rows: list[Notification] = []
@@ -148,8 +149,8 @@ def messages_write_for_events(
 def messages_write_for_event_ids(*, event_ids: Sequence[int], kind: str) -> None:
     """`messages_write_for_events` for events already in the database, built set-based in
     PostgreSQL (a statewide reschedule writes 60,000 rows per run; see slots/hotpath.py)."""
-    if kind not in Notification.Kind.values:
-        raise ValueError(f"Unknown notification kind {kind!r}")
+    if kind not in BOOKING_KINDS:
+        raise ValueError(f"Unknown notification kind {kind!r} for a booking")
     if not event_ids:
         return
     hotpath.outbox_rows_for_event_ids(event_ids=event_ids, kind=kind)
@@ -168,6 +169,8 @@ def sms_delivery_report(*, provider_id: str, delivery: str) -> Notification | No
         row = sms_delivery_record(provider_id=provider_id, delivery=delivery)
         if row is None or row.delivery not in UNDELIVERED:
             return row
+        if row.booking_id is None:
+            return row  # an account SMS (a one-time code) has no e-mail form: asked for again
         email = (
             Booking.objects.filter(pk=row.booking_id)
             .values_list("applicant__email", flat=True)
@@ -181,6 +184,7 @@ def sms_delivery_report(*, provider_id: str, delivery: str) -> Notification | No
                 rows=[
                     Notification(
                         booking_id=row.booking_id,
+                        applicant_id=row.applicant_id,
                         event_key=row.event_key,
                         channel=Notification.Channel.EMAIL,
                         kind=row.kind,
