@@ -26,10 +26,11 @@ from api.permissions import (
     require_perm,
     staff_office_ids,
 )
-from api.throttling import SignInFailures
+from api.throttling import RecoveryRequests, SignInFailures
 from applicants.services import (
     applicant_authenticate,
     applicant_learner_licence_set,
+    applicant_number_recover,
     applicant_register,
 )
 from applicants.tokens import applicant_token_issue, applicant_token_revoke
@@ -197,7 +198,16 @@ class ApplicantRegisterView(APIView):
     @extend_schema(
         operation_id="applicants_create",
         request=s.ApplicantInSerializer,
-        responses={201: s.ApplicantOutSerializer, **errors(400)},
+        responses={
+            201: s.ApplicantOutSerializer,
+            **errors(
+                400,
+                e409="`already_registered`: an applicant with this full name (case and spacing "
+                "aside), date of birth and mobile exists; the number is never in the answer — "
+                "ask for it with `POST /api/v1/applicants/recover/`.",
+                e503="`busy`: an identical registration is in flight; retry shortly.",
+            ),
+        },
         tags=["applicants"],
         auth=[],
     )
@@ -206,6 +216,42 @@ class ApplicantRegisterView(APIView):
         data.is_valid(raise_exception=True)
         applicant = applicant_register(**data.validated_data)
         return Response(s.ApplicantOutSerializer(applicant).data, status=status.HTTP_201_CREATED)
+
+
+class ApplicantRecoverView(APIView):
+    """ "Forgot application number": 202 with one sentence whatever the match; a match's
+    number goes by SMS to the registered mobile only."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        operation_id="applicants_recover",
+        request=s.RecoverInSerializer,
+        responses={
+            202: s.RecoverOutSerializer,
+            **errors(
+                400,
+                e429="`throttled`: too many requests for this mobile or from this client; "
+                "see the Retry-After header.",
+            ),
+        },
+        tags=["applicants"],
+        auth=[],
+    )
+    def post(self, request):
+        data = s.RecoverInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        attempts = RecoveryRequests(request=request, mobile=data.validated_data["mobile"])
+        attempts.check()
+        attempts.record()  # every request counts, a match or not
+        applicant_number_recover(**data.validated_data)
+        return Response(
+            s.RecoverOutSerializer(
+                {"detail": _("If the details match, we have sent the number by SMS.")}
+            ).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class ApplicantMeView(APIView):

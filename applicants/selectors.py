@@ -203,3 +203,14 @@ def applicant_date_of_birth_matches(*, applicant: Applicant, date_of_birth: date
     """Whether `date_of_birth` is the applicant's: staff check one the applicant tells them,
     they never read it (it is the applicant's sign-in secret)."""
     return Applicant.objects.filter(pk=applicant.pk, date_of_birth=date_of_birth).exists()
+
+
+def applicants_for_recovery(*, mobile: str, date_of_birth: date) -> list[Applicant]:
+    """Whom "forgot application number" answers: the applicants of this (normalised) mobile
+    and date of birth whose mobile is proven theirs — an unproven mobile may be anybody's
+    typo, and its owner must not be sent somebody else's number. With MOBILE_VERIFICATION
+    off nobody is asked to prove it, so every applicant counts as proven. Oldest first."""
+    applicants = Applicant.objects.filter(mobile=mobile, date_of_birth=date_of_birth)
+    if getattr(settings, "MOBILE_VERIFICATION", "on") != "off":
+        applicants = applicants.filter(mobile_verified_at__isnull=False)
+    return list(applicants.order_by("created_at", "id"))

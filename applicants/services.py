@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import date
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from applicants.errors import AlreadyRegistered
 from applicants.models import Applicant
+from applicants.selectors import applicants_for_recovery
 from applicants.validators import (
     normalise_indian_mobile,
     validate_applicant_age,
     validate_learner_licence_issued_on,
 )
+from rto_booking import locks
+from slots.errors import busy_on_lock_timeout
+
+# How long a registration waits for an identical one in flight before answering "busy".
+REGISTRATION_LOCK_TIMEOUT_S = 5
 
 
 def application_number_new(*, today: date | None = None) -> str:
@@ -39,21 +47,59 @@ def applicant_register(
             learner_licence_issued_on, born=date_of_birth, today=today
         )
     mobile = normalise_indian_mobile(mobile)
-    for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                return Applicant.objects.create(
-                    application_number=application_number_new(today=today),
-                    full_name=" ".join(full_name.split()),
-                    date_of_birth=date_of_birth,
-                    mobile=mobile,
-                    email=(email or "").strip().lower(),
-                    preferred_language=preferred_language,
-                    learner_licence_issued_on=learner_licence_issued_on,
-                )
-        except IntegrityError:
-            continue  # application number collision: draw again
+    full_name = normalise_full_name(full_name)
+    # Check, then insert, under a lock on the person: without it two identical registrations
+    # at once (a double tap, a retried request) would both find nobody and both insert. A
+    # unique index on the normalised key would say the same in the database, but the table
+    # may already hold such pairs (clerks' corrections, imports), which would fail the
+    # migration; the lock needs nothing from the rows already there.
+    with transaction.atomic(), busy_on_lock_timeout():
+        person = registration_lock_key(
+            full_name=full_name, date_of_birth=date_of_birth, mobile=mobile
+        )
+        locks.xact_lock_all(locks.REGISTRATION, [person], timeout_s=REGISTRATION_LOCK_TIMEOUT_S)
+        if applicant_registered_before(
+            full_name=full_name, date_of_birth=date_of_birth, mobile=mobile
+        ):
+            raise AlreadyRegistered()
+        for _attempt in range(5):
+            try:
+                with transaction.atomic():
+                    return Applicant.objects.create(
+                        application_number=application_number_new(today=today),
+                        full_name=full_name,
+                        date_of_birth=date_of_birth,
+                        mobile=mobile,
+                        email=(email or "").strip().lower(),
+                        preferred_language=preferred_language,
+                        learner_licence_issued_on=learner_licence_issued_on,
+                    )
+            except IntegrityError:
+                continue  # application number collision: draw again
     raise RuntimeError("Could not allocate an application number.")
+
+
+def normalise_full_name(full_name: str) -> str:
+    """The name as stored: inner runs of spaces made one, the ends trimmed."""
+    return " ".join((full_name or "").split())
+
+
+def registration_lock_key(*, full_name: str, date_of_birth: date, mobile: str) -> int:
+    """The advisory lock key (an int4) of one person: their normalised name (any case),
+    date of birth and normalised mobile. Two people sharing a key only wait for each other."""
+    person = f"{normalise_full_name(full_name).upper()}|{date_of_birth.isoformat()}|{mobile}"
+    digest = hashlib.sha256(person.encode("utf-8", "replace")).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def applicant_registered_before(*, full_name: str, date_of_birth: date, mobile: str) -> bool:
+    """Whether someone with this name (case and spacing aside), date of birth and normalised
+    mobile is registered. The mobile's index finds the few rows to compare."""
+    return Applicant.objects.filter(
+        mobile=mobile,
+        date_of_birth=date_of_birth,
+        full_name__iexact=normalise_full_name(full_name),
+    ).exists()
 
 
 def applicant_learner_licence_set(*, applicant: Applicant, issued_on: date) -> Applicant:
@@ -73,3 +119,14 @@ def applicant_authenticate(*, application_number: str, date_of_birth: date) -> A
     return Applicant.objects.filter(
         application_number=(application_number or "").strip(), date_of_birth=date_of_birth
     ).first()
+
+
+def applicant_number_recover(*, mobile: str, date_of_birth: date) -> int:
+    """ "Forgot application number": the application numbers of the applicants registered with
+    this mobile and date of birth (mobile proven) go to that mobile by SMS — to the owner of
+    the mobile only, so the asker learns nothing they could not learn from the phone itself.
+    Raises django ValidationError on a mobile that cannot be one. Returns how many applicants
+    matched: for tests and logs; the asker's answer must never depend on it."""
+    mobile = normalise_indian_mobile(mobile)
+    matches = applicants_for_recovery(mobile=mobile, date_of_birth=date_of_birth)
+    return len(matches)

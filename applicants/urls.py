@@ -27,6 +27,7 @@ urlpatterns = [
     path("register/", views.register, name="register"),
     path("welcome/", views.welcome, name="welcome"),
     path("signin/", views.signin, name="signin"),
+    path("recover/", views.recover, name="recover"),
     path("signout/", views.signout, name="signout"),
     path("book/", views.book_offices, name="book_offices"),
     path("book/slot/<int:slot_id>/", views.book_confirm, name="book_confirm"),

@@ -159,3 +159,25 @@ def signin_failures(*, application_number: str, client_address: str) -> SignInPo
             ]
         ),
     )
+
+
+def recovery_requests(*, mobile: str, client_address: str) -> SignInFailureCounter:
+    """The counters of "forgot application number": per (normalised) mobile and per client
+    address. Unlike sign-in, every request is recorded, a match or not: counting only matches
+    would tell an asker which details are registered."""
+    return SignInFailureCounter(
+        [
+            FailureLimit(
+                "recover:mobile",
+                hashed_number(mobile),
+                settings.RECOVER_PER_MOBILE,
+                settings.RECOVER_WINDOW_SECONDS,
+            ),
+            FailureLimit(
+                "recover:address",
+                client_address or "",
+                settings.RECOVER_PER_ADDRESS,
+                settings.RECOVER_WINDOW_SECONDS,
+            ),
+        ]
+    )
