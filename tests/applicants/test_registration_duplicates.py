@@ -75,7 +75,7 @@ def test_the_already_registered_message_speaks_hindi():
     Client().post(reverse("applicants:register"), data)
     response = Client(HTTP_ACCEPT_LANGUAGE="hi").post(reverse("applicants:register"), data)
     assert response.status_code == 409
-    assert "पहले से पंजीकृत" in response.content.decode()
+    assert "मोबाइल नंबर से पहले ही पंजीकृत हैं" in response.content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
