@@ -1,3 +1,5 @@
+import json
+
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -32,11 +34,14 @@ class DueFilter(admin.SimpleListFilter):
 
 @admin.register(Notification)
 class NotificationAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
-    office_lookup = "booking__office"  # a clerk sees the messages of their offices only
+    # A clerk sees the messages about bookings of their offices only; account messages (no
+    # booking: one-time codes, application numbers) only a superuser sees.
+    office_lookup = "booking__office"
 
     list_display = [
         "created_at",
         "booking_reference",
+        "applicant",
         "channel",
         "kind",
         "language",
@@ -48,19 +53,26 @@ class NotificationAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         "short_error",
     ]
     list_filter = [DueFilter, "status", "delivery", "channel", "kind", "language", "created_at"]
-    search_fields = ["recipient", "booking__reference", "event_key", "provider_id"]
-    list_select_related = ["booking"]
-    raw_id_fields = ["booking"]
+    search_fields = [
+        "recipient",
+        "booking__reference",
+        "applicant__application_number",
+        "event_key",
+        "provider_id",
+    ]
+    list_select_related = ["booking", "applicant"]
+    raw_id_fields = ["booking", "applicant"]
     date_hierarchy = "created_at"
     actions = ["retry_selected"]
     readonly_fields = [
         "booking",
+        "applicant",
         "event_key",
         "channel",
         "kind",
         "language",
         "recipient",
-        "context",
+        "shown_context",
         "subject",
         "body",
         "body_html",
@@ -77,9 +89,20 @@ class NotificationAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         # Rows are written by the services with the events they announce, never by hand.
         return False
 
+    exclude = ["context"]
+
     @admin.display(description=_("booking"), ordering="booking__reference")
     def booking_reference(self, obj):
-        return obj.booking.reference
+        # An account message (a one-time code, the application number) is about no booking.
+        return obj.booking.reference if obj.booking_id else "—"
+
+    @admin.display(description=_("context"))
+    def shown_context(self, obj):
+        # A sealed one-time code is shown as such, never even in its sealed form.
+        context = dict(obj.context or {})
+        if "code_sealed" in context:
+            context["code_sealed"] = "******"
+        return json.dumps(context, ensure_ascii=False, indent=1, sort_keys=True)
 
     @admin.display(description=_("last error"))
     def short_error(self, obj):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import random
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from psycopg.errors import LockNotAvailable
 
@@ -40,7 +41,7 @@ from notifications.backends import (
     sms_senders_wanted,
 )
 from notifications.dlt import dlt_for
-from notifications.models import Notification
+from notifications.models import SECRET_KINDS, Notification
 from notifications.ratelimit import RateLimiter
 from notifications.rendering import KINDS_WITH_SLOT, parse_time, render_notification
 from rto_booking import locks
@@ -126,13 +127,27 @@ def _claim_rows(
         # SKIP LOCKED: concurrent dispatchers take disjoint batches instead of queueing behind
         # each other's claim.
         due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("pk", flat=True)[:batch_size])
+        ids: list[int] = []
+        if channel in (None, Notification.Channel.SMS):
+            # Account messages first (a one-time code: someone waits at a screen), however long
+            # the queue of booking messages an outage has written: their own small partial
+            # index (notification_account_due) answers this at once.
+            ids = list(due.filter(booking__isnull=True).values_list("pk", flat=True)[:batch_size])
+        if len(ids) < batch_size:
+            ids += list(
+                due.filter(booking__isnull=False).values_list("pk", flat=True)[
+                    : batch_size - len(ids)
+                ]
+            )
         if not ids:
             return []
         superseded = _supersede(ids)
         result.superseded += len(superseded)
         ids = [pk for pk in ids if pk not in superseded]
         rows = list(Notification.objects.filter(pk__in=ids))
+        expired = _drop_expired(rows, now)
+        result.dead += len(expired)
+        rows = [row for row in rows if row.pk not in expired]
         held = _hold_over_hourly_cap(rows, now)
         result.held += len(held)
         rows = [row for row in rows if row.pk not in held]
@@ -151,20 +166,54 @@ def _claim_rows(
 
 def _supersede(ids: list[int]) -> set[int]:
     """Of these unsent rows, those a newer row about the same booking and channel replaces:
-    marked `superseded` and never sent, so the applicant gets the current state once."""
+    marked `superseded` and never sent, so the applicant gets the current state once.
+
+    An account message (no booking) is replaced by a newer one of the same kind to the same
+    applicant: a resent one-time code makes the earlier one useless."""
     newer = Notification.objects.filter(
         booking_id=OuterRef("booking_id"), channel=OuterRef("channel"), pk__gt=OuterRef("pk")
     )
+    newer_account = Notification.objects.filter(
+        booking__isnull=True,
+        applicant_id=OuterRef("applicant_id"),
+        kind=OuterRef("kind"),
+        channel=OuterRef("channel"),
+        pk__gt=OuterRef("pk"),
+    )
     replaced = set(
-        Notification.objects.filter(pk__in=ids).filter(Exists(newer)).values_list("pk", flat=True)
+        Notification.objects.filter(pk__in=ids)
+        .filter(
+            Q(Exists(newer), booking__isnull=False) | Q(Exists(newer_account), booking__isnull=True)
+        )
+        .values_list("pk", flat=True)
     )
     if replaced:
         Notification.objects.filter(pk__in=replaced).update(
             status=Notification.Status.SUPERSEDED,
             claimed_by=None,
-            last_error="Superseded by a newer message about the same booking.",
+            last_error="Superseded by a newer message about the same booking or account.",
         )
     return replaced
+
+
+EXPIRED_NOTE = "Not sent: its moment passed before it could go (expires_at); a newer one is asked."
+
+
+def _drop_expired(rows: list[Notification], now: datetime) -> set[int]:
+    """Account messages whose `expires_at` (in their context) has passed go dead unsent: a
+    one-time code that arrives after it expired only confuses."""
+    expired = {
+        row.pk
+        for row in rows
+        if row.booking_id is None
+        and (expires_at := parse_time((row.context or {}).get("expires_at"))) is not None
+        and expires_at <= now
+    }
+    if expired:
+        Notification.objects.filter(pk__in=expired).update(
+            status=Notification.Status.DEAD, claimed_by=None, last_error=EXPIRED_NOTE
+        )
+    return expired
 
 
 HOLD_NOTE = (
@@ -177,9 +226,20 @@ def _hold_over_hourly_cap(rows: list[Notification], now: datetime) -> set[int]:
     """SMS beyond SMS_MAX_PER_HOUR to one mobile wait (pending, no attempt counted) until the
     oldest SMS of that hour is an hour old. Counted: SMS sent in the last hour and SMS claimed
     by any run now (in flight); the claims of SMS take one transaction lock (locks.SMS_CAP), so
-    two runs never both count the same free places. The soonest appointments keep theirs."""
+    two runs never both count the same free places. The soonest appointments keep theirs.
+
+    Account messages (no booking: a one-time code, the application number) are neither held
+    nor counted. A code held for an hour behind six outage messages would be useless (it
+    expires in MOBILE_CODE_MINUTES), and counting codes would let anyone who asks for codes
+    to someone's number hold that person's booking messages back. They are bounded instead
+    where they are asked for (resends per applicant, per number and per client), so they
+    cannot flood a mobile either."""
     cap = settings.SMS_MAX_PER_HOUR
-    sms = [row for row in rows if row.channel == Notification.Channel.SMS]
+    sms = [
+        row
+        for row in rows
+        if row.channel == Notification.Channel.SMS and row.booking_id is not None
+    ]
     if not cap or not sms:
         return set()
     locks.xact_lock_all(locks.SMS_CAP, [0], timeout_s=30)
@@ -188,6 +248,7 @@ def _hold_over_hourly_cap(rows: list[Notification], now: datetime) -> set[int]:
     used: dict[str, list[datetime]] = {}
     for recipient, sent_at in Notification.objects.filter(
         channel=Notification.Channel.SMS,
+        booking__isnull=False,
         recipient__in=recipients,
         status=Notification.Status.SENT,
         sent_at__gt=window_start,
@@ -196,6 +257,7 @@ def _hold_over_hourly_cap(rows: list[Notification], now: datetime) -> set[int]:
     for recipient in (
         Notification.objects.filter(
             channel=Notification.Channel.SMS,
+            booking__isnull=False,
             recipient__in=recipients,
             status__in=DUE_STATUSES,
             claimed_by__isnull=False,
@@ -338,7 +400,10 @@ def _attempt(row: Notification, senders: _Senders) -> _Outcome:
 
 def urgency(row: Notification) -> str:
     """Sort key: the soonest appointment the message is about (the original one of a moved
-    booking: that is when the applicant would travel). ISO times in UTC sort as text."""
+    booking: that is when the applicant would travel). ISO times in UTC sort as text.
+    Account messages come first (""): someone is waiting for them at a screen."""
+    if row.booking_id is None:
+        return ""
     context = row.context or {}
     times = [
         parse_time(value)
@@ -473,6 +538,22 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
+def _body_to_keep(outcome: _Outcome) -> str:
+    """The text recorded on the row. A one-time code (SECRET_KINDS) is never kept in the
+    clear: a finished row keeps its text with the digits masked, one to retry keeps none and
+    is rendered again from its sealed context."""
+    row = outcome.row
+    if row.kind not in SECRET_KINDS:
+        return row.body
+    if outcome.status in (Notification.Status.SENT, Notification.Status.DEAD):
+        return _DIGITS.sub(lambda m: "*" * len(m.group()), row.body)
+    return ""
+
+
+# A one-time code in a text: four or more digits in a row (the minutes are fewer).
+_DIGITS = re.compile(r"\d{4,}")
+
+
 def _record(outcomes: list[_Outcome], released: list[_Released], token: int) -> None:
     """Every outcome of the batch, in one statement (notifications/hotpath.py).
 
@@ -489,7 +570,7 @@ def _record(outcomes: list[_Outcome], released: list[_Released], token: int) -> 
                     next_attempt_at=o.row.next_attempt_at,
                     last_error=o.last_error,
                     subject=o.row.subject,
-                    body=o.row.body,
+                    body=_body_to_keep(o),
                     body_html=o.row.body_html,
                 )
                 for o in outcomes

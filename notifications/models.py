@@ -28,6 +28,11 @@ class Notification(models.Model):
         REMINDER = "reminder", _("Reminder")
         SERVICE_RESTORED = "service_restored", _("Service restored")
         ON_HOLD = "on_hold", _("On hold: do not come")
+        # Account messages (SMS only, no booking): a one-time code for the mobile, the
+        # application number asked for by "forgot my number", "someone is guessing your number".
+        MOBILE_CODE = "mobile_code", _("One-time code")
+        APPLICATION_NUMBER = "application_number", _("Application number")
+        SIGNIN_GUESSED = "signin_guessed", _("Sign-in being guessed")
 
     class Delivery(models.TextChoices):
         """What the gateway's delivery report said about a sent SMS (empty: no report yet)."""
@@ -44,8 +49,22 @@ class Notification(models.Model):
         # Not sent: a newer message about the same booking (same channel) was written first.
         SUPERSEDED = "superseded", _("Superseded by a newer message")
 
+    # The booking the message is about; empty for an account message (ACCOUNT_KINDS).
     booking = models.ForeignKey(
-        "slots.Booking", on_delete=models.CASCADE, related_name="notifications"
+        "slots.Booking",
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        null=True,
+        blank=True,
+    )
+    # Whom the message is for: always set on account messages, and on booking messages written
+    # from this version on (older booking rows reach their applicant through the booking).
+    applicant = models.ForeignKey(
+        "applicants.Applicant",
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        null=True,
+        blank=True,
     )
     # What the message announces, e.g. "event:1234" or "reminder:ABC123:2026-12-01": with the
     # channel it is unique, so no event is ever announced twice on one channel.
@@ -87,6 +106,11 @@ class Notification(models.Model):
             models.UniqueConstraint(
                 fields=["event_key", "channel"], name="notification_unique_event_channel"
             ),
+            # A message is about a booking, or about an account (then its applicant is known).
+            models.CheckConstraint(
+                condition=Q(booking__isnull=False) | Q(applicant__isnull=False),
+                name="notification_booking_or_applicant",
+            ),
         ]
         indexes = [
             # The dispatcher's claim query: due rows still to send, oldest first.
@@ -96,6 +120,18 @@ class Notification(models.Model):
                 name="notification_due",
             ),
             models.Index(fields=["booking", "created_at"], name="notification_booking"),
+            # Account messages: claimed ahead of booking messages (someone waits at a screen),
+            # and superseded per applicant and kind.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "failed"], booking__isnull=True),
+                name="notification_account_due",
+            ),
+            models.Index(
+                fields=["applicant", "kind", "channel"],
+                condition=Q(booking__isnull=True),
+                name="notification_account",
+            ),
             # Delivery reports name the gateway's id.
             models.Index(
                 fields=["provider_id"],
@@ -112,3 +148,18 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.kind} → {self.recipient} ({self.status})"
+
+
+# Messages about an applicant's account, not about a booking: SMS only, no booking row.
+ACCOUNT_KINDS = frozenset(
+    {
+        Notification.Kind.MOBILE_CODE,
+        Notification.Kind.APPLICATION_NUMBER,
+        Notification.Kind.SIGNIN_GUESSED,
+    }
+)
+# Messages about a booking: every other kind (in the order of Kind, for tests and listings).
+BOOKING_KINDS = tuple(kind for kind in Notification.Kind.values if kind not in ACCOUNT_KINDS)
+# Account kinds whose text holds a secret (the one-time code): once the row is final (sent or
+# dead) the code is wiped from its context and text, and the admin never shows it.
+SECRET_KINDS = frozenset({Notification.Kind.MOBILE_CODE})

@@ -20,6 +20,7 @@ from django.template.loader import get_template
 from django.utils import translation
 
 from notifications.models import Notification
+from notifications.sealing import unseal
 from notifications.sms import GSM7_PART, GSM7_SINGLE, UCS2_PART, UCS2_SINGLE, sms_length
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -187,6 +188,10 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
         "partial": bool(outage.get("capacity_percent")),
         # Set by an undone outage (slots.services.outage_undo): "your booking is back".
         "false_alarm": bool(context.get("false_alarm")),
+        # Account messages (notifications.services.account_sms_queue): no booking.
+        "code": unseal(context.get("code_sealed", "")),
+        "minutes": context.get("minutes", ""),
+        "application_number": context.get("application_number", ""),
     }
 
 

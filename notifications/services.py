@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from notifications.models import Notification
+from notifications.models import ACCOUNT_KINDS, SECRET_KINDS, Notification
+from notifications.sealing import seal
 from notifications.tasks import (
     DISPATCH_QUEUED_KEY,
     DISPATCH_QUEUED_TTL,
@@ -63,6 +65,46 @@ def notifications_dispatch_on_commit() -> None:
     rolled-back transaction's callbacks are dropped by Django. Publishing errors are logged and
     swallowed (Redis down): the sweep sends the rows when it is back."""
     transaction.on_commit(_dispatch_after_commit, robust=True)
+
+
+def account_sms_queue(
+    *, applicant, kind: str, context: dict[str, Any], event_key: str
+) -> Notification | None:
+    """Queue an SMS about `applicant`'s account (ACCOUNT_KINDS: no booking) in the outbox.
+
+    Written in the caller's transaction, sent by the dispatcher after it commits (never from
+    the web request: a slow or down gateway must not hold a registration). `context` is plain
+    JSON for the template; a `code` in it (SECRET_KINDS) is sealed (notifications/sealing.py)
+    and an `expires_at` (ISO) makes the dispatcher drop the message once it is too late to be
+    of use. Idempotent per `event_key`: returns None when that message was already queued.
+    Account messages are claimed ahead of booking messages and are not held by
+    SMS_MAX_PER_HOUR (their own limits are applied where they are asked for)."""
+    if kind not in ACCOUNT_KINDS:
+        raise ValueError(f"{kind!r} is not an account message")
+    context = dict(context)
+    if kind in SECRET_KINDS and "code" in context:
+        context["code_sealed"] = seal(str(context.pop("code")))
+    now = timezone.now()
+    row = Notification(
+        booking=None,
+        applicant=applicant,
+        event_key=event_key,
+        channel=Notification.Channel.SMS,
+        kind=kind,
+        language=applicant.preferred_language or "en",
+        recipient=applicant.mobile,
+        context=context,
+        status=Notification.Status.PENDING,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    try:
+        with transaction.atomic():  # a savepoint: a duplicate leaves the caller's work intact
+            row.save(force_insert=True)
+    except IntegrityError:
+        return None  # this event's message is queued already
+    notifications_dispatch_on_commit()
+    return row
 
 
 UNDELIVERED = (Notification.Delivery.UNDELIVERED, Notification.Delivery.EXPIRED)

@@ -159,7 +159,7 @@ def _outbox_select(*, booking: str, event: str, source: str) -> str:
     announced). Parameters: %(kind)s, %(site)s, %(now)s."""
     applicant_model = Booking._meta.get_field("applicant").related_model
     return f"""
-        SELECT {booking}.id, 'event:' || {event}.id, ch.channel, CAST(%(kind)s AS text),
+        SELECT {booking}.id, ap.id, 'event:' || {event}.id, ch.channel, CAST(%(kind)s AS text),
            coalesce(nullif(ap.preferred_language, ''), 'en'), ch.recipient,
            jsonb_build_object(
                'reference', {booking}.reference, 'full_name', ap.full_name,
@@ -195,8 +195,8 @@ def _outbox_select(*, booking: str, event: str, source: str) -> str:
 
 
 _OUTBOX_COLUMNS = (
-    "booking_id, event_key, channel, kind, language, recipient, context, subject, body, "
-    "body_html, status, attempts, next_attempt_at, last_error, provider_id, created_at"
+    "booking_id, applicant_id, event_key, channel, kind, language, recipient, context, subject, "
+    "body, body_html, status, attempts, next_attempt_at, last_error, provider_id, created_at"
 )
 
 

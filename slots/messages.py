@@ -21,7 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.models import Notification
+from notifications.models import BOOKING_KINDS, Notification
 from notifications.services import notifications_dispatch_on_commit, notifications_write
 from slots import hotpath
 from slots.links import booking_url
@@ -66,6 +66,7 @@ def message_rows(
     return [
         Notification(
             booking_id=booking.pk,
+            applicant_id=booking.applicant_id,
             event_key=event_key,
             channel=channel,
             kind=kind,
@@ -94,8 +95,8 @@ def message_rows_for_events(
     Runs no query: each event's booking (with applicant, office, service, slot) and outage must
     already be loaded. `extra` is merged into every context (e.g. {"false_alarm": True}).
     """
-    if kind not in Notification.Kind.values:
-        raise ValueError(f"Unknown notification kind {kind!r}")
+    if kind not in BOOKING_KINDS:
+        raise ValueError(f"Unknown booking notification kind {kind!r}")
     extra_json = _json_safe(extra)
     now = timezone.now()
     rows: list[Notification] = []
@@ -142,8 +143,8 @@ def messages_write_for_events(
 def messages_write_for_event_ids(*, event_ids: Sequence[int], kind: str) -> None:
     """`messages_write_for_events` for events already in the database, built set-based in
     PostgreSQL (a statewide reschedule writes 60,000 rows per run; see slots/hotpath.py)."""
-    if kind not in Notification.Kind.values:
-        raise ValueError(f"Unknown notification kind {kind!r}")
+    if kind not in BOOKING_KINDS:
+        raise ValueError(f"Unknown booking notification kind {kind!r}")
     if not event_ids:
         return
     hotpath.outbox_rows_for_event_ids(event_ids=event_ids, kind=kind)

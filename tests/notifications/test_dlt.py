@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from notifications import dlt
 from notifications.dispatcher import notifications_dispatch
-from notifications.models import Notification
+from notifications.models import BOOKING_KINDS, Notification
 from notifications.rendering import render_notification
 from slots.messages import message_rows_for_events
 from slots.models import BookingEvent
@@ -47,7 +47,7 @@ def test_every_rendered_sms_matches_its_registered_template(
     make_event, outage, language, false_alarm
 ):
     registry = dlt.registry()
-    for kind in Kind.values:
+    for kind in BOOKING_KINDS:
         applicant = ApplicantFactory(email="", preferred_language=language)
         event = make_event(
             applicant=applicant, kind=BookingEvent.Kind.RESCHEDULED, outage=outage, from_hour=9

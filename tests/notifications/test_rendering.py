@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifications.models import Notification
+from notifications.models import BOOKING_KINDS, Notification
 from notifications.rendering import format_when, parse_time, render_notification, short_text
 from notifications.sms import is_gsm7
 from slots.messages import message_rows_for_events
@@ -94,7 +94,7 @@ def _expected(item, language: str, row: Notification) -> str:
 
 
 @pytest.mark.parametrize("language", ["en", "hi"])
-@pytest.mark.parametrize("kind", Kind.values)
+@pytest.mark.parametrize("kind", BOOKING_KINDS)
 def test_sms_says_reference_office_and_times(rows_for, kind, language):
     row = rows_for(kind, language)["sms"]
     text = _render(row).body
@@ -113,7 +113,7 @@ def test_sms_says_reference_office_and_times(rows_for, kind, language):
 
 
 @pytest.mark.parametrize("language", ["en", "hi"])
-@pytest.mark.parametrize("kind", Kind.values)
+@pytest.mark.parametrize("kind", BOOKING_KINDS)
 def test_email_has_subject_text_and_html_in_the_language(rows_for, kind, language):
     row = rows_for(kind, language)["email"]
     rendered = _render(row)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifications.models import Notification
+from notifications.models import BOOKING_KINDS, Notification
 from notifications.rendering import render_notification
 from notifications.sms import sms_length, sms_segments
 from slots.messages import message_rows_for_events
@@ -97,7 +97,7 @@ def test_every_sms_template_keeps_its_segment_budget(make_event, outage, setting
 
     report, over_budget = [], []
     for language in ("en", "hi"):
-        for kind in Kind.values:
+        for kind in BOOKING_KINDS:
             applicant = ApplicantFactory(
                 full_name="Venkataraghavan Subramaniam Iyer",
                 email="",
