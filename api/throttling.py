@@ -13,6 +13,7 @@ from __future__ import annotations
 from rest_framework import exceptions, throttling
 
 from api.authentication import is_applicant
+from applicants.services import applicant_signin_failed
 from rto_booking.rate_limits import (
     ANON,
     USER,
@@ -56,6 +57,7 @@ class SignInFailures:
     address as DRF sees it (API_NUM_PROXIES), a 429 with Retry-After at the limit."""
 
     def __init__(self, *, request, application_number: str):
+        self.application_number = application_number
         self.counter = signin_failures(
             application_number=application_number,
             client_address=client_address(request),
@@ -68,7 +70,8 @@ class SignInFailures:
             raise exceptions.Throttled(wait=wait)
 
     def record(self) -> None:
-        self.counter.record_failure()
+        """Count the failure; its applicant is told by SMS when the lockout reaches a step."""
+        applicant_signin_failed(failures=self.counter, application_number=self.application_number)
 
 
 class RecoveryRequests:

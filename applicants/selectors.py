@@ -205,12 +205,25 @@ def applicant_date_of_birth_matches(*, applicant: Applicant, date_of_birth: date
     return Applicant.objects.filter(pk=applicant.pk, date_of_birth=date_of_birth).exists()
 
 
+def _mobile_verification_on() -> bool:
+    return getattr(settings, "MOBILE_VERIFICATION", "on") != "off"
+
+
 def applicants_for_recovery(*, mobile: str, date_of_birth: date) -> list[Applicant]:
     """Whom "forgot application number" answers: the applicants of this (normalised) mobile
     and date of birth whose mobile is proven theirs — an unproven mobile may be anybody's
     typo, and its owner must not be sent somebody else's number. With MOBILE_VERIFICATION
     off nobody is asked to prove it, so every applicant counts as proven. Oldest first."""
     applicants = Applicant.objects.filter(mobile=mobile, date_of_birth=date_of_birth)
-    if getattr(settings, "MOBILE_VERIFICATION", "on") != "off":
+    if _mobile_verification_on():
         applicants = applicants.filter(mobile_verified_at__isnull=False)
     return list(applicants.order_by("created_at", "id"))
+
+
+def applicant_to_alert(*, application_number: str) -> Applicant | None:
+    """The applicant of this number whose mobile may be told about their account (proven,
+    or MOBILE_VERIFICATION off: as applicants_for_recovery), or None."""
+    applicants = Applicant.objects.filter(application_number=(application_number or "").strip())
+    if _mobile_verification_on():
+        applicants = applicants.filter(mobile_verified_at__isnull=False)
+    return applicants.first()

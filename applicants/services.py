@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import date
 
 from django.db import IntegrityError, transaction
@@ -11,17 +12,23 @@ from django.utils import timezone
 
 from applicants.errors import AlreadyRegistered
 from applicants.models import Applicant
-from applicants.selectors import applicants_for_recovery
+from applicants.selectors import applicant_to_alert, applicants_for_recovery
 from applicants.validators import (
     normalise_indian_mobile,
     validate_applicant_age,
     validate_learner_licence_issued_on,
 )
+from notifications.models import Notification
+from notifications.services import account_sms_queue
 from rto_booking import locks
+from rto_booking.signin_limits import SignInPolicy
 from slots.errors import busy_on_lock_timeout
 
 # How long a registration waits for an identical one in flight before answering "busy".
 REGISTRATION_LOCK_TIMEOUT_S = 5
+# "Forgot application number" sends at most this many numbers (one SMS each, newest
+# registrations first) to one mobile per request: each SMS is one segment.
+RECOVER_MAX_NUMBERS = 5
 
 
 def application_number_new(*, today: date | None = None) -> str:
@@ -123,10 +130,44 @@ def applicant_authenticate(*, application_number: str, date_of_birth: date) -> A
 
 def applicant_number_recover(*, mobile: str, date_of_birth: date) -> int:
     """ "Forgot application number": the application numbers of the applicants registered with
-    this mobile and date of birth (mobile proven) go to that mobile by SMS — to the owner of
-    the mobile only, so the asker learns nothing they could not learn from the phone itself.
-    Raises django ValidationError on a mobile that cannot be one. Returns how many applicants
-    matched: for tests and logs; the asker's answer must never depend on it."""
+    this mobile and date of birth (mobile proven) go to that mobile by SMS, one each (kind
+    `application_number`, through the outbox) — to the owner of the mobile only, so the asker
+    learns nothing they could not learn from the phone itself. Raises django ValidationError
+    on a mobile that cannot be one. Returns how many SMS were queued: for tests and logs; the
+    asker's answer must never depend on it. The web request does the same lookup either way;
+    a match adds one insert (milliseconds) and the dispatcher sends the SMS after the answer."""
     mobile = normalise_indian_mobile(mobile)
     matches = applicants_for_recovery(mobile=mobile, date_of_birth=date_of_birth)
-    return len(matches)
+    matches = matches[-RECOVER_MAX_NUMBERS:]
+    request_key = secrets.token_hex(8)  # every request is its own message
+    queued = 0
+    with transaction.atomic():
+        for applicant in matches:
+            row = account_sms_queue(
+                applicant=applicant,
+                kind=Notification.Kind.APPLICATION_NUMBER,
+                context={"application_number": applicant.application_number},
+                event_key=f"application-number:{applicant.pk}:{request_key}",
+            )
+            queued += row is not None
+    return queued
+
+
+def applicant_signin_failed(*, failures: SignInPolicy, application_number: str) -> None:
+    """A failed sign-in (page or API) with this number: count it under the one policy, and
+    when the number's lockout reaches a step for the first time (rto_booking.signin_limits),
+    tell its applicant by SMS (kind `signin_guessed`) — somebody is guessing their date of
+    birth; without it nobody gets in. A number nobody has is counted, and nobody is told; nor
+    is a mobile not proven (it may be somebody else's, who should not learn the number)."""
+    step = failures.record_failure()
+    if step is None:
+        return
+    applicant = applicant_to_alert(application_number=application_number)
+    if applicant is None:
+        return
+    account_sms_queue(
+        applicant=applicant,
+        kind=Notification.Kind.SIGNIN_GUESSED,
+        context={"application_number": applicant.application_number, "step": step},
+        event_key=f"signin-guessed:{applicant.pk}:{step}:{int(time.time())}",
+    )

@@ -40,6 +40,7 @@ from applicants.services import (
     applicant_learner_licence_set,
     applicant_number_recover,
     applicant_register,
+    applicant_signin_failed,
 )
 from applicants.templatetags.applicant_pages import when
 from notifications.backends import appointment_ics
@@ -229,7 +230,9 @@ def signin(request: HttpRequest) -> HttpResponse:
         else:
             applicant = applicant_authenticate(**form.cleaned_data)
             if applicant is None:
-                failures.record_failure()
+                applicant_signin_failed(
+                    failures=failures, application_number=form.cleaned_data["application_number"]
+                )
                 # One message for both mistakes: the page never tells which half was wrong.
                 form.add_error(
                     None,

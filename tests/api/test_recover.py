@@ -82,3 +82,69 @@ def test_rate_limits_off_disables_the_recovery_throttle(api, settings):
     body = {"mobile": "9826012345", "date_of_birth": "1995-06-15"}
     for _ in range(3):
         assert api.post(URL, body).status_code == 202
+
+
+def _number_sms():
+    from notifications.models import Notification
+
+    return Notification.objects.filter(kind=Notification.Kind.APPLICATION_NUMBER)
+
+
+def test_a_match_queues_its_application_number_by_sms(api, registered):
+    api.post(URL, {"mobile": "+91 98260 12345", "date_of_birth": "1995-06-15"})
+    (row,) = _number_sms()
+    assert row.applicant == registered and row.booking is None
+    assert row.channel == "sms" and row.recipient == "+919826012345"
+    assert row.context["application_number"] == registered.application_number
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"mobile": "9826099999", "date_of_birth": "1995-06-15"},  # another mobile
+        {"mobile": "9826012345", "date_of_birth": "1995-06-16"},  # another date of birth
+    ],
+)
+def test_a_non_match_queues_nothing(api, registered, body):
+    assert api.post(URL, body).status_code == 202
+    assert not _number_sms().exists()
+
+
+def test_an_unverified_mobile_is_sent_nothing(api, settings):
+    settings.MOBILE_VERIFICATION = "on"
+    ApplicantFactory(mobile="+919826012345", date_of_birth=date(1995, 6, 15))
+    assert api.post(URL, {"mobile": "9826012345", "date_of_birth": "1995-06-15"}).status_code == 202
+    assert not _number_sms().exists()
+
+
+def test_with_mobile_verification_off_every_applicant_counts_as_verified(api, settings):
+    settings.MOBILE_VERIFICATION = "off"
+    ApplicantFactory(mobile="+919826012345", date_of_birth=date(1995, 6, 15))
+    api.post(URL, {"mobile": "9826012345", "date_of_birth": "1995-06-15"})
+    assert _number_sms().count() == 1
+
+
+def test_several_applicants_of_one_mobile_get_one_sms_each(api, registered):
+    sibling = ApplicantFactory(
+        mobile="+919826012345", date_of_birth=date(1995, 6, 15), mobile_verified_at=timezone.now()
+    )
+    api.post(URL, {"mobile": "9826012345", "date_of_birth": "1995-06-15"})
+    assert {row.context["application_number"] for row in _number_sms()} == {
+        registered.application_number,
+        sibling.application_number,
+    }
+
+
+def test_the_sms_is_sent_by_the_dispatcher_in_the_applicants_language(settings, registered):
+    import json
+    from pathlib import Path
+
+    from notifications.dispatcher import notifications_dispatch
+
+    registered.preferred_language = "hi"
+    registered.save()
+    APIClient().post(URL, {"mobile": "9826012345", "date_of_birth": "1995-06-15"})
+    notifications_dispatch()
+    (sent,) = [json.loads(p.read_text()) for p in Path(settings.SMS_FILE_DIR).glob("*.json")]
+    assert registered.application_number in json.dumps(sent, ensure_ascii=False)
+    assert "आवेदन क्रमांक" in json.dumps(sent, ensure_ascii=False)

@@ -82,3 +82,14 @@ def test_the_neutral_answer_speaks_hindi(client):
     )
     assert response.status_code == 200
     assert "एसएमएस" in response.content.decode()
+
+
+def test_the_page_queues_the_number_for_a_match_and_nothing_otherwise(client, registered):
+    from notifications.models import Notification
+
+    url = reverse("applicants:recover")
+    client.post(url, {"mobile": "9826099999", "date_of_birth": "1995-06-15"})
+    assert not Notification.objects.exists()
+    client.post(url, {"mobile": "9826012345", "date_of_birth": "1995-06-15"})
+    (row,) = Notification.objects.all()
+    assert row.kind == Notification.Kind.APPLICATION_NUMBER and row.applicant == registered
