@@ -177,6 +177,27 @@ class ApplicantOutSerializer(serializers.Serializer):
     email = serializers.CharField(allow_blank=True)
     preferred_language = serializers.ChoiceField(choices=Applicant.Language.choices)
     learner_licence_issued_on = serializers.DateField(allow_null=True)
+    mobile_verified = serializers.BooleanField(
+        help_text="The mobile is proved the applicant's by the one-time code sent to it "
+        "(POST /api/v1/applicants/verify-mobile/). With MOBILE_VERIFICATION on, booking needs it."
+    )
+
+
+class VerifyMobileInSerializer(serializers.Serializer):
+    application_number = serializers.CharField(max_length=20)
+    code = serializers.CharField(max_length=12, help_text="The 6-digit code sent by SMS.")
+
+
+class MobileVerifiedOutSerializer(serializers.Serializer):
+    mobile_verified = serializers.BooleanField()
+
+
+class MobileCodeSentOutSerializer(serializers.Serializer):
+    mobile_verified = serializers.BooleanField()
+    sent_to = serializers.CharField(help_text="The mobile, masked: +91 98xxxxxx12.")
+    expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the new code stops working (null: none was sent)."
+    )
 
 
 class ApplicantPatchSerializer(serializers.Serializer):

@@ -42,6 +42,16 @@ v1 = [
     path("applicants/", views.ApplicantRegisterView.as_view(), name="applicant-register"),
     path("applicants/me/", views.ApplicantMeView.as_view(), name="applicant-me"),
     path("applicants/recover/", views.ApplicantRecoverView.as_view(), name="applicant-recover"),
+    path(
+        "applicants/verify-mobile/",
+        views.VerifyMobileView.as_view(),
+        name="applicant-verify-mobile",
+    ),
+    path(
+        "applicants/verify-mobile/resend/",
+        views.VerifyMobileResendView.as_view(),
+        name="applicant-verify-mobile-resend",
+    ),
     path("bookings/", views.BookingListCreateView.as_view(), name="booking-list"),
     path(
         "bookings/<booking_ref:reference>/",

@@ -27,13 +27,18 @@ from api.permissions import (
     staff_office_ids,
 )
 from api.throttling import RecoveryRequests, SignInFailures
+from applicants.errors import MobileLimitReached, MobileVerificationError, TooManyTries
+from applicants.mobile import mobile_masked
 from applicants.services import (
     applicant_authenticate,
     applicant_learner_licence_set,
     applicant_number_recover,
     applicant_register,
+    mobile_code_send,
+    mobile_verify,
 )
 from applicants.tokens import applicant_token_issue, applicant_token_revoke
+from rto_booking.rate_limits import client_address
 from slots.outage_reasons import outage_reason_hi_default
 from slots.selectors import (
     availability_for_office,
@@ -79,7 +84,8 @@ BOOKING_CONFLICTS = {
     "e409": "`slot_full`, `already_booked`, `slot_unavailable` (past, closed, or in an outage), "
     "`booking_not_active`, `reschedule_limit_reached`, `outside_licence_window`, "
     "`learner_licence_required` (a driving test without the learner licence's date), "
-    "`idempotency_key_reused`, `invalid_slot_choice` (a move to another office or service)."
+    "`idempotency_key_reused`, `invalid_slot_choice` (a move to another office or service), "
+    "`mobile_not_verified` (a booking before the one-time code was entered)."
 }
 
 # --- Public ---------------------------------------------------------------------------------
@@ -216,6 +222,90 @@ class ApplicantRegisterView(APIView):
         data.is_valid(raise_exception=True)
         applicant = applicant_register(**data.validated_data)
         return Response(s.ApplicantOutSerializer(applicant).data, status=status.HTTP_201_CREATED)
+
+
+def _mobile_error(error: MobileVerificationError):
+    """A failed code check in the API's error shape: 400 `invalid` on `code`, 429 `throttled`
+    with Retry-After, 409 `mobile_limit_reached`."""
+    if isinstance(error, TooManyTries):
+        return exceptions.Throttled(wait=error.retry_after, detail=str(error.message))
+    if isinstance(error, MobileLimitReached):
+        return MobileLimitConflict(str(error.message))
+    return exceptions.ValidationError({"code": [str(error.message)]})
+
+
+class MobileLimitConflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "mobile_limit_reached"
+    default_detail = "This mobile number is verified for as many applicants as it may be."
+
+
+class VerifyMobileView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        operation_id="applicants_verify_mobile",
+        request=s.VerifyMobileInSerializer,
+        responses={
+            200: s.MobileVerifiedOutSerializer,
+            **errors(
+                e400="`invalid`: the code is wrong or expired (`fields.code`); an unknown "
+                "application number answers the same.",
+                e409="`mobile_limit_reached`: APPLICANTS_PER_MOBILE applicants verified this "
+                "mobile already.",
+                e429="`throttled`: too many wrong codes (ask for a new one) or too many tries "
+                "from this client; see Retry-After.",
+            ),
+        },
+        description="Enter the one-time code sent by SMS at registration (or resent). With "
+        "MOBILE_VERIFICATION=off nothing is checked and the answer is the applicant's state.",
+        tags=["applicants"],
+        auth=[],
+    )
+    def post(self, request):
+        data = s.VerifyMobileInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            applicant = mobile_verify(
+                application_number=data.validated_data["application_number"],
+                code=data.validated_data["code"],
+                client_address=client_address(request),
+            )
+        except MobileVerificationError as error:
+            raise _mobile_error(error) from None
+        return Response({"mobile_verified": applicant.mobile_verified})
+
+
+class VerifyMobileResendView(APIView):
+    permission_classes = [IsApplicant]
+
+    @extend_schema(
+        operation_id="applicants_verify_mobile_resend",
+        request=None,
+        responses={
+            202: s.MobileCodeSentOutSerializer,
+            200: s.MobileCodeSentOutSerializer,
+            **errors(401, 403, e429="`throttled`: codes asked for too often; see Retry-After."),
+        },
+        description="Applicant: send a new one-time code to the mobile (the earlier ones stop "
+        "working). 202 when a code was queued; 200 with `mobile_verified` true and nothing sent "
+        "when there is nothing to verify (already verified, or MOBILE_VERIFICATION=off).",
+        tags=["applicants"],
+    )
+    def post(self, request):
+        applicant = request.user
+        try:
+            sent = mobile_code_send(applicant=applicant, client_address=client_address(request))
+        except MobileVerificationError as error:
+            raise _mobile_error(error) from None
+        body = {
+            "mobile_verified": applicant.mobile_verified,
+            "sent_to": mobile_masked(applicant.mobile),
+            "expires_at": sent.expires_at if sent else None,
+        }
+        body = s.MobileCodeSentOutSerializer(body).data
+        return Response(body, status=status.HTTP_202_ACCEPTED if sent else status.HTTP_200_OK)
 
 
 class ApplicantRecoverView(APIView):

@@ -35,6 +35,21 @@ def _dob_check_counter(request, applicant) -> SignInFailureCounter:
     )
 
 
+class MobileVerifiedFilter(admin.SimpleListFilter):
+    title = _("mobile verified")
+    parameter_name = "mobile_verified"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(mobile_verified_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(mobile_verified_at__isnull=True)
+        return queryset
+
+
 @admin.register(Applicant)
 class ApplicantAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
     # A clerk sees the applicants who have (or had) a booking at one of the clerk's offices.
@@ -45,9 +60,12 @@ class ApplicantAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         "mobile",
         "email",
         "preferred_language",
+        "mobile_verified",
         "created_at",
     ]
-    list_filter = ["preferred_language"]
+    list_filter = [MobileVerifiedFilter, "preferred_language"]
+    # Set only by the applicant entering the code sent to the mobile (applicants.services).
+    readonly_fields = ["mobile_verified_at"]
     search_fields = ["application_number", "full_name", "mobile", "email"]
     # The date of birth is the applicant's password (sign-in is number + date): staff never see
     # it, they check a date the applicant tells them (the form on the applicant's page).
@@ -64,6 +82,10 @@ class ApplicantAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    @admin.display(description=_("mobile verified"), boolean=True, ordering="mobile_verified_at")
+    def mobile_verified(self, obj):
+        return obj.mobile_verified_at is not None
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = {"dob_form": DateOfBirthCheckForm(), **(extra_context or {})}

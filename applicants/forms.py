@@ -152,3 +152,25 @@ class LearnerLicenceForm(PageForm):
             issued, born=self.applicant.date_of_birth, today=timezone.localdate()
         )
         return issued
+
+
+class MobileCodeForm(PageForm):
+    code = forms.CharField(
+        label=_("Code from the SMS"),
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "pattern": "[0-9 ]*",
+                "size": "8",
+            }
+        ),
+        help_text=_("6 digits."),
+    )
+
+    def clean_code(self):
+        code = "".join(self.cleaned_data["code"].split())
+        if not (code.isdigit() and len(code) == 6):
+            raise ValidationError(_("Enter the 6 digits of the code."))
+        return code

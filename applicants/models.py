@@ -40,6 +40,37 @@ class Applicant(models.Model):
     def __str__(self) -> str:
         return f"{self.application_number} {self.full_name}"
 
+    @property
+    def mobile_verified(self) -> bool:
+        return self.mobile_verified_at is not None
+
+
+class MobileCode(models.Model):
+    """A one-time code sent by SMS to prove a mobile is the applicant's.
+
+    Only an HMAC-SHA256 of the code with a random salt is kept (applicants.services), never the
+    code: a database dump cannot verify anyone. The newest unused code of an applicant is the
+    one that counts (a new code makes the older ones useless); it works until `expires_at`, for
+    at most MOBILE_CODE_MAX_TRIES wrong entries."""
+
+    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="mobile_codes")
+    # The number the code went to: a code proves that number, not whatever the record says now.
+    mobile = models.CharField(max_length=13)
+    salt = models.CharField(max_length=32)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    tries = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("mobile code")
+        verbose_name_plural = _("mobile codes")
+        indexes = [models.Index(fields=["applicant", "-created_at"], name="mobile_code_latest")]
+
+    def __str__(self) -> str:
+        return f"code for applicant {self.applicant_id} sent {self.created_at:%Y-%m-%d %H:%M}"
+
 
 class ApplicantToken(models.Model):
     """An API sign-in (`Authorization: Bearer <token>`). The token is random (nothing in it

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from applicants.mobile import mobile_verification_on
 from applicants.models import Applicant
 from applicants.tokens import applicant_by_id
 from notifications.models import Notification
@@ -30,6 +31,17 @@ def applicant_get(*, applicant_id) -> Applicant | None:
         return applicant_by_id(int(applicant_id))
     except (TypeError, ValueError):
         return None
+
+
+def mobile_code_pending(*, applicant: Applicant, now: datetime | None = None) -> bool:
+    """A code was sent and may still be entered (unused, not expired, tries left): the page
+    says "enter the code we sent"; without one it offers to send one (an applicant registered
+    before verification began, or whose code expired)."""
+    return applicant.mobile_codes.filter(
+        used_at__isnull=True,
+        expires_at__gt=now or timezone.now(),
+        tries__lt=settings.MOBILE_CODE_MAX_TRIES,
+    ).exists()
 
 
 def booking_days(*, now: datetime | None = None) -> tuple[date, date]:
@@ -205,17 +217,13 @@ def applicant_date_of_birth_matches(*, applicant: Applicant, date_of_birth: date
     return Applicant.objects.filter(pk=applicant.pk, date_of_birth=date_of_birth).exists()
 
 
-def _mobile_verification_on() -> bool:
-    return getattr(settings, "MOBILE_VERIFICATION", "on") != "off"
-
-
 def applicants_for_recovery(*, mobile: str, date_of_birth: date) -> list[Applicant]:
     """Whom "forgot application number" answers: the applicants of this (normalised) mobile
     and date of birth whose mobile is proven theirs — an unproven mobile may be anybody's
     typo, and its owner must not be sent somebody else's number. With MOBILE_VERIFICATION
     off nobody is asked to prove it, so every applicant counts as proven. Oldest first."""
     applicants = Applicant.objects.filter(mobile=mobile, date_of_birth=date_of_birth)
-    if _mobile_verification_on():
+    if mobile_verification_on():
         applicants = applicants.filter(mobile_verified_at__isnull=False)
     return list(applicants.order_by("created_at", "id"))
 
@@ -224,6 +232,6 @@ def applicant_to_alert(*, application_number: str) -> Applicant | None:
     """The applicant of this number whose mobile may be told about their account (proven,
     or MOBILE_VERIFICATION off: as applicants_for_recovery), or None."""
     applicants = Applicant.objects.filter(application_number=(application_number or "").strip())
-    if _mobile_verification_on():
+    if mobile_verification_on():
         applicants = applicants.filter(mobile_verified_at__isnull=False)
     return applicants.first()

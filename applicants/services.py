@@ -1,17 +1,31 @@
-"""Applicant use cases: registration, the learner-licence date, and sign-in checks."""
+"""Applicant use cases: registration, the learner-licence date, sign-in checks, and the
+one-time code that proves the mobile is the applicant's (docs/SECURITY.md, "Fair access")."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from applicants.errors import AlreadyRegistered
-from applicants.models import Applicant
+from applicants.errors import (
+    AlreadyRegistered,
+    CodeExpired,
+    MobileLimitReached,
+    TooManyTries,
+    WrongCode,
+)
+from applicants.mobile import mobile_verification_on
+from applicants.models import Applicant, MobileCode
 from applicants.selectors import applicant_to_alert, applicants_for_recovery
 from applicants.validators import (
     normalise_indian_mobile,
@@ -21,8 +35,15 @@ from applicants.validators import (
 from notifications.models import Notification
 from notifications.services import account_sms_queue
 from rto_booking import locks
-from rto_booking.signin_limits import SignInPolicy
+from rto_booking.signin_limits import (
+    FailureLimit,
+    SignInFailureCounter,
+    SignInPolicy,
+    hashed_number,
+)
 from slots.errors import busy_on_lock_timeout
+
+logger = logging.getLogger(__name__)
 
 # How long a registration waits for an identical one in flight before answering "busy".
 REGISTRATION_LOCK_TIMEOUT_S = 5
@@ -72,7 +93,7 @@ def applicant_register(
         for _attempt in range(5):
             try:
                 with transaction.atomic():
-                    return Applicant.objects.create(
+                    applicant = Applicant.objects.create(
                         application_number=application_number_new(today=today),
                         full_name=full_name,
                         date_of_birth=date_of_birth,
@@ -83,6 +104,15 @@ def applicant_register(
                     )
             except IntegrityError:
                 continue  # application number collision: draw again
+            if mobile_verification_on():
+                try:
+                    mobile_code_send(applicant=applicant, first=True)
+                except TooManyTries:
+                    # Codes to this number are at their hourly limit (someone registering
+                    # many applicants with one number): registered all the same; a code can
+                    # be asked for later from the "Enter the code" page.
+                    logger.info("No code sent at registration of %s: limit", applicant.pk)
+            return applicant
     raise RuntimeError("Could not allocate an application number.")
 
 
@@ -126,6 +156,245 @@ def applicant_authenticate(*, application_number: str, date_of_birth: date) -> A
     return Applicant.objects.filter(
         application_number=(application_number or "").strip(), date_of_birth=date_of_birth
     ).first()
+
+
+# --- The one-time code for the mobile --------------------------------------------------------
+
+_CODE_SALT = "rto_booking.applicants.mobile_code"
+HOUR = 3600
+
+
+def _code_hash(salt: str, code: str) -> str:
+    """HMAC-SHA256 (keyed by SECRET_KEY) of the code with the row's random salt: a database
+    dump without the key cannot test the million codes against a hash."""
+    return salted_hmac(_CODE_SALT, f"{salt}:{code}", algorithm="sha256").hexdigest()
+
+
+def _normalised_code(code: str) -> str:
+    return "".join(str(code or "").split())
+
+
+@dataclass(frozen=True)
+class SentCode:
+    """A code just made and queued (the code itself never leaves the service but by SMS)."""
+
+    row: MobileCode
+    expires_at: datetime
+
+
+def _send_limits(*, applicant: Applicant, client_address: str, first: bool) -> SignInFailureCounter:
+    """Codes asked for, counted per applicant (resends), per number and per client address.
+    The code sent at registration counts for the number only: the people registering at one
+    kiosk must not stop one another's codes (registrations are throttled per client anyway)."""
+    limits = [
+        FailureLimit(
+            "mobile-code:number",
+            hashed_number(applicant.mobile),
+            settings.MOBILE_CODES_PER_NUMBER_PER_HOUR,
+            HOUR,
+        )
+    ]
+    if not first:
+        limits += [
+            FailureLimit(
+                "mobile-code:applicant",
+                str(applicant.pk),
+                settings.MOBILE_CODE_RESENDS_PER_HOUR,
+                HOUR,
+            ),
+            FailureLimit(
+                "mobile-code:address",
+                client_address or "",
+                settings.MOBILE_CODE_ATTEMPTS_PER_ADDRESS,
+                HOUR,
+            ),
+        ]
+    return SignInFailureCounter(limits)
+
+
+def mobile_code_send(
+    *,
+    applicant: Applicant,
+    client_address: str = "",
+    first: bool = False,
+    acting_user=None,
+    now: datetime | None = None,
+) -> SentCode | None:
+    """Make a new 6-digit code for `applicant`'s mobile and queue it by SMS (the outbox,
+    sent after commit). A new code replaces every earlier one. `first`: the code sent at
+    registration. Returns None when there is nothing to prove (verification off, or the
+    mobile already verified). Raises TooManyTries over the limits (MOBILE_CODE_* settings;
+    none with RATE_LIMITS=off). `acting_user`: a staff user asking on the applicant's behalf
+    (recorded in the admin's log), None for the applicant."""
+    if not mobile_verification_on() or applicant.mobile_verified_at is not None:
+        return None
+    limits = _send_limits(applicant=applicant, client_address=client_address, first=first)
+    wait = limits.retry_after()
+    if wait is not None:
+        raise TooManyTries(retry_after=wait)
+    now = now or timezone.now()
+    code = f"{secrets.randbelow(10**6):06d}"
+    salt = secrets.token_hex(8)
+    expires_at = now + timedelta(minutes=settings.MOBILE_CODE_MINUTES)
+    with transaction.atomic():
+        row = MobileCode.objects.create(
+            applicant=applicant,
+            mobile=applicant.mobile,
+            salt=salt,
+            code_hash=_code_hash(salt, code),
+            created_at=now,
+            expires_at=expires_at,
+        )
+        account_sms_queue(
+            applicant=applicant,
+            kind=Notification.Kind.MOBILE_CODE,
+            context={
+                "code": code,
+                "minutes": settings.MOBILE_CODE_MINUTES,
+                "expires_at": expires_at.isoformat(),
+            },
+            event_key=f"mobile-code:{row.pk}",  # never the code: the key is shown in the admin
+        )
+        if acting_user is not None:
+            _log_staff_action(acting_user, applicant, "Sent a new mobile code.")
+    limits.record_failure()  # one more code counted (the counter counts events, any event)
+    return SentCode(row=row, expires_at=expires_at)
+
+
+def _attempt_limit(client_address: str) -> SignInFailureCounter:
+    """Wrong codes (and codes asked for) from one client address in an hour: one address
+    cannot try codes across many applicants."""
+    return SignInFailureCounter(
+        [
+            FailureLimit(
+                "mobile-code:address",
+                client_address or "",
+                settings.MOBILE_CODE_ATTEMPTS_PER_ADDRESS,
+                HOUR,
+            )
+        ]
+    )
+
+
+def mobile_verify(
+    *,
+    code: str,
+    applicant: Applicant | None = None,
+    application_number: str = "",
+    client_address: str = "",
+    acting_user=None,
+    now: datetime | None = None,
+) -> Applicant:
+    """Check `code` against the applicant's newest code; on a match the mobile is verified.
+
+    The applicant is given, or named by `application_number` (an unknown number answers as a
+    wrong code). Raises WrongCode (tries left), CodeExpired, TooManyTries (MOBILE_CODE_MAX_TRIES
+    wrong entries burn the code; or too many wrong codes from the client address) and
+    MobileLimitReached (APPLICANTS_PER_MOBILE applicants already verified this number). An
+    applicant already verified is answered as verified. With verification off: no code is
+    asked for; the answer is the applicant as they are."""
+    address = _attempt_limit(client_address)
+    wait = address.retry_after()
+    if wait is not None:
+        raise TooManyTries(retry_after=wait)
+    if applicant is None:
+        applicant = Applicant.objects.filter(
+            application_number=(application_number or "").strip()
+        ).first()
+    if applicant is None:
+        address.record_failure()
+        raise WrongCode()
+    if applicant.mobile_verified_at is not None or not mobile_verification_on():
+        return applicant
+    now = now or timezone.now()
+    code = _normalised_code(code)
+    with transaction.atomic():
+        latest = (
+            MobileCode.objects.select_for_update()
+            .filter(applicant=applicant, used_at__isnull=True)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        failure = _code_failure(latest, code=code, mobile=applicant.mobile, now=now)
+        if failure is None:
+            failure = _verify_within_cap(applicant, latest, now=now, acting_user=acting_user)
+    # Raised after the transaction: a wrong code's counted try must stay counted.
+    if isinstance(failure, WrongCode | CodeExpired):
+        address.record_failure()
+    if failure is not None:
+        raise failure
+    return applicant
+
+
+def _code_failure(latest: MobileCode | None, *, code: str, mobile: str, now: datetime):
+    """Why `code` does not verify (the error to raise after the transaction), or None."""
+    max_tries = settings.MOBILE_CODE_MAX_TRIES
+    if latest is None:
+        return WrongCode()
+    if latest.tries >= max_tries:
+        return TooManyTries(
+            _("Too many wrong codes. Ask for a new code."),
+            retry_after=max(1.0, (latest.expires_at - now).total_seconds()),
+        )
+    if latest.expires_at <= now:
+        return CodeExpired()
+    if latest.mobile == mobile and constant_time_compare(
+        _code_hash(latest.salt, code), latest.code_hash
+    ):
+        return None
+    latest.tries += 1
+    MobileCode.objects.filter(pk=latest.pk).update(tries=latest.tries)
+    left = max_tries - latest.tries
+    if left <= 0:
+        return TooManyTries(
+            _("Too many wrong codes. Ask for a new code."),
+            retry_after=max(1.0, (latest.expires_at - now).total_seconds()),
+        )
+    return WrongCode(
+        ngettext(
+            "That code is not right. You can try %(count)d more time.",
+            "That code is not right. You can try %(count)d more times.",
+            left,
+        )
+        % {"count": left}
+    )
+
+
+def _verify_within_cap(applicant: Applicant, latest: MobileCode, *, now: datetime, acting_user):
+    """Mark the mobile verified unless APPLICANTS_PER_MOBILE others verified it already.
+
+    The applicants with this number are locked first (FOR UPDATE, in id order): two members
+    of a family entering their codes at the same moment for the last place cannot both take
+    it. Returns MobileLimitReached, or None once verified."""
+    others = list(
+        Applicant.objects.select_for_update()
+        .filter(mobile=applicant.mobile)
+        .exclude(pk=applicant.pk)
+        .order_by("pk")
+        .values_list("mobile_verified_at", flat=True)
+    )
+    if sum(1 for at in others if at is not None) >= settings.APPLICANTS_PER_MOBILE:
+        return MobileLimitReached()
+    MobileCode.objects.filter(pk=latest.pk).update(used_at=now)
+    Applicant.objects.filter(pk=applicant.pk, mobile_verified_at__isnull=True).update(
+        mobile_verified_at=now
+    )
+    applicant.mobile_verified_at = now
+    if acting_user is not None:
+        _log_staff_action(acting_user, applicant, "Verified the mobile.")
+    return None
+
+
+def _log_staff_action(user, applicant: Applicant, message: str) -> None:
+    from django.contrib.admin.models import CHANGE, LogEntry
+
+    LogEntry.objects.log_actions(
+        user_id=user.pk,
+        queryset=Applicant.objects.filter(pk=applicant.pk),
+        action_flag=CHANGE,
+        change_message=message,
+        single_object=True,
+    )
 
 
 def applicant_number_recover(*, mobile: str, date_of_birth: date) -> int:

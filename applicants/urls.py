@@ -26,6 +26,7 @@ app_name = "applicants"
 urlpatterns = [
     path("register/", views.register, name="register"),
     path("welcome/", views.welcome, name="welcome"),
+    path("verify-mobile/", views.verify_mobile, name="verify_mobile"),
     path("signin/", views.signin, name="signin"),
     path("recover/", views.recover, name="recover"),
     path("signout/", views.signout, name="signout"),

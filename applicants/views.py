@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import date
 from functools import wraps
 from itertools import groupby
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -32,8 +33,20 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from applicants import selectors
-from applicants.errors import AlreadyRegistered
-from applicants.forms import LearnerLicenceForm, RecoverForm, RegisterForm, SignInForm
+from applicants.errors import (
+    AlreadyRegistered,
+    MobileLimitReached,
+    MobileVerificationError,
+    TooManyTries,
+)
+from applicants.forms import (
+    LearnerLicenceForm,
+    MobileCodeForm,
+    RecoverForm,
+    RegisterForm,
+    SignInForm,
+)
+from applicants.mobile import mobile_masked, mobile_verification_required
 from applicants.models import Applicant
 from applicants.services import (
     applicant_authenticate,
@@ -41,6 +54,8 @@ from applicants.services import (
     applicant_number_recover,
     applicant_register,
     applicant_signin_failed,
+    mobile_code_send,
+    mobile_verify,
 )
 from applicants.templatetags.applicant_pages import when
 from notifications.backends import appointment_ics
@@ -206,7 +221,86 @@ def recover(request: HttpRequest) -> HttpResponse:
 
 @applicant_required
 def welcome(request: HttpRequest) -> HttpResponse:
-    return render(request, "applicants/welcome.html", {"applicant": request.applicant})
+    applicant = request.applicant
+    context = {"applicant": applicant}
+    if mobile_verification_required(applicant=applicant):
+        # The code sent at registration is asked for right here, under the number.
+        context.update(
+            code_form=MobileCodeForm(),
+            sent_to=mobile_masked(applicant.mobile),
+            code_pending=selectors.mobile_code_pending(applicant=applicant),
+            next=reverse("applicants:book_offices"),
+        )
+    return render(request, "applicants/welcome.html", context)
+
+
+def _verify_url(next_url: str) -> str:
+    return f"{reverse('applicants:verify_mobile')}?{urlencode({'next': next_url})}"
+
+
+def _minutes(seconds: float) -> int:
+    return max(1, math.ceil(seconds / 60))
+
+
+@applicant_required
+@require_http_methods(["GET", "POST"])
+def verify_mobile(request: HttpRequest) -> HttpResponse:
+    """ "Enter the code we sent to +91 98xxxxxx12", with a button for a new code. Works
+    without JavaScript: both are plain forms posting here (`action` says which)."""
+    applicant = request.applicant
+    next_url = _safe_next(request, reverse("applicants:book_offices"))
+    if not mobile_verification_required(applicant=applicant):
+        return HttpResponseRedirect(next_url)
+    address = client_address(request)
+    form = MobileCodeForm(
+        request.POST
+        if request.method == "POST" and request.POST.get("action") != "resend"
+        else None
+    )
+    status = 200
+    if request.method == "POST" and request.POST.get("action") == "resend":
+        try:
+            mobile_code_send(applicant=applicant, client_address=address)
+        except TooManyTries as error:
+            messages.error(
+                request,
+                _("You have asked for many codes. Please wait %(minutes)s minutes.")
+                % {"minutes": _minutes(error.retry_after)},
+            )
+            status = 429
+        else:
+            messages.success(request, _("We have sent a new code. It may take a minute."))
+            return redirect(_verify_url(next_url))
+    elif request.method == "POST" and form.is_valid():
+        try:
+            mobile_verify(
+                applicant=applicant, code=form.cleaned_data["code"], client_address=address
+            )
+        except MobileVerificationError as error:
+            message = error.message
+            if isinstance(error, TooManyTries):
+                status = 429
+            elif isinstance(error, MobileLimitReached):
+                status = 409
+            else:
+                status = 400
+            form.add_error("code" if status == 400 else None, message)
+        else:
+            messages.success(request, _("Your mobile number is verified. You can book now."))
+            return HttpResponseRedirect(next_url)
+    elif form.is_bound:
+        status = 400
+    return render(
+        request,
+        "applicants/verify_mobile.html",
+        {
+            "form": form,
+            "sent_to": mobile_masked(applicant.mobile),
+            "code_pending": selectors.mobile_code_pending(applicant=applicant),
+            "next": next_url,
+        },
+        status=status,
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -406,6 +500,9 @@ def _problem(
 @applicant_required
 @require_http_methods(["GET", "POST"])
 def book_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
+    if mobile_verification_required(applicant=request.applicant):
+        # First the code sent to the mobile, then back here to confirm the chosen time.
+        return redirect(_verify_url(request.path))
     slot = _slot_or_404(slot_id)
     back_url = reverse(
         "applicants:book_times",

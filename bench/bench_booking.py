@@ -156,6 +156,7 @@ def build(bookings: int, last_clients: int, warmup: int = 0, history: int = 10_0
         ends_at=start + timedelta(minutes=30),
         capacity=50,
     )
+    verified_at = timezone.now()
     applicants = Applicant.objects.bulk_create(
         [
             Applicant(
@@ -165,6 +166,7 @@ def build(bookings: int, last_clients: int, warmup: int = 0, history: int = 10_0
                 mobile=f"+9198{i:08d}",
                 email=f"a{i}@example.in" if i % 2 else "",
                 preferred_language="hi" if i % 3 == 0 else "en",
+                mobile_verified_at=verified_at,  # the one-time code entered (MOBILE_VERIFICATION)
             )
             for i in range(bookings + last_clients + warmup + history)
         ],

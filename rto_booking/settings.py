@@ -535,6 +535,26 @@ for _scope, _rate in THROTTLE_RATES.items():
         raise ImproperlyConfigured(
             f"Throttle rate for {_scope!r} must look like 5/min, got {_rate!r}."
         )
+# --- Fair access: a verified mobile before the first booking (docs/SECURITY.md) -------------
+# on: a new applicant gets a one-time code by SMS and books only once it is entered. off skips
+# it all (load tests, like RATE_LIMITS=off): bookings are allowed, `mobile_verified` just
+# reflects the applicant's field.
+MOBILE_VERIFICATION = _env("str", "MOBILE_VERIFICATION", default="on").lower()
+if MOBILE_VERIFICATION not in {"on", "off"}:
+    raise ImproperlyConfigured(
+        f"Environment variable MOBILE_VERIFICATION must be on or off, got {MOBILE_VERIFICATION!r}."
+    )
+# A code works this many minutes, for at most MOBILE_CODE_MAX_TRIES wrong entries.
+MOBILE_CODE_MINUTES = max(1, _positive_int("MOBILE_CODE_MINUTES", 10))
+MOBILE_CODE_MAX_TRIES = max(1, _positive_int("MOBILE_CODE_MAX_TRIES", 5))
+# New codes an applicant may ask for in an hour (the one sent at registration not counted),
+# codes sent to one mobile number in an hour (a family shares a phone), and code requests plus
+# wrong codes from one client address in an hour. Counted in the cache; RATE_LIMITS=off: none.
+MOBILE_CODE_RESENDS_PER_HOUR = max(1, _positive_int("MOBILE_CODE_RESENDS_PER_HOUR", 3))
+MOBILE_CODES_PER_NUMBER_PER_HOUR = max(1, _positive_int("MOBILE_CODES_PER_NUMBER_PER_HOUR", 10))
+MOBILE_CODE_ATTEMPTS_PER_ADDRESS = max(1, _positive_int("MOBILE_CODE_ATTEMPTS_PER_ADDRESS", 60))
+# At most this many applicants may have one mobile number verified (a family shares a phone).
+APPLICANTS_PER_MOBILE = max(1, _positive_int("APPLICANTS_PER_MOBILE", 4))
 # The admin's search box: at most this many terms, of at most this many characters in all
 # (every term is one more OR over the search fields).
 ADMIN_SEARCH_MAX_TERMS = max(1, _positive_int("ADMIN_SEARCH_MAX_TERMS", 5))

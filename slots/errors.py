@@ -64,6 +64,16 @@ class LearnerLicenceRequired(BookingError):
     default_message = _("To book a driving test, enter the date your learner licence was issued.")
 
 
+class MobileNotVerified(BookingError):
+    """A first booking needs a verified mobile (MOBILE_VERIFICATION): one code per number keeps
+    a tout from booking under many made-up applications."""
+
+    code = "mobile_not_verified"
+    default_message = _(
+        "Enter the code we sent to your mobile before booking. You can ask for a new code."
+    )
+
+
 class InvalidSlotChoice(BookingError):
     code = "invalid"
     status = 400

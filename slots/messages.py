@@ -96,7 +96,7 @@ def message_rows_for_events(
     already be loaded. `extra` is merged into every context (e.g. {"false_alarm": True}).
     """
     if kind not in BOOKING_KINDS:
-        raise ValueError(f"Unknown booking notification kind {kind!r}")
+        raise ValueError(f"Unknown notification kind {kind!r} for a booking")
     extra_json = _json_safe(extra)
     now = timezone.now()
     rows: list[Notification] = []
@@ -144,7 +144,7 @@ def messages_write_for_event_ids(*, event_ids: Sequence[int], kind: str) -> None
     """`messages_write_for_events` for events already in the database, built set-based in
     PostgreSQL (a statewide reschedule writes 60,000 rows per run; see slots/hotpath.py)."""
     if kind not in BOOKING_KINDS:
-        raise ValueError(f"Unknown booking notification kind {kind!r}")
+        raise ValueError(f"Unknown notification kind {kind!r} for a booking")
     if not event_ids:
         return
     hotpath.outbox_rows_for_event_ids(event_ids=event_ids, kind=kind)

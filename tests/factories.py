@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from applicants.models import Applicant
 from slots.models import Offering, Office, Service, Slot, WeeklySession
@@ -93,6 +94,9 @@ class ApplicantFactory(factory.django.DjangoModelFactory):
     mobile = factory.Sequence(lambda n: f"+9198{n:08d}")
     email = factory.LazyAttribute(lambda o: f"applicant{o.application_number}@example.in")
     preferred_language = "en"
+    # Verified by default (the code entered): tests of booking need not enter codes. Tests of
+    # verification make one with mobile_verified_at=None.
+    mobile_verified_at = factory.LazyFunction(timezone.now)
 
 
 class UserFactory(factory.django.DjangoModelFactory):

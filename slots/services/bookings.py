@@ -24,6 +24,7 @@ from django.db.models import F, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from applicants.mobile import mobile_verification_required
 from notifications.models import Notification
 from notifications.services import notifications_dispatch_on_commit
 from slots import hotpath
@@ -35,6 +36,7 @@ from slots.errors import (
     CheckInNotToday,
     IdempotencyKeyReused,
     InvalidSlotChoice,
+    MobileNotVerified,
     RescheduleLimitReached,
     SlotFull,
     SlotNotForBooking,
@@ -113,9 +115,11 @@ def booking_create(
 ) -> Booking:
     """Book one seat of `slot_id` for `applicant`.
 
-    Raises SlotNotFound, SlotUnavailable, LearnerLicenceRequired, OutsideLicenceWindow,
-    AlreadyBooked, SlotFull or Busy.
+    Raises MobileNotVerified, SlotNotFound, SlotUnavailable, LearnerLicenceRequired,
+    OutsideLicenceWindow, AlreadyBooked, SlotFull or Busy.
     """
+    if mobile_verification_required(applicant=applicant):
+        raise MobileNotVerified()
     now = now or timezone.now()
     slot = _load_slot(slot_id, applicant_id=applicant.pk)
     check_slot_bookable(slot=slot, now=now)
@@ -191,6 +195,9 @@ def booking_create_idempotent(
     as the booking: a concurrent retry blocks on the unique index until the first request
     commits, then reads its answer — so 50 simultaneous retries still make one booking.
     """
+    if mobile_verification_required(applicant=applicant):
+        # Not remembered under the key: once the mobile is verified, the retry must book.
+        raise MobileNotVerified()
     fingerprint = _request_fingerprint({"slot": slot_id})
     with transaction.atomic():
         record, created = IdempotencyKey.objects.get_or_create(

@@ -77,3 +77,24 @@ def test_clerk_of_another_office_cannot_check(client, clerk_indore, known_applic
     assert response.status_code == 302
     assert "check-date-of-birth" not in response["Location"]
     assert response["Location"] == reverse("admin:index")
+
+
+def test_the_list_and_the_page_show_whether_the_mobile_is_verified(bhopal_client, known_applicant):
+    from tests.factories import ApplicantFactory
+
+    ApplicantFactory(mobile_verified_at=None)  # of no Bhopal booking: not the clerk's to see
+    changelist = reverse("admin:applicants_applicant_changelist")
+
+    listing = bhopal_client.get(changelist)
+    page = bhopal_client.get(
+        reverse("admin:applicants_applicant_change", args=[known_applicant.pk])
+    )
+
+    assert "column-mobile_verified" in listing.content.decode()
+    assert 'alt="True"' in listing.content.decode()
+    html = page.content.decode()
+    assert "Mobile verified at" in html
+    assert 'name="mobile_verified_at"' not in html  # read only: set by the code alone
+    assert known_applicant.date_of_birth.isoformat() not in html
+    assert bhopal_client.get(changelist, {"mobile_verified": "yes"}).context["cl"].result_count == 1
+    assert bhopal_client.get(changelist, {"mobile_verified": "no"}).context["cl"].result_count == 0

@@ -34,8 +34,10 @@ def test_register_answers_201_with_application_number(api):
         "email",
         "preferred_language",
         "learner_licence_issued_on",
+        "mobile_verified",
     }
     assert body["learner_licence_issued_on"] is None
+    assert body["mobile_verified"] is False  # the code sent by SMS is still to be entered
     assert body["mobile"] == "+919826012345"
     assert body["full_name"] == "Ramesh Kumar"
     assert body["email"] == "ramesh@example.in"

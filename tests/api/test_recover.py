@@ -112,14 +112,18 @@ def test_a_non_match_queues_nothing(api, registered, body):
 
 def test_an_unverified_mobile_is_sent_nothing(api, settings):
     settings.MOBILE_VERIFICATION = "on"
-    ApplicantFactory(mobile="+919826012345", date_of_birth=date(1995, 6, 15))
+    ApplicantFactory(
+        mobile="+919826012345", date_of_birth=date(1995, 6, 15), mobile_verified_at=None
+    )
     assert api.post(URL, {"mobile": "9826012345", "date_of_birth": "1995-06-15"}).status_code == 202
     assert not _number_sms().exists()
 
 
 def test_with_mobile_verification_off_every_applicant_counts_as_verified(api, settings):
     settings.MOBILE_VERIFICATION = "off"
-    ApplicantFactory(mobile="+919826012345", date_of_birth=date(1995, 6, 15))
+    ApplicantFactory(
+        mobile="+919826012345", date_of_birth=date(1995, 6, 15), mobile_verified_at=None
+    )
     api.post(URL, {"mobile": "9826012345", "date_of_birth": "1995-06-15"})
     assert _number_sms().count() == 1
 

@@ -122,7 +122,7 @@ def test_a_number_nobody_has_is_locked_and_nobody_is_told(db):
 
 def test_an_unverified_mobile_is_not_told(settings):
     settings.MOBILE_VERIFICATION = "on"
-    unverified = ApplicantFactory()
+    unverified = ApplicantFactory(mobile_verified_at=None)
     for _ in range(3):
         _page_guess(unverified.application_number)
     assert not _alerts().exists()

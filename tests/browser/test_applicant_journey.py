@@ -17,6 +17,7 @@ from applicants.models import Applicant
 from slots.models import Booking
 from tests.conftest import PHONE
 from tests.factories import SlotFactory, local_dt
+from tests.sms_outbox import code_sent_to, wrong_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -156,6 +157,16 @@ def test_register_sign_in_book_reschedule_cancel_on_a_phone(
     page.locator(".calendar .day.open a").first.click()
     journey.shot("times")
     page.locator("a.time").first.click()
+    # The first booking asks for the code the SMS brought at registration, then comes back.
+    assert page.locator("#id_code").is_visible()
+    assert "+91 98xxxxxx45" in page.locator("main").inner_text()
+    journey.shot("verify-mobile")
+    code = code_sent_to("+919826012345")  # from the SMS outbox, as the phone shows it
+    page.fill("#id_code", wrong_code(code))
+    journey.submit()
+    assert page.locator("#id_code").get_attribute("aria-invalid") == "true"
+    page.fill("#id_code", code)
+    journey.submit()
     assert page.locator("h1").inner_text() == text["confirm_title"]
     journey.shot("confirm")
     journey.submit()
