@@ -122,6 +122,8 @@ class NumberLockout:
         except ValueError:  # expired between add and incr
             cache.set(count_key, 1, timeout=memory)
             failures = 1
+        if failures is None:
+            return None  # the cache is away (django-redis IGNORE_EXCEPTIONS): fail open
         cache.touch(count_key, memory)  # remembered from the last failure on
         lock = lockout_seconds(failures, settings.SIGNIN_LOCKOUT_STEPS)
         if not lock:

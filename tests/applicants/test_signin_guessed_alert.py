@@ -133,3 +133,12 @@ def test_rate_limits_off_means_no_lockout_and_no_alert(victim, settings):
     for _ in range(4):
         _page_guess(victim.application_number)
     assert not _alerts().exists()
+
+
+def test_a_cache_that_loses_the_count_fails_open_without_an_alert(victim, monkeypatch):
+    """django-redis with IGNORE_EXCEPTIONS answers None while Redis is away: a wrong sign-in
+    is then simply not counted (no lockout, no SMS), never a 500."""
+    monkeypatch.setattr(cache, "incr", lambda *args, **kwargs: None)
+    for _ in range(4):
+        assert _page_guess(victim.application_number) == 200
+    assert not _alerts().exists()
