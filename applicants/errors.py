@@ -47,6 +47,7 @@ class TooManyTries(MobileVerificationError):
     """Too many wrong codes, or too many codes asked for: wait `retry_after` seconds."""
 
     code = "throttled"
+    default_message = _("Too many tries. Please wait a little and try again.")
 
     def __init__(self, message=None, *, retry_after: float):
         super().__init__(message)

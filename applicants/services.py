@@ -363,17 +363,17 @@ def _code_failure(latest: MobileCode | None, *, code: str, mobile: str, now: dat
 def _verify_within_cap(applicant: Applicant, latest: MobileCode, *, now: datetime, acting_user):
     """Mark the mobile verified unless APPLICANTS_PER_MOBILE others verified it already.
 
-    The applicants with this number are locked first (FOR UPDATE, in id order): two members
-    of a family entering their codes at the same moment for the last place cannot both take
-    it. Returns MobileLimitReached, or None once verified."""
-    others = list(
-        Applicant.objects.select_for_update()
-        .filter(mobile=applicant.mobile)
-        .exclude(pk=applicant.pk)
-        .order_by("pk")
-        .values_list("mobile_verified_at", flat=True)
+    Every applicant with this number, this one included, is locked first (FOR UPDATE, in id
+    order, so two verifications queue instead of deadlocking): two members of a family entering
+    their codes at the same moment for the last place cannot both take it. Returns
+    MobileLimitReached, or None once verified."""
+    sharing = Applicant.objects.select_for_update().filter(mobile=applicant.mobile).order_by("pk")
+    verified_others = sum(
+        1
+        for pk, verified_at in sharing.values_list("pk", "mobile_verified_at")
+        if pk != applicant.pk and verified_at is not None
     )
-    if sum(1 for at in others if at is not None) >= settings.APPLICANTS_PER_MOBILE:
+    if verified_others >= settings.APPLICANTS_PER_MOBILE:
         return MobileLimitReached()
     MobileCode.objects.filter(pk=latest.pk).update(used_at=now)
     Applicant.objects.filter(pk=applicant.pk, mobile_verified_at__isnull=True).update(

@@ -7,7 +7,8 @@ due, so two dispatchers never send a row twice; and the claimer stops sending a 
 before its lease ends (slow gateway), handing the unsent rows back instead of racing the next
 claimer. A dispatcher killed mid-batch loses nothing: its rows fall due when the lease ends.
 
-Per batch the database sees three statements to claim and one to record every outcome.
+Per batch the database sees three statements to claim (four for SMS: account messages, e.g. a
+one-time code, are claimed first by a query of their own) and one to record every outcome.
 """
 
 from __future__ import annotations
@@ -376,7 +377,8 @@ def sms_message_for(row: Notification) -> SmsMessage:
     return SmsMessage(
         to=row.recipient,
         text=row.body,
-        reference=row.context.get("reference", ""),
+        # An account message has no booking reference: the gateway sees its kind instead.
+        reference=row.context.get("reference", "") or (row.kind if row.booking_id is None else ""),
         kind=row.kind,
         language=row.language,
         notification_id=row.pk,

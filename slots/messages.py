@@ -163,6 +163,8 @@ def sms_delivery_report(*, provider_id: str, delivery: str) -> Notification | No
         row = sms_delivery_record(provider_id=provider_id, delivery=delivery)
         if row is None or row.delivery not in UNDELIVERED:
             return row
+        if row.booking_id is None:
+            return row  # an account SMS (a one-time code) has no e-mail form: asked for again
         email = (
             Booking.objects.filter(pk=row.booking_id)
             .values_list("applicant__email", flat=True)
@@ -176,6 +178,7 @@ def sms_delivery_report(*, provider_id: str, delivery: str) -> Notification | No
                 rows=[
                     Notification(
                         booking_id=row.booking_id,
+                        applicant_id=row.applicant_id,
                         event_key=row.event_key,
                         channel=Notification.Channel.EMAIL,
                         kind=row.kind,

@@ -37,6 +37,8 @@ def _start(**env_overrides: str | None) -> subprocess.CompletedProcess:
         ("DATABASE_URL", "not-a-database-url"),
         ("REDIS_URL", "http://127.0.0.1:6379"),
         ("RATE_LIMITS", "sometimes"),
+        ("MOBILE_VERIFICATION", "later"),
+        ("APPLICANTS_PER_MOBILE", "-1"),
         ("BOOKING_HORIZON_DAYS", "thirty"),
         ("BOOKING_CUTOFF_MINUTES", "-5"),
         ("SMS_BACKEND", "carrier-pigeon"),
@@ -50,7 +52,12 @@ def test_a_bad_value_fails_at_start_naming_the_variable(variable, value):
 
 
 def test_good_values_start():
-    result = _start(DJANGO_DEBUG="false", REDIS_URL="redis://127.0.0.1:6379/0", RATE_LIMITS="off")
+    result = _start(
+        DJANGO_DEBUG="false",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        RATE_LIMITS="off",
+        MOBILE_VERIFICATION="off",
+    )
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
 

@@ -94,7 +94,9 @@ def test_a_code_to_retry_keeps_no_text_and_is_sent_whole_later(http_sms):
     notifications_dispatch()
     row.refresh_from_db()
     assert row.status == "sent"
-    assert http_sms.accepted()[-1]["body"]["text"].startswith("551177 ")
+    sent = http_sms.accepted()[-1]["body"]
+    assert sent["text"].startswith("551177 ")
+    assert sent["reference"] == f"mobile_code:{row.pk}"  # no booking reference to give
 
 
 def test_nothing_is_queued_when_the_transaction_rolls_back():
@@ -224,3 +226,16 @@ def test_the_admin_shows_account_messages_to_superusers_without_the_code(
     client.force_login(clerk_bhopal)
     assert client.get(changelist).context["cl"].result_count == 0  # no booking of theirs
     assert client.get(change).status_code in (302, 404)
+
+
+def test_an_undelivered_code_is_not_sent_again_by_email():
+    from slots.messages import sms_delivery_report
+
+    row = queue_code(ApplicantFactory(email="kavita@example.in"))
+    notifications_dispatch()
+    row.refresh_from_db()
+
+    reported = sms_delivery_report(provider_id=row.provider_id, delivery="undelivered")
+
+    assert reported.delivery == "undelivered"
+    assert not Notification.objects.filter(channel="email").exists()
