@@ -152,6 +152,23 @@ class ApplicantInSerializer(serializers.Serializer):
             raise _django_errors(error) from None
 
 
+class RecoverInSerializer(serializers.Serializer):
+    mobile = serializers.CharField(max_length=20, help_text="The mobile given at registration.")
+    date_of_birth = serializers.DateField()
+
+    def validate_mobile(self, value):
+        try:
+            return normalise_indian_mobile(value)
+        except DjangoValidationError as error:
+            raise _django_errors(error) from None
+
+
+class RecoverOutSerializer(serializers.Serializer):
+    detail = serializers.CharField(
+        help_text="The same sentence whether or not an applicant matched."
+    )
+
+
 class ApplicantOutSerializer(serializers.Serializer):
     application_number = serializers.CharField()
     full_name = serializers.CharField()

@@ -41,6 +41,7 @@ v1 = [
     ),
     path("applicants/", views.ApplicantRegisterView.as_view(), name="applicant-register"),
     path("applicants/me/", views.ApplicantMeView.as_view(), name="applicant-me"),
+    path("applicants/recover/", views.ApplicantRecoverView.as_view(), name="applicant-recover"),
     path(
         "applicants/verify-mobile/",
         views.VerifyMobileView.as_view(),

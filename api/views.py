@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, status, throttling
+from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,17 +26,19 @@ from api.permissions import (
     require_perm,
     staff_office_ids,
 )
-from api.throttling import SignInFailures
+from api.throttling import RecoveryRequests, SignInFailures
 from applicants.errors import MobileLimitReached, MobileVerificationError, TooManyTries
 from applicants.mobile import mobile_masked
 from applicants.services import (
     applicant_authenticate,
     applicant_learner_licence_set,
+    applicant_number_recover,
     applicant_register,
     mobile_code_send,
     mobile_verify,
 )
 from applicants.tokens import applicant_token_issue, applicant_token_revoke
+from rto_booking.rate_limits import client_address
 from slots.outage_reasons import outage_reason_hi_default
 from slots.selectors import (
     availability_for_office,
@@ -202,7 +204,16 @@ class ApplicantRegisterView(APIView):
     @extend_schema(
         operation_id="applicants_create",
         request=s.ApplicantInSerializer,
-        responses={201: s.ApplicantOutSerializer, **errors(400)},
+        responses={
+            201: s.ApplicantOutSerializer,
+            **errors(
+                400,
+                e409="`already_registered`: an applicant with this full name (case and spacing "
+                "aside), date of birth and mobile exists; the number is never in the answer — "
+                "ask for it with `POST /api/v1/applicants/recover/`.",
+                e503="`busy`: an identical registration is in flight; retry shortly.",
+            ),
+        },
         tags=["applicants"],
         auth=[],
     )
@@ -211,11 +222,6 @@ class ApplicantRegisterView(APIView):
         data.is_valid(raise_exception=True)
         applicant = applicant_register(**data.validated_data)
         return Response(s.ApplicantOutSerializer(applicant).data, status=status.HTTP_201_CREATED)
-
-
-def _client_address(request) -> str:
-    # The client address as DRF's throttles see it (API_NUM_PROXIES).
-    return throttling.BaseThrottle().get_ident(request)
 
 
 def _mobile_error(error: MobileVerificationError):
@@ -264,7 +270,7 @@ class VerifyMobileView(APIView):
             applicant = mobile_verify(
                 application_number=data.validated_data["application_number"],
                 code=data.validated_data["code"],
-                client_address=_client_address(request),
+                client_address=client_address(request),
             )
         except MobileVerificationError as error:
             raise _mobile_error(error) from None
@@ -290,7 +296,7 @@ class VerifyMobileResendView(APIView):
     def post(self, request):
         applicant = request.user
         try:
-            sent = mobile_code_send(applicant=applicant, client_address=_client_address(request))
+            sent = mobile_code_send(applicant=applicant, client_address=client_address(request))
         except MobileVerificationError as error:
             raise _mobile_error(error) from None
         body = {
@@ -300,6 +306,42 @@ class VerifyMobileResendView(APIView):
         }
         body = s.MobileCodeSentOutSerializer(body).data
         return Response(body, status=status.HTTP_202_ACCEPTED if sent else status.HTTP_200_OK)
+
+
+class ApplicantRecoverView(APIView):
+    """ "Forgot application number": 202 with one sentence whatever the match; a match's
+    number goes by SMS to the registered mobile only."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        operation_id="applicants_recover",
+        request=s.RecoverInSerializer,
+        responses={
+            202: s.RecoverOutSerializer,
+            **errors(
+                400,
+                e429="`throttled`: too many requests for this mobile or from this client; "
+                "see the Retry-After header.",
+            ),
+        },
+        tags=["applicants"],
+        auth=[],
+    )
+    def post(self, request):
+        data = s.RecoverInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        attempts = RecoveryRequests(request=request, mobile=data.validated_data["mobile"])
+        attempts.check()
+        attempts.record()  # every request counts, a match or not
+        applicant_number_recover(**data.validated_data)
+        return Response(
+            s.RecoverOutSerializer(
+                {"detail": _("If the details match, we have sent the number by SMS.")}
+            ).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class ApplicantMeView(APIView):

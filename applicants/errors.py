@@ -1,9 +1,27 @@
-"""Errors of the mobile-verification use cases (applicants.services), with translated messages
-that the API and the pages show as they are."""
+"""Errors of applicant use cases (applicants.services), with translated messages that the API
+and the pages show as they are: registering twice (a domain error like slots.errors', whose base
+it shares, with the API's code and status) and mobile verification."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+
+from slots.errors import BookingError
+
+
+class AlreadyRegistered(BookingError):
+    """The same person (full name, date of birth, mobile) registered before: a second
+    applicant would split their bookings and double their share of the caps. The answer never
+    names the existing application number (anyone can type a name, a date and a mobile); it
+    points to the recovery by SMS, which sends the number to that mobile only."""
+
+    code = "already_registered"
+    status = 409
+    default_message = _(
+        "You are already registered with this name, date of birth and mobile number. Forgot "
+        "your application number? Ask for it with “Forgot application number” "
+        "(POST /api/v1/applicants/recover/): it is sent to your mobile by SMS."
+    )
 
 
 class MobileVerificationError(Exception):

@@ -113,6 +113,23 @@ class SignInForm(PageForm):
         return "".join(self.cleaned_data["application_number"].split())
 
 
+class RecoverForm(PageForm):
+    """ "Forgot application number": the mobile and the date of birth given at registration."""
+
+    mobile = forms.CharField(
+        label=_("Mobile number"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel-national"}
+        ),
+        help_text=_("The mobile number you gave when you registered."),
+    )
+    date_of_birth = _date_field(_("Date of birth"), autocomplete="bday")
+
+    def clean_mobile(self) -> str:
+        return normalise_indian_mobile(self.cleaned_data["mobile"])
+
+
 class LearnerLicenceForm(PageForm):
     """The learner licence's issue date: asked when booking a driving test without one on
     record, and editable on the applicant's details page."""

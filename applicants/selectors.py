@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
+from applicants.mobile import mobile_verification_on
 from applicants.models import Applicant
 from applicants.tokens import applicant_by_id
 from notifications.models import Notification
@@ -214,3 +215,23 @@ def applicant_date_of_birth_matches(*, applicant: Applicant, date_of_birth: date
     """Whether `date_of_birth` is the applicant's: staff check one the applicant tells them,
     they never read it (it is the applicant's sign-in secret)."""
     return Applicant.objects.filter(pk=applicant.pk, date_of_birth=date_of_birth).exists()
+
+
+def applicants_for_recovery(*, mobile: str, date_of_birth: date) -> list[Applicant]:
+    """Whom "forgot application number" answers: the applicants of this (normalised) mobile
+    and date of birth whose mobile is proven theirs — an unproven mobile may be anybody's
+    typo, and its owner must not be sent somebody else's number. With MOBILE_VERIFICATION
+    off nobody is asked to prove it, so every applicant counts as proven. Oldest first."""
+    applicants = Applicant.objects.filter(mobile=mobile, date_of_birth=date_of_birth)
+    if mobile_verification_on():
+        applicants = applicants.filter(mobile_verified_at__isnull=False)
+    return list(applicants.order_by("created_at", "id"))
+
+
+def applicant_to_alert(*, application_number: str) -> Applicant | None:
+    """The applicant of this number whose mobile may be told about their account (proven,
+    or MOBILE_VERIFICATION off: as applicants_for_recovery), or None."""
+    applicants = Applicant.objects.filter(application_number=(application_number or "").strip())
+    if mobile_verification_on():
+        applicants = applicants.filter(mobile_verified_at__isnull=False)
+    return applicants.first()

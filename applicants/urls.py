@@ -28,6 +28,7 @@ urlpatterns = [
     path("welcome/", views.welcome, name="welcome"),
     path("verify-mobile/", views.verify_mobile, name="verify_mobile"),
     path("signin/", views.signin, name="signin"),
+    path("recover/", views.recover, name="recover"),
     path("signout/", views.signout, name="signout"),
     path("book/", views.book_offices, name="book_offices"),
     path("book/slot/<int:slot_id>/", views.book_confirm, name="book_confirm"),

@@ -29,23 +29,38 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from applicants import selectors
-from applicants.errors import MobileLimitReached, MobileVerificationError, TooManyTries
-from applicants.forms import LearnerLicenceForm, MobileCodeForm, RegisterForm, SignInForm
+from applicants.errors import (
+    AlreadyRegistered,
+    MobileLimitReached,
+    MobileVerificationError,
+    TooManyTries,
+)
+from applicants.forms import (
+    LearnerLicenceForm,
+    MobileCodeForm,
+    RecoverForm,
+    RegisterForm,
+    SignInForm,
+)
 from applicants.mobile import mobile_masked, mobile_verification_required
 from applicants.models import Applicant
 from applicants.services import (
     applicant_authenticate,
     applicant_learner_licence_set,
+    applicant_number_recover,
     applicant_register,
+    applicant_signin_failed,
     mobile_code_send,
     mobile_verify,
 )
 from applicants.templatetags.applicant_pages import when
 from notifications.backends import appointment_ics
-from rto_booking.signin_limits import SignInPolicy, signin_failures
+from rto_booking.rate_limits import ANON, USER, applicant_ident, client_address, client_rate_wait
+from rto_booking.signin_limits import SignInPolicy, recovery_requests, signin_failures
 from slots.errors import AlreadyBooked, BookingError, BookingNotActive, SlotFull
 from slots.links import one_tap_cancel_reference
 from slots.models import Booking, BookingEvent, Offering, Service, Slot
@@ -106,11 +121,43 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 
 
 def _signin_counter(request: HttpRequest, application_number: str) -> SignInPolicy:
-    """Failed sign-ins per application number and per client address (REMOTE_ADDR: behind a
-    proxy, the proxy must pass the client's address there), under the one policy."""
+    """Failed sign-ins per application number and per client address (as the API sees it,
+    rto_booking.rate_limits.client_address), under the one policy."""
     return signin_failures(
-        application_number=application_number, client_address=request.META.get("REMOTE_ADDR", "")
+        application_number=application_number, client_address=client_address(request)
     )
+
+
+# --- Request rates ---------------------------------------------------------------------------
+
+
+def _wait_words(seconds: float) -> str:
+    if seconds < 90:
+        count = max(1, math.ceil(seconds))
+        return ngettext("%(count)s second", "%(count)s seconds", count) % {"count": count}
+    count = math.ceil(seconds / 60)
+    return ngettext("%(count)s minute", "%(count)s minutes", count) % {"count": count}
+
+
+def too_many_requests(request: HttpRequest, wait: float) -> HttpResponse:
+    """429 in the visitor's language, saying when to try again, with Retry-After."""
+    response = render(
+        request,
+        "applicants/too_many_requests.html",
+        {"wait": _wait_words(wait), "back_url": request.get_full_path()},
+        status=429,
+    )
+    response["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
+def _over_client_rate(request: HttpRequest, applicant: Applicant | None = None) -> float | None:
+    """Count one costly page request (a registration, a booking) against the client's API
+    rate — a visitor's per address, a signed-in applicant's per applicant, exactly as the API
+    counts them; the seconds to wait when over it, else None."""
+    if applicant is None:
+        return client_rate_wait(request=request, scope=ANON, ident=client_address(request))
+    return client_rate_wait(request=request, scope=USER, ident=applicant_ident(applicant.pk))
 
 
 # --- Register, sign in, sign out -------------------------------------------------------------
@@ -118,16 +165,58 @@ def _signin_counter(request: HttpRequest, application_number: str) -> SignInPoli
 
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and (wait := _over_client_rate(request)) is not None:
+        return too_many_requests(request, wait)
     form = RegisterForm(request.POST if request.method == "POST" else None)
+    already_registered = False
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             applicant = applicant_register(**form.cleaned_data)
         except ValidationError as error:
             form.add_error(None, error)
+        except AlreadyRegistered:
+            # Said plainly, with the way to the number; never the number itself.
+            already_registered = True
+            status = AlreadyRegistered.status
+            form.add_error(
+                None,
+                _("You are already registered with this name, date of birth and mobile number."),
+            )
+        except BookingError as error:  # busy: an identical registration is still in flight
+            status = error.status
+            form.add_error(None, error.message)
         else:
             _sign_in(request, applicant)
             return redirect("applicants:welcome")
-    return render(request, "applicants/register.html", {"form": form})
+    return render(
+        request,
+        "applicants/register.html",
+        {"form": form, "already_registered": already_registered},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def recover(request: HttpRequest) -> HttpResponse:
+    """ "Forgot application number": the same neutral answer whether anybody matched or not
+    (the number goes by SMS to the registered mobile, never onto this page)."""
+    form = RecoverForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        attempts = recovery_requests(
+            mobile=form.cleaned_data["mobile"], client_address=client_address(request)
+        )
+        if (wait := attempts.retry_after()) is not None:
+            return too_many_requests(request, wait)
+        attempts.record_failure()  # every request counts, a match or not
+        applicant_number_recover(**form.cleaned_data)
+        return render(request, "applicants/recover_sent.html")
+    return render(
+        request,
+        "applicants/recover.html",
+        {"form": form},
+        status=400 if form.is_bound and form.errors else 200,
+    )
 
 
 @applicant_required
@@ -162,7 +251,7 @@ def verify_mobile(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request, reverse("applicants:book_offices"))
     if not mobile_verification_required(applicant=applicant):
         return HttpResponseRedirect(next_url)
-    address = request.META.get("REMOTE_ADDR", "")
+    address = client_address(request)
     form = MobileCodeForm(
         request.POST
         if request.method == "POST" and request.POST.get("action") != "resend"
@@ -235,7 +324,9 @@ def signin(request: HttpRequest) -> HttpResponse:
         else:
             applicant = applicant_authenticate(**form.cleaned_data)
             if applicant is None:
-                failures.record_failure()
+                applicant_signin_failed(
+                    failures=failures, application_number=form.cleaned_data["application_number"]
+                )
                 # One message for both mistakes: the page never tells which half was wrong.
                 form.add_error(
                     None,
@@ -427,6 +518,8 @@ def book_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
             request.POST if request.method == "POST" else None, applicant=request.applicant
         )
     if request.method == "POST":
+        if (wait := _over_client_rate(request, request.applicant)) is not None:
+            return too_many_requests(request, wait)
         if licence_form is not None:
             if not licence_form.is_valid():
                 return render(
@@ -626,6 +719,8 @@ def reschedule_confirm(request: HttpRequest, reference: str, slot_id: int) -> Ht
         args=[booking.reference, timezone.localdate(slot.starts_at)],
     )
     if request.method == "POST":
+        if (wait := _over_client_rate(request, request.applicant)) is not None:
+            return too_many_requests(request, wait)
         try:
             booking = booking_reschedule(booking=booking, slot_id=slot.pk)
         except BookingError as error:

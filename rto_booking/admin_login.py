@@ -16,6 +16,7 @@ from django.contrib.admin.apps import AdminConfig
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 
+from rto_booking.rate_limits import client_address
 from rto_booking.signin_limits import (
     FailureLimit,
     NumberLockout,
@@ -49,7 +50,7 @@ class ThrottledAdminSite(admin.AdminSite):
             return super().login(request, extra_context)
         policy = admin_login_failures(
             username=str(request.POST.get("username", "")),
-            client_address=request.META.get("REMOTE_ADDR", ""),
+            client_address=client_address(request),
         )
         wait = policy.retry_after()
         if wait is not None:

@@ -17,6 +17,9 @@ collide with each other or with anybody else's:
 * `ALERT_FINGERPRINT` — a transaction lock per monitoring alert (a hash of its fingerprint):
   the webhook's firing/resolved handling and a clerk's confirmation of that alert's proposals
   run one at a time (monitoring.services).
+* `REGISTRATION` — a transaction lock per person registering (a hash of the normalised full
+  name, date of birth and mobile): two identical registrations at once make one applicant, the
+  second finds the first (applicants.services.applicant_register).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ ALERT_FINGERPRINT = 7004
 # One key (0): SMS claims take it for their transaction, so the per-mobile hourly count of one
 # claim sees every other claim's rows (notifications/dispatcher.py, SMS_MAX_PER_HOUR).
 SMS_CAP = 7005
+REGISTRATION = 7006
 
 # Keys are PostgreSQL int4 values; tokens are drawn from the positive half, so that pg_locks
 # (which shows the key as an unsigned oid) shows them unchanged.

@@ -551,6 +551,12 @@ SIGNIN_LOCKOUT_STEPS = _lockout_steps("SIGNIN_LOCKOUT_STEPS", "5:900,10:3600,20:
 SIGNIN_FAILURE_MEMORY_SECONDS = max(1, _positive_int("SIGNIN_FAILURE_MEMORY_SECONDS", 86400))
 SIGNIN_FAILURES_PER_ADDRESS = max(1, _positive_int("SIGNIN_FAILURES_PER_ADDRESS", 100))
 SIGNIN_FAILURE_WINDOW_SECONDS = max(1, _positive_int("SIGNIN_FAILURE_WINDOW_SECONDS", 900))
+# "Forgot application number" (POST /api/v1/applicants/recover/, the /recover/ page): every
+# request counts, a match or not (the answer must not tell them apart): at most this many per
+# mobile number and per client address in the window (rto_booking/signin_limits.py).
+RECOVER_PER_MOBILE = max(1, _positive_int("RECOVER_PER_MOBILE", 3))
+RECOVER_PER_ADDRESS = max(1, _positive_int("RECOVER_PER_ADDRESS", 20))
+RECOVER_WINDOW_SECONDS = max(1, _positive_int("RECOVER_WINDOW_SECONDS", 3600))
 for _scope, _rate in THROTTLE_RATES.items():
     _count, _, _period = _rate.partition("/")
     if not (_count.isdigit() and _period[:1] in {"s", "m", "h", "d"}):

@@ -13,6 +13,10 @@ of birth for one application number stops early and ever more slowly:
   people behind one kiosk or NAT, each with a typo or two on their own number, are not
   locked out by one another.
 
+When a number's failures first reach a step (and each further step, once per step while they
+are remembered), `record_failure` says so; the caller tells the number's owner by SMS
+(applicants.services.applicant_signin_failed), whoever is guessing.
+
 Page and API share one count. Counted in Django's cache (Redis in production, failing open
 when it is away).
 """
@@ -104,9 +108,12 @@ class NumberLockout:
         until = cache.get(self._keys()[1])
         return until - now if until and until > now else None
 
-    def record_failure(self, now: float) -> None:
+    def record_failure(self, now: float) -> int | None:
+        """Count a failure; the step (1 for the first of SIGNIN_LOCKOUT_STEPS) when this
+        failure is the first to reach it within the failures' memory, else None — the moment
+        to tell the number's owner (applicants.services.applicant_signin_failed)."""
         if not self.ident:
-            return
+            return None
         count_key, until_key = self._keys()
         memory = settings.SIGNIN_FAILURE_MEMORY_SECONDS
         cache.add(count_key, 0, timeout=memory)
@@ -115,10 +122,19 @@ class NumberLockout:
         except ValueError:  # expired between add and incr
             cache.set(count_key, 1, timeout=memory)
             failures = 1
+        if failures is None:
+            return None  # the cache is away (django-redis IGNORE_EXCEPTIONS): fail open
         cache.touch(count_key, memory)  # remembered from the last failure on
         lock = lockout_seconds(failures, settings.SIGNIN_LOCKOUT_STEPS)
-        if lock:
-            cache.set(until_key, now + lock, timeout=lock + 1)
+        if not lock:
+            return None
+        cache.set(until_key, now + lock, timeout=lock + 1)
+        step = sum(1 for threshold, _ in settings.SIGNIN_LOCKOUT_STEPS if failures >= threshold)
+        # At most once per step while the failures are remembered: `add` sets the marker only
+        # if it is not there, atomically, so two failures at once cannot both claim the step.
+        if cache.add(f"{self.prefix}:{self.ident}:step{step}", 1, timeout=memory):
+            return step
+        return None
 
 
 class SignInPolicy:
@@ -137,11 +153,13 @@ class SignInPolicy:
         waits = [wait for wait in waits if wait is not None]
         return max(waits) if waits else None
 
-    def record_failure(self) -> None:
+    def record_failure(self) -> int | None:
+        """Count a failure; the lockout step the number newly reached (see NumberLockout)."""
         if not limits_on():
-            return
-        self.number.record_failure(time.time())
+            return None
+        step = self.number.record_failure(time.time())
         self.address.record_failure()
+        return step
 
 
 def signin_failures(*, application_number: str, client_address: str) -> SignInPolicy:
@@ -158,4 +176,26 @@ def signin_failures(*, application_number: str, client_address: str) -> SignInPo
                 )
             ]
         ),
+    )
+
+
+def recovery_requests(*, mobile: str, client_address: str) -> SignInFailureCounter:
+    """The counters of "forgot application number": per (normalised) mobile and per client
+    address. Unlike sign-in, every request is recorded, a match or not: counting only matches
+    would tell an asker which details are registered."""
+    return SignInFailureCounter(
+        [
+            FailureLimit(
+                "recover:mobile",
+                hashed_number(mobile),
+                settings.RECOVER_PER_MOBILE,
+                settings.RECOVER_WINDOW_SECONDS,
+            ),
+            FailureLimit(
+                "recover:address",
+                client_address or "",
+                settings.RECOVER_PER_ADDRESS,
+                settings.RECOVER_WINDOW_SECONDS,
+            ),
+        ]
     )

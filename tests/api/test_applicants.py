@@ -85,3 +85,14 @@ def test_under_sixteen_answers_400_on_date_of_birth(api):
 
 def test_future_birth_date_answers_400(api):
     assert_error(api.post(URL, payload(date_of_birth="2999-01-01")), 400, "invalid")
+
+
+def test_registering_the_same_person_again_answers_409_already_registered(api):
+    first = api.post(URL, payload())
+    assert first.status_code == 201
+    again = api.post(URL, payload(full_name="ramesh KUMAR", mobile="+919826012345"))
+    assert_error(again, 409, "already_registered")
+    detail = again.json()["detail"]
+    assert "Forgot application number" in detail and "/api/v1/applicants/recover/" in detail
+    assert first.json()["application_number"] not in again.content.decode()
+    assert Applicant.objects.count() == 1
