@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from psycopg.errors import LockNotAvailable
 
@@ -128,21 +128,25 @@ def _claim_rows(
         # SKIP LOCKED: concurrent dispatchers take disjoint batches instead of queueing behind
         # each other's claim.
         due = due.select_for_update(skip_locked=True)
-        ids: list[int] = []
+        account_ids: list[int] = []
         if channel in (None, Notification.Channel.SMS):
             # Account messages first (a one-time code: someone waits at a screen), however long
             # the queue of booking messages an outage has written: their own small partial
             # index (notification_account_due) answers this at once.
-            ids = list(due.filter(booking__isnull=True).values_list("pk", flat=True)[:batch_size])
-        if len(ids) < batch_size:
-            ids += list(
+            account_ids = list(
+                due.filter(booking__isnull=True).values_list("pk", flat=True)[:batch_size]
+            )
+        booking_ids: list[int] = []
+        if len(account_ids) < batch_size:
+            booking_ids = list(
                 due.filter(booking__isnull=False).values_list("pk", flat=True)[
-                    : batch_size - len(ids)
+                    : batch_size - len(account_ids)
                 ]
             )
+        ids = account_ids + booking_ids
         if not ids:
             return []
-        superseded = _supersede(ids)
+        superseded = _supersede(booking_ids=booking_ids, account_ids=account_ids)
         result.superseded += len(superseded)
         ids = [pk for pk in ids if pk not in superseded]
         rows = list(Notification.objects.filter(pk__in=ids))
@@ -165,12 +169,14 @@ def _claim_rows(
         return rows
 
 
-def _supersede(ids: list[int]) -> set[int]:
+def _supersede(*, booking_ids: list[int], account_ids: list[int]) -> set[int]:
     """Of these unsent rows, those a newer row about the same booking and channel replaces:
     marked `superseded` and never sent, so the applicant gets the current state once.
 
     An account message (no booking) is replaced by a newer one of the same kind to the same
-    applicant: a resent one-time code makes the earlier one useless."""
+    applicant: a resent one-time code makes the earlier one useless. One query per sort, not
+    one with both tests OR-ed: PostgreSQL runs a lone EXISTS as a semi-join over the batch, an
+    OR of two as a subquery per row (a quarter of a second per batch of 500, 35 % of the drain)."""
     newer = Notification.objects.filter(
         booking_id=OuterRef("booking_id"), channel=OuterRef("channel"), pk__gt=OuterRef("pk")
     )
@@ -181,13 +187,14 @@ def _supersede(ids: list[int]) -> set[int]:
         channel=OuterRef("channel"),
         pk__gt=OuterRef("pk"),
     )
-    replaced = set(
-        Notification.objects.filter(pk__in=ids)
-        .filter(
-            Q(Exists(newer), booking__isnull=False) | Q(Exists(newer_account), booking__isnull=True)
-        )
-        .values_list("pk", flat=True)
-    )
+    replaced: set[int] = set()
+    for ids, replacing in ((booking_ids, newer), (account_ids, newer_account)):
+        if ids:
+            replaced.update(
+                Notification.objects.filter(pk__in=ids)
+                .filter(Exists(replacing))
+                .values_list("pk", flat=True)
+            )
     if replaced:
         Notification.objects.filter(pk__in=replaced).update(
             status=Notification.Status.SUPERSEDED,

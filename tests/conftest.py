@@ -232,8 +232,12 @@ def bring_to_today(slot, minutes_ahead: int = 30):
 
     now = timezone.localtime()
     starts = now + timedelta(minutes=minutes_ahead)
-    if starts.date() != now.date():  # late in the evening: keep it today
-        starts = now.replace(hour=23, minute=59, second=0, microsecond=0)
+    if starts.date() != now.date():
+        # Late in the evening: keep it today, a few seconds apart per slot (two slots of one
+        # offering may not start at the same time).
+        starts = now.replace(hour=23, minute=59, second=0, microsecond=0) - timedelta(
+            seconds=slot.pk % 60
+        )
     Slot.objects.filter(pk=slot.pk).update(starts_at=starts, ends_at=starts + timedelta(minutes=30))
     slot.refresh_from_db()
     return slot
