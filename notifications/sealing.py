@@ -2,42 +2,38 @@
 
 The outbox must carry the code until the dispatcher sends it (the row is durable; the web
 request that made the code is long gone), but a database dump or the admin's context field must
-not show it. `seal` XORs the text with a keystream that is an HMAC (Django's `salted_hmac`,
-keyed by SECRET_KEY) of a random nonce: a fresh pad per value, readable only with the secret
-key. It protects codes that live minutes; it is not a general-purpose cipher (texts of at most
-32 bytes, no integrity tag: a tampered value just unseals to a wrong code).
+not show it. The value is encrypted and authenticated with Fernet (the `cryptography` library:
+AES-128-CBC with an HMAC-SHA256 tag), under a key derived from SECRET_KEY; a value sealed under
+another key, or tampered with, unseals to nothing.
 """
 
 from __future__ import annotations
 
-import secrets
+import base64
+from functools import cache
 
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
 from django.utils.crypto import salted_hmac
 
 _SALT = "rto_booking.notifications.sealing"
-MAX_BYTES = 32  # one SHA-256 block of keystream
 
 
-def _pad(nonce: str) -> bytes:
-    return salted_hmac(_SALT, nonce, algorithm="sha256").digest()
+@cache
+def _fernet(secret_key: str) -> Fernet:
+    key = salted_hmac(_SALT, "fernet-key", secret=secret_key, algorithm="sha256").digest()
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def seal(text: str) -> str:
-    data = text.encode("utf-8")
-    if len(data) > MAX_BYTES:
-        raise ValueError("seal() keeps short secrets only")
-    nonce = secrets.token_hex(8)
-    sealed = bytes(a ^ b for a, b in zip(data, _pad(nonce), strict=False))
-    return f"{nonce}:{sealed.hex()}"
+    return _fernet(settings.SECRET_KEY).encrypt(text.encode("utf-8")).decode("ascii")
 
 
 def unseal(value: str) -> str:
-    """The sealed text; empty for a missing or malformed value."""
-    nonce, _, hexed = (value or "").partition(":")
+    """The sealed text; empty for a missing, tampered or foreign value."""
+    if not value:
+        return ""
     try:
-        data = bytes.fromhex(hexed)
-    except ValueError:
+        return _fernet(settings.SECRET_KEY).decrypt(value.encode("ascii")).decode("utf-8")
+    except (InvalidToken, UnicodeError, ValueError):
         return ""
-    if not nonce or len(data) > MAX_BYTES:
-        return ""
-    return bytes(a ^ b for a, b in zip(data, _pad(nonce), strict=False)).decode("utf-8", "replace")

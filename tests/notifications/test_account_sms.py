@@ -239,3 +239,14 @@ def test_an_undelivered_code_is_not_sent_again_by_email():
 
     assert reported.delivery == "undelivered"
     assert not Notification.objects.filter(channel="email").exists()
+
+
+def test_a_sealed_code_is_not_in_the_clear_and_opens_only_with_its_key(settings):
+    sealed = seal("739104")
+    assert "739104" not in sealed
+    assert unseal(sealed) == "739104"
+    assert seal("739104") != sealed  # a fresh nonce each time
+    tampered = sealed[:-6] + ("A" if sealed[-6] != "A" else "B") + sealed[-5:]
+    assert unseal(tampered) == ""
+    settings.SECRET_KEY = "another-deployment-key-" + "x" * 40
+    assert unseal(sealed) == ""
