@@ -1,18 +1,7 @@
-"""The mobile-verification policy as plain reads, imported by the booking rules as well as the
-applicant pages and the API (no model or app imports here: nothing can import in a circle)."""
+"""How a mobile number is shown to its owner (pages and API). Whether a booking needs it
+verified is a booking rule: slots.rules.mobile_verification_required."""
 
 from __future__ import annotations
-
-from django.conf import settings
-
-
-def mobile_verification_on() -> bool:
-    return getattr(settings, "MOBILE_VERIFICATION", "on") != "off"
-
-
-def mobile_verification_required(*, applicant) -> bool:
-    """The applicant must enter the code sent to their mobile before booking."""
-    return mobile_verification_on() and applicant.mobile_verified_at is None
 
 
 def mobile_masked(mobile: str) -> str:

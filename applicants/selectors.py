@@ -13,11 +13,11 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from applicants.mobile import mobile_verification_on
 from applicants.models import Applicant
 from applicants.tokens import applicant_by_id
 from notifications.models import Notification
 from slots.models import Booking, BookingEvent, Offering, Outage, Slot
+from slots.rules import mobile_verification_on
 from slots.selectors import (
     DayAvailability,
     SlotAvailability,

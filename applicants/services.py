@@ -24,7 +24,6 @@ from applicants.errors import (
     TooManyTries,
     WrongCode,
 )
-from applicants.mobile import mobile_verification_on
 from applicants.models import Applicant, MobileCode
 from applicants.selectors import applicant_to_alert, applicants_for_recovery
 from applicants.validators import (
@@ -42,6 +41,7 @@ from rto_booking.signin_limits import (
     hashed_number,
 )
 from slots.errors import busy_on_lock_timeout
+from slots.rules import mobile_verification_on
 
 logger = logging.getLogger(__name__)
 

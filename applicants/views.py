@@ -46,7 +46,7 @@ from applicants.forms import (
     RegisterForm,
     SignInForm,
 )
-from applicants.mobile import mobile_masked, mobile_verification_required
+from applicants.mobile import mobile_masked
 from applicants.models import Applicant
 from applicants.services import (
     applicant_authenticate,
@@ -64,6 +64,7 @@ from rto_booking.signin_limits import SignInPolicy, recovery_requests, signin_fa
 from slots.errors import AlreadyBooked, BookingError, BookingNotActive, SlotFull
 from slots.links import one_tap_cancel_reference
 from slots.models import Booking, BookingEvent, Offering, Service, Slot
+from slots.rules import mobile_verification_required
 from slots.selectors import (
     DayAvailability,
     availability_for_office,

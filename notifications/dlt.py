@@ -248,43 +248,22 @@ class LongestValues:
     site_url: str
 
 
-# No demo office has a long name; the longest an MP office has (the district's two names).
-LONGEST_OFFICE = ("RTO Narmadapuram (Hoshangabad)", "आरटीओ नर्मदापुरम (होशंगाबाद)")
-# A clerk's reason typed in full (the SMS shows its first SMS_REASON_MAX characters at most).
-LONG_TYPED_REASON = (
-    "Sarathi licence server of NIC down since morning; photo capture machine at counter 2 "
-    "also not working, engineers on the way",
-    "एनआईसी का सारथी लाइसेंस सर्वर सुबह से बंद है; काउंटर 2 की फोटो कैप्चर मशीन भी नहीं चल "
-    "रही, इंजीनियर आ रहे हैं",
-)
+# Who knows how long the names an SMS carries get: the app that owns offices, services and
+# outage reasons registers it when it is ready (slots.apps), so the outbox imports no app
+# above it (as rto_booking.metrics takes the apps' database metrics).
+_longest_values_source = None
+
+
+def longest_values_source_set(source) -> None:
+    """`source()` -> LongestValues: the longest office, service and reason names."""
+    global _longest_values_source
+    _longest_values_source = source
 
 
 def longest_values() -> LongestValues:
-    """From the catalogue the product seeds and its standard outage reasons.
-
-    The outbox knows no bookings; this reads the slots app's constants (no database) only to
-    know how long its names get, which is what the DLT limit is about."""
-    from slots.outage_reasons import STANDARD_REASONS
-    from slots.services.demo import OFFICES, SERVICES
-
-    def longest(pairs):
-        pairs = list(pairs)
-        return (
-            max(pairs, key=lambda pair: len(pair[0])),
-            max(pairs, key=lambda pair: len(pair[1])),
-        )
-
-    offices = longest([(office[1], office[2]) for office in OFFICES] + [LONGEST_OFFICE])
-    services = longest((service.name, service.name_hi) for service in SERVICES)
-    reasons = (*((reason.en, reason.hi) for reason in STANDARD_REASONS), LONG_TYPED_REASON)
-    return LongestValues(
-        offices=offices,
-        services=services,
-        reasons=reasons,
-        reference="MP04PB7XK2Q9ZT3W",  # 16 characters, the most a reference has
-        # A production-length address (tests and development run on a short local one).
-        site_url=max(settings.SITE_URL, "https://rtoslot.mp.gov.in", key=len),
-    )
+    if _longest_values_source is None:
+        raise RuntimeError("No app registered the SMS's longest values (slots.apps does).")
+    return _longest_values_source()
 
 
 def _longest_contexts(values: LongestValues):

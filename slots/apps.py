@@ -9,10 +9,13 @@ class SlotsConfig(AppConfig):
     def ready(self) -> None:
         from celery import signals
 
+        from notifications.dlt import longest_values_source_set
         from rto_booking.metrics import register_database_metrics
         from slots import metrics
+        from slots.sms_values import sms_longest_values
 
         register_database_metrics(metrics.database_metrics)
+        longest_values_source_set(sms_longest_values)
         register_database_metrics(_told_metrics)
         signals.worker_ready.connect(_resume_lost_reschedules, weak=False)
 

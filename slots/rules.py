@@ -16,6 +16,15 @@ from slots.errors import LearnerLicenceRequired, OutsideLicenceWindow, SlotUnava
 from slots.models import Closure, Outage, Service, Slot
 
 
+def mobile_verification_on() -> bool:
+    return getattr(settings, "MOBILE_VERIFICATION", "on") != "off"
+
+
+def mobile_verification_required(*, applicant) -> bool:
+    """The applicant must enter the code sent to their mobile before booking."""
+    return mobile_verification_on() and applicant.mobile_verified_at is None
+
+
 def booking_cutoff(now: datetime) -> datetime:
     """The earliest start a new booking may have."""
     return now + timedelta(minutes=settings.BOOKING_CUTOFF_MINUTES)

@@ -24,7 +24,6 @@ from django.db.models import F, Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from applicants.mobile import mobile_verification_required
 from notifications.models import Notification
 from notifications.services import notifications_dispatch_on_commit
 from slots import hotpath
@@ -49,6 +48,7 @@ from slots.rules import (
     check_learner_licence_known,
     check_licence_window,
     check_slot_bookable,
+    mobile_verification_required,
     reserve_held,
 )
 
