@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_reschedule as base
 from django.conf import settings
 from django.db import connections
+from django.db.models import F
 from django.utils import timezone
 
 import notifications.services as notification_services
@@ -79,9 +80,10 @@ HOLD_STEPS = [
     """
     WITH ev AS (
         INSERT INTO slots_bookingevent (booking_id, at, kind, actor, from_slot_id, to_slot_id,
-                                        from_starts_at, to_starts_at, outage_id, reason)
+                                        from_starts_at, to_starts_at, outage_id,
+                                        outage_revision, reason)
         SELECT a.id, now(), 'on_hold', 'system', a.slot_id, NULL, a.from_starts, NULL, ot.id,
-               ot.reason
+               ot.revision, ot.reason
         FROM a CROSS JOIN slots_outage ot WHERE ot.id = %(outage)s
         RETURNING id, booking_id, from_starts_at, to_starts_at, reason
     )
@@ -182,10 +184,13 @@ def main() -> int:
     for phase in ("hold", "place"):
         if phase == "place":
             # What `outage_extend` records (its run, published at commit, is timed below).
-            Outage.objects.filter(pk=outage_id).update(expected_end=end, state=Outage.State.QUEUED)
+            Outage.objects.filter(pk=outage_id).update(
+                expected_end=end, state=Outage.State.QUEUED, revision=F("revision") + 1
+            )
             with base.psycopg.connect(f"{base.PG}/{db_sql}") as conn:
                 conn.execute(
-                    "UPDATE slots_outage SET expected_end = %s, state = 'queued' WHERE id = %s",
+                    "UPDATE slots_outage SET expected_end = %s, state = 'queued',"
+                    " revision = revision + 1 WHERE id = %s",
                     [end, outage_id],
                 )
         base.admin("CHECKPOINT")

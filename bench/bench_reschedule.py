@@ -252,10 +252,12 @@ SQL_STEPS = [
     """
     WITH ev AS (
         INSERT INTO slots_bookingevent (booking_id, at, kind, actor, from_slot_id, to_slot_id,
-                                        from_starts_at, to_starts_at, outage_id, reason)
+                                        from_starts_at, to_starts_at, outage_id,
+                                        outage_revision, reason)
         SELECT m.id, now(),
                CASE WHEN m.to_slot IS NULL THEN 'needs_new_slot' ELSE 'rescheduled' END,
-               'system', m.from_slot, m.to_slot, m.from_starts, m.to_starts, ot.id, ot.reason
+               'system', m.from_slot, m.to_slot, m.from_starts, m.to_starts, ot.id,
+               ot.revision, ot.reason
         FROM m CROSS JOIN slots_outage ot WHERE ot.id = %(outage)s
         RETURNING id, booking_id, kind, from_starts_at, to_starts_at, reason
     )

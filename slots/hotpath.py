@@ -386,7 +386,9 @@ def _json_default(value):
 
 def events_insert(events: list[SimpleNamespace]) -> None:
     """INSERT history rows given as plain attribute bags (at most one per booking), in one
-    statement: the rows travel as one JSON document. Sets each one's `pk`."""
+    statement: the rows travel as one JSON document. Each bag names every concrete field of
+    BookingEvent but the key (an outage's rows their `outage_revision` too: the unique
+    event_unique_outage_move holds per revision). Sets each one's `pk`."""
     if not events:
         return
     fields = [f for f in BookingEvent._meta.concrete_fields if not f.primary_key]

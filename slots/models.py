@@ -424,6 +424,10 @@ class BookingEvent(models.Model):
     outage = models.ForeignKey(
         "slots.Outage", on_delete=models.PROTECT, related_name="events", null=True, blank=True
     )
+    # The outage's `revision` (its plan) this event was written under; 0 for events that name
+    # no outage, and for those written before revisions existed (also the column's default in
+    # the database, for statements that do not name it).
+    outage_revision = models.PositiveIntegerField(default=0, db_default=0)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
 
     class Meta:
@@ -431,10 +435,14 @@ class BookingEvent(models.Model):
         verbose_name = _("booking event")
         verbose_name_plural = _("booking events")
         constraints = [
-            # An outage moves a booking at most once per (outage, original slot): re-running the
-            # task can never write the same move twice.
+            # One plan of an outage (one `Outage.revision`) moves, holds or places a booking at
+            # most once from a given slot: re-running the task for the same plan can never
+            # write the same move twice. A changed plan (a new expected end, until further
+            # notice again, resolved, undone) is a new revision, and may legitimately do the
+            # same thing again: held from slot 6 while open-ended, placed back in 6 once the end
+            # is known, held from 6 again when the end becomes unknown once more.
             models.UniqueConstraint(
-                fields=["booking", "outage", "from_slot", "kind"],
+                fields=["booking", "outage", "outage_revision", "from_slot", "kind"],
                 condition=Q(outage__isnull=False),
                 name="event_unique_outage_move",
             ),
@@ -494,6 +502,7 @@ class Outage(models.Model):
     [starts_at, now + OUTAGE_HOLD_HOURS), rolling while it lasts; its bookings are put on hold.
     Partial (`capacity_percent` 1–99): the service runs at that share of each slot's seats in
     the window; the slots stay bookable at their reduced capacity and only the overflow moves.
+    Every change of that plan is a new `revision`.
     """
 
     class State(models.TextChoices):
@@ -540,6 +549,11 @@ class Outage(models.Model):
     on_hold = models.PositiveIntegerField(_("on hold"), default=0)
     notified = models.PositiveIntegerField(_("notified"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
+    # The plan's version: incremented, in the same transaction, by every service that changes
+    # what the rescheduling does (outage_extend when the expected end changes, outage_resolve,
+    # outage_undo). A run works for the revision it read and stops when it changes; its history
+    # rows carry it (`BookingEvent.outage_revision`, the unique `event_unique_outage_move`).
+    revision = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     run_started_at = models.DateTimeField(null=True, blank=True)
     run_finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -122,8 +122,10 @@ def _undo(*, outage: Outage, acting_user, now: datetime) -> OutageUndoResult:
     # The rescheduler's locks, taken the way it takes them (one sorted order, no cycles):
     # whatever still touches these offices × services finishes first, nothing starts meanwhile.
     lock_groups(groups)
+    # Resolved by the undo: a new plan, a new revision (the rows below are written under it).
     Outage.objects.filter(pk=locked.pk, resolved_at__isnull=True).update(
-        resolved_at=max(now, locked.starts_at + timedelta(seconds=1))
+        resolved_at=max(now, locked.starts_at + timedelta(seconds=1)),
+        revision=F("revision") + 1,
     )
     locked.refresh_from_db()
     record = outage_event_record(
@@ -211,6 +213,7 @@ def _undo(*, outage: Outage, acting_user, now: datetime) -> OutageUndoResult:
             from_starts_at=slots[booking.slot_id].starts_at,
             to_starts_at=slots[original[booking.pk]].starts_at,
             outage=locked,
+            outage_revision=locked.revision,
             reason=FALSE_ALARM_REASON,
         )
         for booking in back
@@ -239,6 +242,7 @@ def _undo(*, outage: Outage, acting_user, now: datetime) -> OutageUndoResult:
             actor=BookingEvent.Actor.STAFF,
             actor_user=acting_user,
             outage=locked,
+            outage_revision=locked.revision,
             reason=FALSE_ALARM_REASON,
         )
         for booking in stay

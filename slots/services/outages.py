@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -130,9 +131,13 @@ def outage_extend(*, outage: Outage, expected_end: datetime | None, acting_user=
             lock_groups(groups_of(outage))  # seats may be given back below
         locked = Outage.objects.select_for_update().values_list("expected_end", flat=True)
         before = locked.get(pk=outage.pk)
-        Outage.objects.filter(pk=outage.pk).update(
-            expected_end=expected_end, state=Outage.State.QUEUED
-        )
+        changes = {"expected_end": expected_end, "state": Outage.State.QUEUED}
+        if expected_end != before:
+            # A new plan: a run still working on the old one stops at its next chunk, and what
+            # the new one writes is its own (it may hold or place a booking from the same slot
+            # again: event_unique_outage_move includes the revision).
+            changes["revision"] = F("revision") + 1
+        Outage.objects.filter(pk=outage.pk).update(**changes)
         if expected_end is not None:
             # A partial outage shortened: the slots after its new end get their seats back.
             seats_restore(
@@ -161,9 +166,11 @@ def outage_resolve(*, outage: Outage, acting_user=None, now: datetime | None = N
     with transaction.atomic():
         if outage.is_partial:
             lock_groups(groups_of(outage))  # its seats are given back below
-        # Compare-and-swap: resolving twice tells nobody twice.
+        # Compare-and-swap: resolving twice tells nobody twice. Resolved is a new plan (held
+        # bookings are placed from now on): a new revision.
         changed = Outage.objects.filter(pk=outage.pk, resolved_at__isnull=True).update(
-            resolved_at=max(now, outage.starts_at + timedelta(seconds=1))
+            resolved_at=max(now, outage.starts_at + timedelta(seconds=1)),
+            revision=F("revision") + 1,
         )
         outage.refresh_from_db()
         if changed != 1:
@@ -192,6 +199,7 @@ def outage_resolve(*, outage: Outage, acting_user=None, now: datetime | None = N
                     kind=BookingEvent.Kind.RESTORED,
                     actor=BookingEvent.Actor.SYSTEM,
                     outage=outage,
+                    outage_revision=outage.revision,
                     reason=outage.reason,
                 )
                 for booking in bookings

@@ -66,8 +66,13 @@ class Progress:
 
 
 def _unchanged(outage: Outage):
-    """The outage, if its window is still the one this run read (else the run is stale)."""
-    found = Outage.objects.filter(pk=outage.pk)
+    """The outage, if its plan is still the one this run read (else the run is stale).
+
+    By revision: every change of the plan increments it (slots/services/outages.py,
+    outage_undo.py), so an end changed and changed back (open-ended, then a known end, then
+    open-ended again) is a new plan too, which the window's values alone would not tell; they
+    are compared as well, for a window changed without the services."""
+    found = Outage.objects.filter(pk=outage.pk, revision=outage.revision)
     for name in ("expected_end", "resolved_at"):
         value = getattr(outage, name)
         found = found.filter(**({name: value} if value else {f"{name}__isnull": True}))
@@ -161,8 +166,12 @@ def _process_chunk(
     progress = Progress()
     with transaction.atomic():
         lock_groups(groups)
-        # Re-read under the locks: a resolve or a change of the expected end since this run
-        # started means this run's window is stale — stop; the run passes over the new one.
+        # Re-read under the locks: a new revision (a resolve, a change of the expected end)
+        # since this run started means this run's plan is stale — stop; the run passes over
+        # the new one. (Not a row lock on the outage: a cancel of a held booking locks the
+        # booking, then updates the outage, the opposite order. A change committed just after
+        # this read leaves this chunk writing the old plan, under the old revision, the last
+        # time: the pass then finds the revision changed and works the new one.)
         if not _unchanged(outage).exists():
             return progress
         resolved = outage.resolved_at is not None
@@ -194,6 +203,10 @@ def _process_chunk(
             "actor": BookingEvent.Actor.SYSTEM,
             "actor_user_id": None,
             "outage_id": outage.pk,
+            # The plan this chunk works for: with it, the unique event_unique_outage_move lets
+            # a later plan hold or place a booking from the same slot again, and no re-run of
+            # this one write the same row twice.
+            "outage_revision": outage.revision,
             "reason": outage.reason,
         }
         if outage.is_open_ended and not resolved:
@@ -338,8 +351,11 @@ def outage_reschedule(*, outage_id: int, now: datetime | None = None) -> Outage 
     The run holds the outage's session lock (rto_booking/locks.py, OUTAGE_RUN) from start to
     finish: a second run started meanwhile (a duplicate message, the reconcile) returns at once
     and leaves the work to this one, and a run that dies frees the lock with its connection,
-    which is how `outages_needing_a_run` knows to start another. A window changed while the run
-    worked (extended, shortened) is worked again before the run lets go.
+    which is how `outages_needing_a_run` knows to start another. A plan changed while the run
+    worked (extended, shortened, resolved: a new `Outage.revision`) is worked again before the
+    run lets go. The task carries only the outage's id: whichever change published it, a run
+    works for the revision current when each pass starts (a message of an older change that
+    arrives late finds the newer plan, and nothing left to do if it is done).
     """
     with locks.session_lock(locks.OUTAGE_RUN, outage_id) as mine:
         if not mine:
@@ -390,8 +406,8 @@ def _reschedule_once(*, outage_id: int, now: datetime | None) -> tuple[Outage | 
             state=Outage.State.FAILED, last_error=f"{type(error).__name__}: {error}"[:2000]
         )
         raise
-    # Done only if the outage still has the window this pass worked on; otherwise (an
-    # extension, a resolution meanwhile) the caller passes over it again.
+    # Done only if the outage still has the plan (revision) this pass worked on; otherwise
+    # (an extension, a resolution meanwhile) the caller passes over it again.
     finished = _unchanged(outage).update(state=Outage.State.DONE, run_finished_at=timezone.now())
     outage.refresh_from_db()
     return outage, bool(finished)

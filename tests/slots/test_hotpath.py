@@ -289,6 +289,7 @@ def test_events_insert_equals_bulk_create(bhopal_photo, outage):
                 from_starts_at=slot.starts_at,
                 to_starts_at=None if i else slot.ends_at,
                 outage_id=outage.pk,
+                outage_revision=i,  # 0 (the first plan) and later revisions alike
                 reason="सर्वर बंद" if i else "Server 'down'",
             )
             for i, b in enumerate(moved)
@@ -308,3 +309,4 @@ def test_events_insert_equals_bulk_create(bhopal_photo, outage):
         return sorted(rows.values(), key=lambda r: r["booking_id"])
 
     assert written(hotpath.events_insert) == written(plain_forms.events_insert_plain)
+    assert [row["outage_revision"] for row in written(hotpath.events_insert)] == [0, 1, 2]
