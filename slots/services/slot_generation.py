@@ -160,6 +160,7 @@ def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
             .select_related("outage")
         }
         cuts_changed = []
+        uncut: list[int] = []
         to_create = []
         to_update = []
         for starts_at, planned in plan.items():
@@ -180,6 +181,13 @@ def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
             # Never shrink a slot below the seats already taken.
             cut = cuts.get(slot.pk)
             share = cut.outage.reduced(planned.capacity) if cut else planned.capacity
+            if cut is not None and share < slot.booked:
+                # The new plan leaves the partial outage's share below the bookings already
+                # in the slot: kept here they would be more than the office can serve. The
+                # slot goes back uncut, at the plan's seats, so the outage's next pass (the
+                # reconcile) cuts it and moves the overflow, as for a new slot in its window.
+                uncut.append(cut.pk)
+                cut, share = None, planned.capacity
             capacity = max(share, slot.booked)
             reserve = min(planned.priority_reserve, capacity)
             if cut is not None:
@@ -237,3 +245,5 @@ def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
             )
         if cuts_changed:
             OutageSeatCut.objects.bulk_update(cuts_changed, ["seats", "reserve"], batch_size=1000)
+        if uncut:
+            OutageSeatCut.objects.filter(pk__in=uncut).delete()

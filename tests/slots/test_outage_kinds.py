@@ -13,7 +13,7 @@ from django.utils import timezone
 from notifications.models import Notification
 from slots.errors import SlotUnavailable
 from slots.integrity import integrity_violations
-from slots.models import Booking, BookingEvent, Outage, Slot
+from slots.models import Booking, BookingEvent, Outage, Slot, WeeklySession
 from slots.selectors import availability_for_office
 from slots.services.bookings import booking_create
 from slots.services.outages import outage_create, outage_extend, outage_preview, outage_resolve
@@ -275,6 +275,38 @@ def test_partial_outage_keeps_priority_then_earliest_and_moves_the_overflow(
 
     _run_on_commit(outage_resolve, outage=outage)
     assert all(s.capacity == 4 for s in _slots(photo_bhopal, TOMORROW))
+    assert integrity_violations() == {}
+
+
+@pytest.mark.django_db
+def test_fewer_seats_during_a_partial_outage_move_the_new_overflow_on_the_next_pass(
+    photo_bhopal, bhopal
+):
+    first = _slots(photo_bhopal, TOMORROW)[0]
+    kept = [booking_create(applicant=ApplicantFactory(), slot_id=first.pk) for _ in range(2)]
+    outage = _run_on_commit(
+        outage_create,
+        offices=[bhopal],
+        expected_end=local_dt(_day(TOMORROW + 1), 0),
+        capacity_percent=50,
+        reason="One photo counter of two works",
+    )
+    first.refresh_from_db()
+    assert (first.capacity, first.booked) == (2, 2)  # half of 4 seats: both bookings stay
+
+    # The clerk cuts the sessions to 2 seats: the outage's half of them is 1, below the 2
+    # bookings in the slot, which slot generation never drops on its own.
+    WeeklySession.objects.filter(offering=photo_bhopal).update(seats_per_slot=2)
+    slots_generate(days=12)
+    assert outages_needing_a_run() == [outage.pk]
+    outage_reschedule(outage_id=outage.pk)
+
+    first.refresh_from_db()
+    assert (first.capacity, first.booked) == (1, 1)
+    stayed, moved = sorted(_fresh(kept), key=lambda b: b.slot_id != first.pk)
+    assert stayed.slot_id == first.pk  # the earliest booked keeps its seat
+    assert moved.slot.starts_at >= outage.expected_end
+    assert _sms(moved, Notification.Kind.RESCHEDULED_OUTAGE) == 1
     assert integrity_violations() == {}
 
 
