@@ -17,6 +17,7 @@ import pytest
 from notifications.models import BOOKING_KINDS, Notification
 from notifications.rendering import render_notification
 from notifications.sms import sms_length, sms_segments
+from slots.links import reminder_link_url
 from slots.messages import message_rows_for_events
 from slots.models import BookingEvent
 from tests.factories import (
@@ -33,6 +34,7 @@ KINDS_WITH_LINK = {
     Kind.REMINDER,
     Kind.SERVICE_RESTORED,
     Kind.ON_HOLD,
+    Kind.LAST_CALL,
 }
 BUDGET = {("en", False): 1, ("en", True): 2, ("hi", False): 2, ("hi", True): 3}
 OUTAGE_KINDS = {
@@ -114,12 +116,15 @@ def test_every_sms_template_keeps_its_segment_budget(make_event, outage, setting
             event.booking.office, event.booking.service = office, service
             (row,) = message_rows_for_events(events=[event], kind=kind)
             event.booking.delete()
-            if kind == Kind.REMINDER:
-                # A real signed link is this long (reference + timestamp + signature).
-                row.context["links"]["cancel"] = (
-                    "https://rtoslot.mp.gov.in/my/cancel/MP49LT2612120001:1w2b3c:"
-                    "Xq1cV3pbKx7hWcYbq0ZbJxg8pQm2xkLrU9ZtHq1nL0A/"
+            if kind in (Kind.REMINDER, Kind.LAST_CALL):
+                # Real signed links are this long (reference + 12-character signature).
+                row.context["links"]["cancel"] = reminder_link_url(
+                    action="no", reference="MP49LT2612120001"
                 )
+                row.context["links"]["confirm"] = reminder_link_url(
+                    action="yes", reference="MP49LT2612120001"
+                )
+                row.context["release_at"] = "2026-10-30T08:30:00+05:30"
             text = render_notification(
                 kind=kind, channel="sms", language=language, context=row.context
             ).body
