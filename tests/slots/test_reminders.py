@@ -221,3 +221,19 @@ def test_confirming_is_recorded_once_and_refused_for_a_booking_no_longer_active(
     with pytest.raises(BookingNotActive):
         booking_attendance_confirm(booking=gone, now=now)
     assert not gone.events.exists()
+
+
+def test_beat_runs_the_reminders_and_the_releases(settings):
+    from rto_booking.celery import app
+
+    schedule = {entry["task"]: entry for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["slots.tasks.send_reminders"]["schedule"] == timedelta(minutes=15)
+    assert schedule["slots.tasks.release_unconfirmed"]["schedule"] == timedelta(minutes=5)
+    app.loader.import_default_modules()
+    assert {"slots.tasks.send_reminders", "slots.tasks.release_unconfirmed"} <= set(app.tasks)
+
+
+def test_the_release_task_calls_the_service(jabalpur_photo):
+    from slots.tasks import release_unconfirmed_task
+
+    assert release_unconfirmed_task.apply().get() == {"released": 0, "last_calls": 0}
