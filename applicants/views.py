@@ -836,7 +836,7 @@ def reminder_yes(request: HttpRequest, token: str) -> HttpResponse:
             done = True
         except BookingNotActive:
             booking.refresh_from_db()
-    return render(
+    response = render(
         request,
         "applicants/reminder_yes.html",
         {
@@ -850,6 +850,9 @@ def reminder_yes(request: HttpRequest, token: str) -> HttpResponse:
             ),
         },
     )
+    # A booking's page opened from a link: never kept by a shared cache or a shared phone.
+    patch_cache_control(response, private=True, no_store=True)
+    return response
 
 
 @require_http_methods(["GET", "POST"])
@@ -866,7 +869,9 @@ def reminder_no(request: HttpRequest, token: str) -> HttpResponse:
             done = True
         except BookingNotActive:
             booking.refresh_from_db()
-    return render(request, "applicants/one_tap_cancel.html", {"booking": booking, "done": done})
+    response = render(request, "applicants/one_tap_cancel.html", {"booking": booking, "done": done})
+    patch_cache_control(response, private=True, no_store=True)
+    return response
 
 
 @applicant_required

@@ -70,6 +70,8 @@ def reminder_link_reference(*, action: str, token: str) -> str | None:
     """The reference a reminder link's token was made for, or None when forged or edited."""
     if action not in REMINDER_LINK_ACTIONS or not 0 < len(token) - REMINDER_SIGNATURE_LENGTH <= 16:
         return None
+    if not token.isascii() or not token.isprintable():
+        return None  # ours are letters, digits, "-" and "_"; no NUL or surrogate reaches SQL
     reference, signature = token[:-REMINDER_SIGNATURE_LENGTH], token[-REMINDER_SIGNATURE_LENGTH:]
     for secret in (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())):
         if constant_time_compare(signature, _reminder_signature(action, reference, secret)):

@@ -114,8 +114,8 @@ def _confirmed_ahead(now: datetime):
 
 
 def reminders_write(*, now: datetime | None = None) -> int:
-    """Write the reminder ("I'll come" / "I can't come") of every unconfirmed booking that is
-    due one (the module's rules). Idempotent; returns the number of rows attempted."""
+    """Write the reminder ("I'll come" / "I can't come") of every confirmed booking that is due
+    one (the module's rules). Idempotent; returns the number of rows attempted."""
     now = now or timezone.now()
     # Half-way: the time left is at most the time since booking (created_at <= 2 now - start).
     half_way = ExpressionWrapper(
@@ -191,7 +191,9 @@ def unconfirmed_release(*, now: datetime | None = None) -> int:
         .order_by("slot__starts_at", "pk")
     )
     released = 0
-    for booking in due.iterator(chunk_size=REMINDER_CHUNK_SIZE):
+    # A list, not a cursor held open across the cancels' own transactions: the bookings of
+    # one window of RELEASE_LAST_CALL_MINUTES, read once.
+    for booking in list(due):
         try:
             booking_cancel(
                 booking=booking, release_unconfirmed=True, reason=RELEASE_REASON, now=now

@@ -129,3 +129,14 @@ def test_another_applicant_cannot_confirm_from_my_bookings(other_client, booking
     assert other_client.post(url).status_code == 404
     booking.refresh_from_db()
     assert booking.confirmed_at is None
+
+
+def test_a_booking_on_hold_has_nothing_to_confirm_and_is_pointed_to_my_bookings(client, booking):
+    Booking.objects.filter(pk=booking.pk).update(status=Booking.Status.ON_HOLD)
+    response = client.post(_path("yes", booking))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Nothing to confirm" in html and "has no time to confirm now" in html
+    assert "no-store" in response["Cache-Control"]
+    booking.refresh_from_db()
+    assert booking.confirmed_at is None and booking.status == Booking.Status.ON_HOLD
