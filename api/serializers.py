@@ -297,6 +297,12 @@ class BookingOutSerializer(serializers.Serializer):
     slot = BookingSlotSerializer()
     priority = serializers.BooleanField(help_text="Moved by an outage: served first.")
     created_at = serializers.DateTimeField()
+    # Addition ("confirm or release"): when the applicant answered the reminder "I'll come".
+    confirmed_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the applicant confirmed they will come (the reminder's \"I'll come\"); "
+        "null: not confirmed.",
+    )
     history = BookingEventSerializer(source="history_rows", many=True)
     notifications = BookingNotificationSerializer(source="notification_rows", many=True)
 

@@ -64,4 +64,9 @@ urlpatterns = [
     ),
     path("my/bookings/<str:reference>/cancel/", views.cancel, name="cancel"),
     path("my/cancel/<str:token>/", views.one_tap_cancel, name="one_tap_cancel"),
+    path("my/bookings/<str:reference>/come/", views.confirm_coming, name="confirm_coming"),
+    # The reminder's short one-tap links (slots.links.reminder_link_url): no trailing slash,
+    # every character counts in a Hindi SMS.
+    path("yes/<str:token>", views.reminder_yes, name="reminder_yes"),
+    path("no/<str:token>", views.reminder_no, name="reminder_no"),
 ]

@@ -25,7 +25,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -62,7 +62,11 @@ from notifications.backends import appointment_ics
 from rto_booking.rate_limits import ANON, USER, applicant_ident, client_address, client_rate_wait
 from rto_booking.signin_limits import SignInPolicy, recovery_requests, signin_failures
 from slots.errors import AlreadyBooked, BookingError, BookingNotActive, SlotFull
-from slots.links import one_tap_cancel_reference
+from slots.links import (
+    one_tap_cancel_reference,
+    reminder_link_reference,
+    reminder_link_token,
+)
 from slots.models import Booking, BookingEvent, Offering, Service, Slot
 from slots.rules import mobile_verification_required
 from slots.selectors import (
@@ -73,7 +77,12 @@ from slots.selectors import (
     office_list_with_services,
     outage_active_by_office,
 )
-from slots.services.bookings import booking_cancel, booking_create, booking_reschedule
+from slots.services.bookings import (
+    booking_attendance_confirm,
+    booking_cancel,
+    booking_create,
+    booking_reschedule,
+)
 
 APPLICANT_SESSION_KEY = "applicant_id"
 
@@ -796,3 +805,93 @@ def one_tap_cancel(request: HttpRequest, token: str) -> HttpResponse:
         except BookingNotActive:
             booking.refresh_from_db()
     return render(request, "applicants/one_tap_cancel.html", {"booking": booking, "done": done})
+
+
+# --- The reminder's one-tap links: "I'll come" (/yes/…) and "I can't come" (/no/…) ------------
+
+
+def _reminder_link_booking(request: HttpRequest, action: str, token: str) -> Booking | None:
+    """The booking a reminder link names, or None for a forged or edited one. The page speaks
+    the applicant's language unless the visitor chose one (the language cookie)."""
+    reference = reminder_link_reference(action=action, token=token)
+    booking = selectors.booking_by_reference(reference=reference) if reference else None
+    if booking is not None and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+        language = booking.applicant.preferred_language or settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+    return booking
+
+
+@require_http_methods(["GET", "POST"])
+def reminder_yes(request: HttpRequest, token: str) -> HttpResponse:
+    """ "I'll come": no sign-in, the signed link is the proof. GET shows the booking and one
+    button (a link previewer that opens the link changes nothing); POST confirms, once."""
+    booking = _reminder_link_booking(request, "yes", token)
+    if booking is None:
+        return render(request, "applicants/link_invalid.html", status=400)
+    done = False
+    if request.method == "POST" and booking.attendance != "confirmed":
+        try:
+            booking = booking_attendance_confirm(booking=booking)
+            done = True
+        except BookingNotActive:
+            booking.refresh_from_db()
+    response = render(
+        request,
+        "applicants/reminder_yes.html",
+        {
+            "booking": booking,
+            "done": done,
+            "open": booking.status == Booking.Status.CONFIRMED
+            and booking.slot.ends_at > timezone.now(),
+            "cancel_path": reverse(
+                "applicants:reminder_no",
+                args=[reminder_link_token(action="no", reference=booking.reference)],
+            ),
+        },
+    )
+    # A booking's page opened from a link: never kept by a shared cache or a shared phone.
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def reminder_no(request: HttpRequest, token: str) -> HttpResponse:
+    """ "I can't come": the existing one-tap cancel page, through the cancel service, so the
+    seat frees as any cancel does."""
+    booking = _reminder_link_booking(request, "no", token)
+    if booking is None:
+        return render(request, "applicants/link_invalid.html", status=400)
+    done = False
+    if request.method == "POST" and booking.is_active:
+        try:
+            booking = booking_cancel(booking=booking, reason="reminder: can't come")
+            done = True
+        except BookingNotActive:
+            booking.refresh_from_db()
+    response = render(request, "applicants/one_tap_cancel.html", {"booking": booking, "done": done})
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@applicant_required
+@require_POST
+def confirm_coming(request: HttpRequest, reference: str) -> HttpResponse:
+    """ "I'll come" from My bookings (signed in): the same service as the reminder's link."""
+    booking = _own_booking_or_404(request, reference)
+    try:
+        booking_attendance_confirm(booking=booking)
+    except BookingNotActive as error:
+        return _problem(
+            request,
+            error,
+            slot=booking.slot,
+            url_for_slot=lambda s: "",
+            back_url=reverse("applicants:my_bookings"),
+        )
+    messages.success(
+        request,
+        _("Thank you: booking %(reference)s is confirmed. Please come on time.")
+        % {"reference": booking.reference},
+    )
+    return redirect("applicants:my_bookings")

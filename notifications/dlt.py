@@ -292,9 +292,12 @@ def _longest_contexts(values: LongestValues):
                 },
                 "links": {
                     "booking": f"{values.site_url}/my/bookings/{values.reference}/",
-                    "cancel": f"{values.site_url}/my/cancel/{values.reference}:1w2bQx:"
-                    "Xq1aZ9b8C7d6E5f4G3h2I1j0KlM/",
+                    # The reminder's short links (slots.links.reminder_link_url).
+                    "cancel": f"{values.site_url}/no/{values.reference}Xq1aZ9b8C7d6",
+                    "confirm": f"{values.site_url}/yes/{values.reference}Xq1aZ9b8C7d6",
                 },
+                # The last call: when an unconfirmed booking is released.
+                "release_at": "2026-10-30T08:30:00+05:30",
                 "false_alarm": false_alarm,
                 # Account messages (no booking): a one-time code, a 10-digit application
                 # number (applicants.services.application_number_new).

@@ -28,6 +28,9 @@ class Notification(models.Model):
         REMINDER = "reminder", _("Reminder")
         SERVICE_RESTORED = "service_restored", _("Service restored")
         ON_HOLD = "on_hold", _("On hold: do not come")
+        # "Confirm or release": the last call to an unconfirmed booking, and its release.
+        LAST_CALL = "last_call", _("Last call to confirm")
+        RELEASED = "released", _("Released: not confirmed")
         # Account messages (SMS only, no booking): a one-time code for the mobile, the
         # application number asked for by "forgot my number", "someone is guessing your number".
         MOBILE_CODE = "mobile_code", _("One-time code")

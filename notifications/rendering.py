@@ -37,6 +37,7 @@ KINDS_WITH_SLOT = frozenset(
         Notification.Kind.RESCHEDULED,
         Notification.Kind.REMINDER,
         Notification.Kind.SERVICE_RESTORED,
+        Notification.Kind.LAST_CALL,
     }
 )
 
@@ -197,6 +198,10 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
         "booking_url": links.get("booking", ""),
         "site_url": _site_url(links.get("booking", "")),
         "cancel_url": links.get("cancel", ""),
+        # The reminder's and the last call's "I'll come" (slots.links.reminder_link_url).
+        "confirm_url": links.get("confirm", ""),
+        # The last call: when an unconfirmed booking is released.
+        "release_when": format_when(parse_time(context.get("release_at")), language),
         "has_outage": bool(outage),
         # The outage ran at reduced capacity: the service was slow, not down.
         "partial": bool(outage.get("capacity_percent")),

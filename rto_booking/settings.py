@@ -273,6 +273,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "slots.tasks.send_reminders",
         "schedule": timedelta(minutes=15),
     },
+    # The last calls and releases of unconfirmed bookings (nothing to do unless
+    # RELEASE_UNCONFIRMED=true); every 5 minutes, so a release comes at most 5 minutes late.
+    "release-unconfirmed": {
+        "task": "slots.tasks.release_unconfirmed",
+        "schedule": timedelta(minutes=5),
+    },
     # Delivery reports of a gateway that does not push them (msdg); a no-op for the others.
     "poll-sms-delivery": {
         "task": "slots.tasks.poll_sms_delivery",
@@ -497,6 +503,24 @@ OUTAGE_RECOVERY_LEAD_MINUTES = _positive_int("OUTAGE_RECOVERY_LEAD_MINUTES", 120
 # after the service is back (slots/services/recovery.py).
 RECOVERY_TARGET_DAYS = _positive_int("RECOVERY_TARGET_DAYS", 3)
 RECOVERY_OVERTIME_HOURS = _positive_int("RECOVERY_OVERTIME_HOURS", 2)
+
+# "Confirm or release" (docs/NOTIFICATIONS.md, "Reminders"): the reminder, with its links
+# "I'll come" and "I can't come", goes this many hours before the appointment (a booking made
+# later gets it half-way between booking and appointment).
+REMINDER_HOURS = max(1, _positive_int("REMINDER_HOURS", 48))
+# Off by default. On: a booking still unconfirmed RELEASE_AFTER_HOURS before its time gets a
+# last call, and is released (cancelled, its seat freed) RELEASE_LAST_CALL_MINUTES after it.
+RELEASE_UNCONFIRMED = _bool("RELEASE_UNCONFIRMED", False)
+RELEASE_AFTER_HOURS = max(1, _positive_int("RELEASE_AFTER_HOURS", 12))
+RELEASE_LAST_CALL_MINUTES = max(1, _positive_int("RELEASE_LAST_CALL_MINUTES", 120))
+if RELEASE_AFTER_HOURS >= REMINDER_HOURS:
+    raise ImproperlyConfigured(
+        "RELEASE_AFTER_HOURS must be less than REMINDER_HOURS: the last call follows the reminder."
+    )
+if RELEASE_LAST_CALL_MINUTES >= RELEASE_AFTER_HOURS * 60:
+    raise ImproperlyConfigured(
+        "RELEASE_LAST_CALL_MINUTES must end before the appointment (less than RELEASE_AFTER_HOURS)."
+    )
 
 # --- Monitoring (Alertmanager webhook, docs/OPERATIONS.md) ---------------------------------
 # POST /api/v1/alerts/ asks for "Authorization: Bearer <token>"; unset, every call is refused

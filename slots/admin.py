@@ -443,6 +443,7 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         "priority",
         "self_reschedules",
         "created_at",
+        "confirmed_at",
         "updated_at",
     ]
     readonly_fields = fields

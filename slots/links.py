@@ -7,10 +7,12 @@ is refused. The salt keeps these tokens from being valid for any other signed va
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 # The salt is the one the links already sent carry (the module lived in applicants/ then):
 # changing it would break every "I can't come" link in people's phones.
@@ -35,3 +37,43 @@ def one_tap_cancel_reference(*, token: str, max_age_days: int = 40) -> str | Non
         )
     except signing.BadSignature:  # SignatureExpired is a BadSignature too
         return None
+
+
+# --- The reminder's two one-tap links ("I'll come", "I can't come") ---------------------------
+# Both go in one SMS (a Hindi one has 201 characters in three parts), so they are short:
+# `<SITE_URL>/yes/<reference><signature>`, the signature 12 URL-safe characters (72 bits of an
+# HMAC-SHA256 keyed by SECRET_KEY, salted per action so a "yes" link never works as a "no").
+# No timestamp: a link is only good while its booking is active and its time is ahead, which
+# the pages check; SECRET_KEY_FALLBACKS keep links valid across a key rotation.
+REMINDER_LINK_ACTIONS = {"yes": "slots.links.reminder-yes", "no": "slots.links.reminder-no"}
+REMINDER_SIGNATURE_LENGTH = 12
+
+
+def _reminder_signature(action: str, reference: str, secret: str) -> str:
+    digest = salted_hmac(
+        REMINDER_LINK_ACTIONS[action], reference, secret=secret, algorithm="sha256"
+    ).digest()
+    return base64.urlsafe_b64encode(digest[:9]).decode()
+
+
+def reminder_link_token(*, action: str, reference: str) -> str:
+    """The last part of a reminder link: the reference and its signature for `action`."""
+    return reference + _reminder_signature(action, reference, settings.SECRET_KEY)
+
+
+def reminder_link_url(*, action: str, reference: str) -> str:
+    """The one-tap link `action` ("yes": I'll come, "no": I can't come) for a booking."""
+    return f"{settings.SITE_URL}/{action}/{reminder_link_token(action=action, reference=reference)}"
+
+
+def reminder_link_reference(*, action: str, token: str) -> str | None:
+    """The reference a reminder link's token was made for, or None when forged or edited."""
+    if action not in REMINDER_LINK_ACTIONS or not 0 < len(token) - REMINDER_SIGNATURE_LENGTH <= 16:
+        return None
+    if not token.isascii() or not token.isprintable():
+        return None  # ours are letters, digits, "-" and "_"; no NUL or surrogate reaches SQL
+    reference, signature = token[:-REMINDER_SIGNATURE_LENGTH], token[-REMINDER_SIGNATURE_LENGTH:]
+    for secret in (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())):
+        if constant_time_compare(signature, _reminder_signature(action, reference, secret)):
+            return reference
+    return None

@@ -346,6 +346,9 @@ class Booking(models.Model):
     )
     created_at = models.DateTimeField(_("booked at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # When the applicant answered the reminder "I'll come" (slots.services.confirmations);
+    # empty: not confirmed. It stands when the booking moves (the applicant was told).
+    confirmed_at = models.DateTimeField(_("applicant confirmed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -376,6 +379,21 @@ class Booking(models.Model):
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
 
+    @property
+    def attendance(self) -> str:
+        """What "My bookings" shows of "confirm or release": "confirmed" (the applicant said
+        "I'll come"), "please_confirm" (a confirmed booking inside REMINDER_HOURS of its time,
+        not answered yet), or "" (nothing to ask, or not yet)."""
+        if self.status != self.Status.CONFIRMED:
+            return ""
+        if self.confirmed_at is not None:
+            return "confirmed"
+        now = timezone.now()
+        ahead = self.slot.starts_at - now
+        if timedelta(0) < ahead <= timedelta(hours=settings.REMINDER_HOURS):
+            return "please_confirm"
+        return ""
+
 
 # The stored reason of the history rows an undo writes (slots.services.outage_undo); shown
 # translated, by `BookingEvent.display_reason`.
@@ -394,6 +412,10 @@ class BookingEvent(models.Model):
         NO_SHOW = "no_show", _("No-show")
         RESTORED = "restored", _("Service restored")
         ON_HOLD = "on_hold", _("On hold")
+        # The applicant answered the reminder "I'll come".
+        CONFIRMED = "confirmed", _("Confirmed by the applicant")
+        # Cancelled by the system: not confirmed after the last call (RELEASE_UNCONFIRMED).
+        RELEASED = "released", _("Released: not confirmed")
 
     class Actor(models.TextChoices):
         APPLICANT = "applicant", _("Applicant")

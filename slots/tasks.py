@@ -10,7 +10,7 @@ from django.db import OperationalError
 from rto_booking.queueing import enqueue_now
 from slots.messages import sms_delivery_poll
 from slots.services.bookings import bookings_mark_no_shows
-from slots.services.reminders import reminders_write
+from slots.services.reminders import reminders_write, unconfirmed_bookings_process
 from slots.services.reschedule import outage_reschedule, outages_needing_a_run
 from slots.services.slot_generation import slots_generate
 
@@ -68,8 +68,16 @@ def reconcile_outages_task() -> list[int]:
 
 @shared_task(name="slots.tasks.send_reminders")
 def send_reminders_task() -> int:
-    """Beat, every 15 minutes: write tomorrow's reminders (idempotent); they are sent after."""
+    """Beat, every 15 minutes: write the reminders now due, REMINDER_HOURS ahead (idempotent);
+    they are sent after."""
     return reminders_write()
+
+
+@shared_task(name="slots.tasks.release_unconfirmed")
+def release_unconfirmed_task() -> dict:
+    """Beat, every 5 minutes: with RELEASE_UNCONFIRMED, release the bookings whose last call
+    went unanswered and write the last calls now due (idempotent); nothing otherwise."""
+    return unconfirmed_bookings_process()
 
 
 @shared_task(name="slots.tasks.poll_sms_delivery")

@@ -42,6 +42,10 @@ def _start(**env_overrides: str | None) -> subprocess.CompletedProcess:
         ("BOOKING_HORIZON_DAYS", "thirty"),
         ("BOOKING_CUTOFF_MINUTES", "-5"),
         ("SMS_BACKEND", "carrier-pigeon"),
+        ("REMINDER_HOURS", "two days"),
+        ("RELEASE_UNCONFIRMED", "maybe"),
+        ("RELEASE_AFTER_HOURS", "-1"),
+        ("RELEASE_LAST_CALL_MINUTES", "soon"),
     ],
 )
 def test_a_bad_value_fails_at_start_naming_the_variable(variable, value):
@@ -49,6 +53,20 @@ def test_a_bad_value_fails_at_start_naming_the_variable(variable, value):
     assert result.returncode != 0
     assert "started" not in result.stdout
     assert variable in result.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"REMINDER_HOURS": "12", "RELEASE_AFTER_HOURS": "12"},  # the last call before the reminder
+        {"RELEASE_AFTER_HOURS": "2", "RELEASE_LAST_CALL_MINUTES": "120"},  # released too late
+    ],
+)
+def test_release_timings_that_contradict_each_other_fail_at_start(overrides):
+    result = _start(**overrides)
+    assert result.returncode != 0
+    assert "RELEASE_" in result.stderr
+    assert _start(RELEASE_UNCONFIRMED="true", RELEASE_AFTER_HOURS="6").returncode == 0
 
 
 def test_msdg_without_its_secure_key_fails_at_start_naming_it():

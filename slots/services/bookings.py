@@ -332,13 +332,26 @@ def booking_cancel(
     booking: Booking,
     acting_user=None,
     reason: str = "",
+    release_unconfirmed: bool = False,
     now: datetime | None = None,
 ) -> Booking:
-    """Cancel an active booking; its seat is free for others as soon as this commits."""
+    """Cancel an active booking; its seat is free for others as soon as this commits.
+
+    `release_unconfirmed`: the system releases a booking nobody confirmed after the last call
+    (slots.services.reminders): the same cancel, by the system, with a `released` history row
+    and message — and only if, under the lock, it is still confirmed, at the same slot and
+    unconfirmed (else BookingNotActive: the applicant answered, or it moved, meanwhile).
+    """
     now = now or timezone.now()
     with busy_on_lock_timeout(), transaction.atomic():
         current = _lock_booking(booking)
         if current.status not in Booking.ACTIVE:
+            raise BookingNotActive()
+        if release_unconfirmed and (
+            current.status != Booking.Status.CONFIRMED
+            or current.confirmed_at is not None
+            or current.slot_id != booking.slot_id
+        ):
             raise BookingNotActive()
         if current.status == Booking.Status.CONFIRMED:
             _release_seat(slot_id=current.slot_id)
@@ -349,15 +362,50 @@ def booking_cancel(
         event = _event(
             current,
             at=now,
-            kind=BookingEvent.Kind.CANCELLED,
-            actor=_actor(acting_user),
+            kind=BookingEvent.Kind.RELEASED if release_unconfirmed else BookingEvent.Kind.CANCELLED,
+            actor=BookingEvent.Actor.SYSTEM if release_unconfirmed else _actor(acting_user),
             actor_user=acting_user,
             from_slot=current.slot,
             from_starts_at=previous_start,
             reason=reason,
         )
-        messages_write_for_events(events=[event], kind=Notification.Kind.CANCELLED)
+        messages_write_for_events(
+            events=[event],
+            kind=Notification.Kind.RELEASED if release_unconfirmed else Notification.Kind.CANCELLED,
+        )
         return current
+
+
+def booking_attendance_confirm(
+    *, booking: Booking, acting_user=None, now: datetime | None = None
+) -> Booking:
+    """The applicant answers the reminder "I'll come": `confirmed_at` is set and a `confirmed`
+    history row written, once (confirming again changes nothing). A compare-and-swap on the
+    booking row, so a release running at the same moment either sees the confirmation or
+    released it first (then this raises BookingNotActive). Only for a confirmed booking whose
+    time has not passed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        changed = Booking.objects.filter(
+            pk=booking.pk,
+            status=Booking.Status.CONFIRMED,
+            confirmed_at__isnull=True,
+            slot__ends_at__gt=now,
+        ).update(confirmed_at=now, updated_at=now)
+        if changed == 1:
+            BookingEvent.objects.create(
+                booking_id=booking.pk,
+                at=now,
+                kind=BookingEvent.Kind.CONFIRMED,
+                actor=_actor(acting_user),
+                actor_user=acting_user,
+                from_slot_id=booking.slot_id,
+                from_starts_at=booking.slot.starts_at,
+            )
+    booking.refresh_from_db()
+    if booking.status != Booking.Status.CONFIRMED or booking.confirmed_at is None:
+        raise BookingNotActive()
+    return booking
 
 
 def _finish(

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from api.selectors import booking_get
 from api.serializers import BookingOutSerializer
-from slots.services.bookings import booking_create
+from slots.services.bookings import booking_attendance_confirm, booking_create
 from tests.factories import ApplicantFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,3 +28,14 @@ def test_times_in_utc_are_written_with_z_as_drf_does(bhopal_slot):
         read_back = BookingOutSerializer(booking_get(pk=booking.pk)).data
     assert fresh == read_back
     assert fresh["slot"]["starts_at"].endswith("Z")
+
+
+def test_a_booking_shows_when_its_applicant_confirmed_they_will_come(
+    applicant_api, bhopal_slot, applicant
+):
+    booking = booking_create(applicant=applicant, slot_id=bhopal_slot.pk)
+    booking_attendance_confirm(booking=booking)
+    body = applicant_api.get(f"/api/v1/bookings/{booking.reference}/").json()
+    assert body["confirmed_at"].endswith("+05:30")
+    assert body["status"] == "confirmed"
+    assert [event["kind"] for event in body["history"]] == ["booked", "confirmed"]

@@ -28,9 +28,11 @@ def test_booking_answers_201_with_the_contract_shape(applicant_api, bhopal_slot)
         "slot",
         "priority",
         "created_at",
+        "confirmed_at",  # an addition ("confirm or release"): null until "I'll come"
         "history",
         "notifications",
     }
+    assert body["confirmed_at"] is None
     assert len(body["reference"]) >= 8
     assert body["status"] == "confirmed"
     assert body["office"] == "MP-04" and body["service"] == "photo-biometrics"

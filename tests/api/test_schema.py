@@ -85,6 +85,7 @@ def test_booking_and_outage_components_match_the_contract(schema):
         "slot",
         "priority",
         "created_at",
+        "confirmed_at",  # an addition: "confirm or release"
         "history",
         "notifications",
     }

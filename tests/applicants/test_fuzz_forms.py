@@ -79,6 +79,9 @@ def test_signed_in_pages_never_answer_5xx(applicant, bhopal_photo, licence, segm
         "/my/bookings/{}/calendar.ics",
         "/my/bookings/{}/reschedule/",
         "/my/cancel/{}/",
+        "/yes/{}",
+        "/no/{}",
+        "/my/bookings/{}/come/",
     ):
         assert (
             client.get(

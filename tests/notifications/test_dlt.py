@@ -54,8 +54,10 @@ def test_every_rendered_sms_matches_its_registered_template(
         )
         extra = {"false_alarm": True} if false_alarm else None
         (row,) = message_rows_for_events(events=[event], kind=kind, extra=extra)
-        if kind == Kind.REMINDER:
-            row.context["links"]["cancel"] = "https://rtoslot.mp.gov.in/my/cancel/AB12:1w2b:Xq1/"
+        if kind in (Kind.REMINDER, Kind.LAST_CALL):
+            row.context["links"]["cancel"] = "https://rtoslot.mp.gov.in/no/AB12Xq1aZ9b8C7d6"
+            row.context["links"]["confirm"] = "https://rtoslot.mp.gov.in/yes/AB12Xq1aZ9b8C7d6"
+            row.context["release_at"] = "2026-12-12T08:30:00+05:30"
         text = render_notification(
             kind=kind, channel="sms", language=language, context=row.context
         ).body

@@ -30,7 +30,9 @@ SMS_MUST_SHOW = {
     Kind.RESCHEDULED: [NEW_TIME],
     Kind.NEEDS_NEW_SLOT: [SERVICE, WHY, SITE],
     Kind.CANCELLED: [NEW_TIME],
-    Kind.REMINDER: [{"en": "10:30", "hi": "10:30"}, "cancel_url"],
+    Kind.REMINDER: [{"en": "10:30", "hi": "10:30"}, "confirm_url", "cancel_url"],
+    Kind.LAST_CALL: [NEW_TIME, "confirm_url", {"en": "8:30", "hi": "8:30"}],
+    Kind.RELEASED: [NEW_TIME],
     Kind.SERVICE_RESTORED: [NEW_TIME, SERVICE, SITE],
     Kind.ON_HOLD: [SERVICE, WHY, {"en": "do not come", "hi": "न आएँ"}],
 }
@@ -50,6 +52,13 @@ EVENT_KIND = {
     Kind.REMINDER: BookingEvent.Kind.BOOKED,
     Kind.SERVICE_RESTORED: BookingEvent.Kind.RESTORED,
     Kind.ON_HOLD: BookingEvent.Kind.ON_HOLD,
+    Kind.LAST_CALL: BookingEvent.Kind.BOOKED,
+    Kind.RELEASED: BookingEvent.Kind.RELEASED,
+}
+# The reminder's and the last call's short links "I'll come" / "I can't come".
+LINKS = {
+    "confirm": "https://rtoslot.mp.gov.in/yes/MP49LT2612120001Xq1aZ9b8C7d6",
+    "cancel": "https://rtoslot.mp.gov.in/no/MP49LT2612120001Xq1aZ9b8C7d6",
 }
 OUTAGE_KINDS = {Kind.RESCHEDULED_OUTAGE, Kind.NEEDS_NEW_SLOT, Kind.SERVICE_RESTORED, Kind.ON_HOLD}
 
@@ -71,9 +80,10 @@ def rows_for(make_event, outage, settings):
         if kind in (Kind.NEEDS_NEW_SLOT, Kind.ON_HOLD):
             event.from_starts_at, event.to_starts_at = event.booking.slot.starts_at, None
         result = {r.channel: r for r in message_rows_for_events(events=[event], kind=kind)}
-        if kind == Kind.REMINDER:
+        if kind in (Kind.REMINDER, Kind.LAST_CALL):
             for row in result.values():
-                row.context["links"]["cancel"] = "https://rtoslot.mp.gov.in/my/cancel/TOKEN/"
+                row.context["links"].update(LINKS)
+                row.context["release_at"] = "2026-12-12T08:30:00+05:30"
         return result
 
     return rows
@@ -90,6 +100,8 @@ def _expected(item, language: str, row: Notification) -> str:
         return row.context["links"]["booking"]
     if item == "cancel_url":
         return row.context["links"]["cancel"]
+    if item == "confirm_url":
+        return row.context["links"]["confirm"]
     return item[language]
 
 
@@ -125,7 +137,11 @@ def test_email_has_subject_text_and_html_in_the_language(rows_for, kind, languag
         assert reference in body
         assert OFFICE[language] in body
         assert "Venkataraghavan Subramaniam Iyer" in body
-        assert row.context["links"]["booking" if kind != Kind.REMINDER else "cancel"] in body
+        if kind in (Kind.REMINDER, Kind.LAST_CALL):
+            assert row.context["links"]["confirm"] in body
+            assert row.context["links"]["cancel"] in body
+        else:
+            assert row.context["links"]["booking"] in body
     assert rendered.body_html.lstrip().startswith("<!doctype html>")
     assert f'<html lang="{language}">' in rendered.body_html
     if kind in OUTAGE_KINDS - {Kind.SERVICE_RESTORED}:

@@ -17,6 +17,7 @@ import pytest
 from notifications.models import BOOKING_KINDS, Notification
 from notifications.rendering import render_notification
 from notifications.sms import sms_length, sms_segments
+from slots.links import reminder_link_url
 from slots.messages import message_rows_for_events
 from slots.models import BookingEvent
 from tests.factories import (
@@ -33,6 +34,7 @@ KINDS_WITH_LINK = {
     Kind.REMINDER,
     Kind.SERVICE_RESTORED,
     Kind.ON_HOLD,
+    Kind.LAST_CALL,
 }
 BUDGET = {("en", False): 1, ("en", True): 2, ("hi", False): 2, ("hi", True): 3}
 OUTAGE_KINDS = {
@@ -114,12 +116,15 @@ def test_every_sms_template_keeps_its_segment_budget(make_event, outage, setting
             event.booking.office, event.booking.service = office, service
             (row,) = message_rows_for_events(events=[event], kind=kind)
             event.booking.delete()
-            if kind == Kind.REMINDER:
-                # A real signed link is this long (reference + timestamp + signature).
-                row.context["links"]["cancel"] = (
-                    "https://rtoslot.mp.gov.in/my/cancel/MP49LT2612120001:1w2b3c:"
-                    "Xq1cV3pbKx7hWcYbq0ZbJxg8pQm2xkLrU9ZtHq1nL0A/"
+            if kind in (Kind.REMINDER, Kind.LAST_CALL):
+                # Real signed links are this long (reference + 12-character signature).
+                row.context["links"]["cancel"] = reminder_link_url(
+                    action="no", reference="MP49LT2612120001"
                 )
+                row.context["links"]["confirm"] = reminder_link_url(
+                    action="yes", reference="MP49LT2612120001"
+                )
+                row.context["release_at"] = "2026-10-30T08:30:00+05:30"
             text = render_notification(
                 kind=kind, channel="sms", language=language, context=row.context
             ).body
@@ -241,3 +246,35 @@ def test_a_partial_outage_sms_says_reduced_capacity_not_down_within_budget(
     assert says in sms and never not in sms, sms
     length = sms_length(sms)
     assert length.segments <= 2 and (language == "en" or length.units <= 134), (length, sms)
+
+
+@pytest.mark.parametrize("language", ["en", "hi"])
+@pytest.mark.parametrize("kind", [Kind.REMINDER, Kind.LAST_CALL, Kind.RELEASED])
+def test_confirm_or_release_sms_keep_their_budget_in_the_longest_month(settings, kind, language):
+    """30 October: the longest Hindi month (अक्टू), two-digit day; the longest office; a
+    16-character reference and both real links."""
+    settings.SITE_URL = "https://rtoslot.mp.gov.in"
+    reference = "MP49LT2612120001"
+    context = {
+        "reference": reference,
+        "office": {"code": "MP-49", "name": LONG_OFFICE[0], "name_hi": LONG_OFFICE[1]},
+        "service": {"slug": "learner-test", "name": LONG_SERVICE[0], "name_hi": LONG_SERVICE[1]},
+        "slot": {"starts_at": "2026-10-30T10:30:00+05:30", "ends_at": "2026-10-30T11:00:00+05:30"},
+        "links": {
+            "booking": f"https://rtoslot.mp.gov.in/my/bookings/{reference}/",
+            "confirm": reminder_link_url(action="yes", reference=reference),
+            "cancel": reminder_link_url(action="no", reference=reference),
+        },
+        "release_at": "2026-10-29T23:30:00+05:30",
+    }
+    text = render_notification(kind=kind, channel="sms", language=language, context=context).body
+    length = sms_length(text)
+    budget = BUDGET[(language, kind in KINDS_WITH_LINK)]
+    assert length.segments <= budget, (length, text)
+    assert reference in text
+    if kind != Kind.RELEASED:
+        assert context["links"]["confirm"] in text
+    if language == "en":
+        assert length.encoding == "gsm7"
+    else:
+        assert "RTO" not in text and "Ref" not in text
