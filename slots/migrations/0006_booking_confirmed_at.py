@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('slots', '0004_open_ended_and_partial_outages'),
+        ('slots', '0005_outage_revision'),
     ]
 
     operations = [
