@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from psycopg.errors import LockNotAvailable
 
@@ -254,26 +254,22 @@ def _hold_over_hourly_cap(rows: list[Notification], now: datetime) -> set[int]:
     recipients = {row.recipient for row in sms}
     window_start = now - timedelta(hours=1)
     used: dict[str, list[datetime]] = {}
-    for recipient, sent_at in Notification.objects.filter(
-        channel=Notification.Channel.SMS,
-        booking__isnull=False,
-        recipient__in=recipients,
-        status=Notification.Status.SENT,
-        sent_at__gt=window_start,
-    ).values_list("recipient", "sent_at"):
-        used.setdefault(recipient, []).append(sent_at)
-    for recipient in (
+    # One statement, so one snapshot: counted apart, an SMS recorded as sent between the two
+    # reads (no longer in flight, not yet sent in the first one's view) counted in neither,
+    # and a claim running then let more through than the cap.
+    for recipient, status, sent_at in (
         Notification.objects.filter(
-            channel=Notification.Channel.SMS,
-            booking__isnull=False,
-            recipient__in=recipients,
-            status__in=DUE_STATUSES,
-            claimed_by__isnull=False,
+            channel=Notification.Channel.SMS, booking__isnull=False, recipient__in=recipients
+        )
+        .filter(
+            Q(status=Notification.Status.SENT, sent_at__gt=window_start)
+            | Q(status__in=DUE_STATUSES, claimed_by__isnull=False)
         )
         .exclude(pk__in=[row.pk for row in sms])
-        .values_list("recipient", flat=True)
+        .values_list("recipient", "status", "sent_at")
     ):
-        used.setdefault(recipient, []).append(now)
+        in_flight = status != Notification.Status.SENT
+        used.setdefault(recipient, []).append(now if in_flight else sent_at)
     held: dict[int, datetime] = {}
     for row in sorted(sms, key=urgency):
         times = used.setdefault(row.recipient, [])
