@@ -313,11 +313,12 @@ class SlotForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         capacity = data.get("capacity")
-        if capacity is not None and capacity < self.instance.booked:
+        taken = self.instance.booked + self.instance.held_offers  # offers' seats are taken
+        if capacity is not None and capacity < taken:
             self.add_error(
                 "capacity",
                 _("%(booked)s seats are already booked; capacity cannot be lower.")
-                % {"booked": self.instance.booked},
+                % {"booked": taken},
             )
         reserve = data.get("priority_reserve")
         if capacity is not None and reserve is not None and reserve > capacity:

@@ -133,7 +133,7 @@ def availability_for_office(
             starts_at__lt=range_end,
         )
         .order_by("starts_at")
-        .only("id", "starts_at", "ends_at", "capacity", "booked", "priority_reserve")
+        .only("id", "starts_at", "ends_at", "capacity", "booked", "held_offers", "priority_reserve")
     )
     closures = {}
     for closure in Closure.objects.filter(

@@ -1,9 +1,9 @@
 """Booking use cases: create, reschedule, cancel, check in, mark no-show.
 
-Capacity is taken with one conditional UPDATE (`booked < capacity - held`) inside a short
-transaction, then the booking row is inserted; the CHECK constraint on `Slot.booked` is the
-backstop. No Redis locks, no network I/O inside transactions: messages go to the outbox and
-are sent after commit.
+Capacity is taken with one conditional UPDATE (`booked < capacity - reserve - held_offers`: a
+seat held for a waiting-list offer is taken) inside a short transaction, then the booking row
+is inserted; the CHECK constraints on `Slot` are the backstop. No Redis locks, no network I/O
+inside transactions: messages go to the outbox and are sent after commit.
 
 `applicant` is an applicants.Applicant (named as a plain model here: the booking engine reads
 only its id, its learner licence date and its contact details). Who did it: every use case
@@ -86,9 +86,9 @@ def _take_seat(*, slot: Slot, now: datetime, priority: bool) -> None:
     """
     seats = Slot.objects.filter(pk=slot.pk)
     if not priority and reserve_held(starts_at=slot.starts_at, now=now):
-        seats = seats.filter(booked__lt=F("capacity") - F("priority_reserve"))
+        seats = seats.filter(booked__lt=F("capacity") - F("priority_reserve") - F("held_offers"))
     else:
-        seats = seats.filter(booked__lt=F("capacity"))
+        seats = seats.filter(booked__lt=F("capacity") - F("held_offers"))
     if seats.update(booked=F("booked") + 1) != 1:
         raise SlotFull()
     slot.booked += 1
