@@ -294,7 +294,11 @@ def _longest_contexts(values: LongestValues):
                     "booking": f"{values.site_url}/my/bookings/{values.reference}/",
                     "cancel": f"{values.site_url}/my/cancel/{values.reference}:1w2bQx:"
                     "Xq1aZ9b8C7d6E5f4G3h2I1j0KlM/",
+                    # A waiting-list offer's signed one-tap link (slots.links.offer_url).
+                    "offer": f"{values.site_url}/my/offers/9999999:1w2bQx:"
+                    "Xq1aZ9b8C7d6E5f4G3h2I1j0KlMnOpQrStUvWxYz/",
                 },
+                "expires_at": "2026-10-28T16:30:00+05:30",
                 "false_alarm": false_alarm,
                 # Account messages (no booking): a one-time code, a 10-digit application
                 # number (applicants.services.application_number_new).

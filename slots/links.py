@@ -35,3 +35,25 @@ def one_tap_cancel_reference(*, token: str, max_age_days: int = 40) -> str | Non
         )
     except signing.BadSignature:  # SignatureExpired is a BadSignature too
         return None
+
+
+# Its own salt: an offer link is no cancel link, and no other signed value is an offer link.
+OFFER_SALT = "slots.links.waitlist-offer"
+
+
+def offer_url(*, offer_id: int) -> str:
+    """The one-tap link of a waiting-list offer: its page, with Accept and Decline."""
+    token = signing.TimestampSigner(salt=OFFER_SALT).sign(str(offer_id))
+    return f"{settings.SITE_URL}/my/offers/{token}/"
+
+
+def offer_id_from_token(*, token: str, max_age_days: int = 7) -> int | None:
+    """The offer a token was made for, or None when it is forged, edited or too old."""
+    try:
+        return int(
+            signing.TimestampSigner(salt=OFFER_SALT).unsign(
+                token, max_age=timedelta(days=max_age_days)
+            )
+        )
+    except (signing.BadSignature, ValueError):
+        return None

@@ -51,6 +51,7 @@ from slots.rules import (
     mobile_verification_required,
     reserve_held,
 )
+from slots.services.waitlist import offers_make_on_commit
 
 # 32 symbols without look-alikes (no 0/O, 1/I/L): 10 characters carry 50 random bits.
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -293,7 +294,8 @@ def booking_reschedule(
             .values_list("pk", flat=True)
         )
         _take_seat(slot=slot, now=now, priority=current.priority)
-        if current.status == Booking.Status.CONFIRMED:
+        was_confirmed = current.status == Booking.Status.CONFIRMED
+        if was_confirmed:
             _release_seat(slot_id=old_slot.pk)
         _unhold(current)
         current.slot = slot
@@ -316,6 +318,9 @@ def booking_reschedule(
             to_starts_at=slot.starts_at,
         )
         messages_write_for_events(events=[event], kind=Notification.Kind.RESCHEDULED)
+        if was_confirmed:
+            # The old seat is free: the waiting list may have it (after commit).
+            offers_make_on_commit(office_id=old_slot.office_id, service_id=old_slot.service_id)
         return current
 
 
@@ -343,7 +348,7 @@ def booking_cancel(
         if current.status == Booking.Status.CONFIRMED:
             _release_seat(slot_id=current.slot_id)
         _unhold(current)
-        previous_start = current.slot.starts_at
+        previous_start, previous_status = current.slot.starts_at, current.status
         current.status = Booking.Status.CANCELLED
         current.save(update_fields=["status", "held_by", "updated_at"])
         event = _event(
@@ -357,6 +362,8 @@ def booking_cancel(
             reason=reason,
         )
         messages_write_for_events(events=[event], kind=Notification.Kind.CANCELLED)
+        if previous_status == Booking.Status.CONFIRMED:
+            offers_make_on_commit(office_id=current.office_id, service_id=current.service_id)
         return current
 
 
