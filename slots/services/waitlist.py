@@ -36,7 +36,16 @@ from slots.errors import (
     busy_on_lock_timeout,
 )
 from slots.messages import messages_write_for_events
-from slots.models import Booking, BookingEvent, Offer, Office, Service, Slot, WaitlistEntry
+from slots.models import (
+    Booking,
+    BookingEvent,
+    Offer,
+    Office,
+    Outage,
+    Service,
+    Slot,
+    WaitlistEntry,
+)
 from slots.rules import (
     booking_cutoff,
     booking_horizon_end,
@@ -93,10 +102,16 @@ def waitlist_join(
     if not office.offerings.filter(service=service, is_active=True).exists():
         message = _("This office does not offer this service.")
         raise WaitlistInvalid(message, fields={"service": [message]})
-    if Booking.objects.filter(
-        applicant=applicant, service=service, status__in=Booking.ACTIVE
-    ).exists():
+    statuses = set(
+        Booking.objects.filter(
+            applicant=applicant, service=service, status__in=Booking.ACTIVE
+        ).values_list("status", flat=True)
+    )
+    if Booking.Status.CONFIRMED in statuses:
         raise AlreadyBooked()
+    # A booking an outage left without a seat (needs a new slot, or on hold) may wait for one:
+    # its applicant was displaced by the outage and is served first.
+    displaced_by_outage = displaced_by_outage or bool(statuses)
     try:
         with transaction.atomic():
             entry = WaitlistEntry.objects.create(
@@ -230,7 +245,7 @@ def offers_make(*, office_id: int, service_id: int, now: datetime | None = None)
             Booking.objects.filter(
                 applicant_id__in=[e.applicant_id for e in entries],
                 service_id=service_id,
-                status__in=Booking.ACTIVE,
+                status=Booking.Status.CONFIRMED,
             ).values_list("applicant_id", flat=True)
         )
         for entry in entries:
@@ -369,34 +384,26 @@ def offer_accept(
         )
         if moved != 1:  # pragma: no cover - held_offers counts this open offer
             raise RuntimeError(f"slot {slot.pk} holds no seat for offer {current.pk}")
-        from slots.services.bookings import booking_reference_new
-
-        try:
-            with transaction.atomic():
-                booking = Booking.objects.create(
-                    reference=booking_reference_new(),
-                    applicant=applicant,
-                    slot=slot,
-                    office=slot.office,
-                    service=slot.service,
-                    priority=current.entry.displaced_by_outage,
-                    created_at=now,
-                )
-        except IntegrityError as error:
-            if "booking_one_active_per_applicant_service" in str(error):
-                raise AlreadyBooked() from None
-            raise
-        event = BookingEvent.objects.create(
-            booking=booking,
-            at=now,
-            kind=BookingEvent.Kind.BOOKED,
-            actor=_actor(acting_user),
-            actor_user=acting_user,
-            to_slot=slot,
-            to_starts_at=slot.starts_at,
-            reason="waiting-list offer",
+        displaced = (
+            Booking.objects.select_for_update(of=("self",))
+            .select_related("applicant", "slot", "office", "service")
+            .filter(
+                applicant=applicant,
+                service=slot.service,
+                status__in=[Booking.Status.NEEDS_NEW_SLOT, Booking.Status.ON_HOLD],
+            )
+            .first()
         )
-        event.booking = booking
+        if displaced is not None:
+            booking, event = _place_displaced(
+                booking=displaced, slot=slot, acting_user=acting_user, now=now
+            )
+            kind = Notification.Kind.RESCHEDULED
+        else:
+            booking, event = _book(
+                applicant=applicant, slot=slot, offer=current, acting_user=acting_user, now=now
+            )
+            kind = Notification.Kind.BOOKING_CONFIRMED
         current.state = Offer.State.ACCEPTED
         current.booking = booking
         current.decided_at = now
@@ -404,8 +411,64 @@ def offer_accept(
         WaitlistEntry.objects.filter(pk=current.entry_id, state=WaitlistEntry.State.OFFERED).update(
             state=WaitlistEntry.State.BOOKED, updated_at=now
         )
-        messages_write_for_events(events=[event], kind=Notification.Kind.BOOKING_CONFIRMED)
+        messages_write_for_events(events=[event], kind=kind)
     return booking
+
+
+def _book(*, applicant, slot: Slot, offer: Offer, acting_user, now: datetime):
+    """A new confirmed booking in the seat the offer held (already counted in `booked`)."""
+    from slots.services.bookings import booking_reference_new
+
+    try:
+        with transaction.atomic():
+            booking = Booking.objects.create(
+                reference=booking_reference_new(),
+                applicant=applicant,
+                slot=slot,
+                office=slot.office,
+                service=slot.service,
+                priority=offer.entry.displaced_by_outage,
+                created_at=now,
+            )
+    except IntegrityError as error:
+        if "booking_one_active_per_applicant_service" in str(error):
+            raise AlreadyBooked() from None
+        raise
+    event = BookingEvent.objects.create(
+        booking=booking,
+        at=now,
+        kind=BookingEvent.Kind.BOOKED,
+        actor=_actor(acting_user),
+        actor_user=acting_user,
+        to_slot=slot,
+        to_starts_at=slot.starts_at,
+    )
+    event.booking = booking
+    return booking, event
+
+
+def _place_displaced(*, booking: Booking, slot: Slot, acting_user, now: datetime):
+    """A booking an outage left without a seat (needs a new slot, or on hold: it holds none)
+    takes the offered seat: moved there and confirmed, its priority kept."""
+    if booking.status == Booking.Status.ON_HOLD and booking.held_by_id is not None:
+        Outage.objects.filter(pk=booking.held_by_id, on_hold__gt=0).update(on_hold=F("on_hold") - 1)
+    old_slot = booking.slot
+    booking.slot, booking.office = slot, slot.office
+    booking.status, booking.held_by, booking.priority = Booking.Status.CONFIRMED, None, True
+    booking.save(update_fields=["slot", "office", "status", "held_by", "priority", "updated_at"])
+    event = BookingEvent.objects.create(
+        booking=booking,
+        at=now,
+        kind=BookingEvent.Kind.RESCHEDULED,
+        actor=_actor(acting_user),
+        actor_user=acting_user,
+        from_slot=old_slot,
+        to_slot=slot,
+        from_starts_at=old_slot.starts_at,
+        to_starts_at=slot.starts_at,
+    )
+    event.booking = booking
+    return booking, event
 
 
 def offer_decline(

@@ -280,3 +280,26 @@ def test_check_integrity_names_a_wrong_held_offers_counter(full_slot):
     booking_cancel(booking=holder)
     Slot.objects.filter(pk=slot.pk).update(held_offers=1)  # no open offer holds it
     assert "booked and offered seats within capacity" in integrity_violations()
+
+
+def test_a_booking_left_without_a_seat_waits_first_and_is_placed_on_accept(full_slot):
+    from tests.factories import BookingFactory
+
+    slot, holder = full_slot
+    _join(ApplicantFactory(), slot)
+    old_slot = SlotFactory(
+        offering=slot.offering, starts_at=slot.starts_at - timedelta(days=1), capacity=0
+    )
+    stranded = BookingFactory(slot=old_slot, status="needs_new_slot", priority=True)
+    entry = _join(stranded.applicant, slot)
+    assert entry.displaced_by_outage and waitlist_position(entry=entry) == 1
+
+    (offer,) = _seat_free(slot, holder)
+    assert offer.applicant_id == stranded.applicant_id
+    booking = offer_accept(offer=offer, applicant=stranded.applicant)
+
+    assert booking.pk == stranded.pk  # the same booking, moved: no second one
+    stranded.refresh_from_db()
+    assert (stranded.status, stranded.slot_id, stranded.priority) == ("confirmed", slot.pk, True)
+    assert stranded.events.filter(kind="rescheduled", to_slot=slot).exists()
+    assert integrity_violations() == {}
