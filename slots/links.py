@@ -41,10 +41,15 @@ def one_tap_cancel_reference(*, token: str, max_age_days: int = 40) -> str | Non
 OFFER_SALT = "slots.links.waitlist-offer"
 
 
-def offer_url(*, offer_id: int) -> str:
-    """The one-tap link of a waiting-list offer: its page, with Accept and Decline."""
+def offer_path(*, offer_id: int) -> str:
+    """The path of a waiting-list offer's page (with Accept and Decline), signed."""
     token = signing.TimestampSigner(salt=OFFER_SALT).sign(str(offer_id))
-    return f"{settings.SITE_URL}/my/offers/{token}/"
+    return f"/my/offers/{token}/"
+
+
+def offer_url(*, offer_id: int) -> str:
+    """The one-tap link of a waiting-list offer, as the SMS and e-mail carry it."""
+    return f"{settings.SITE_URL}{offer_path(offer_id=offer_id)}"
 
 
 def offer_id_from_token(*, token: str, max_age_days: int = 7) -> int | None:
