@@ -303,3 +303,19 @@ def test_a_booking_left_without_a_seat_waits_first_and_is_placed_on_accept(full_
     assert (stranded.status, stranded.slot_id, stranded.priority) == ("confirmed", slot.pk, True)
     assert stranded.events.filter(kind="rescheduled", to_slot=slot).exists()
     assert integrity_violations() == {}
+
+
+def test_metrics_count_offers_by_state_and_the_waiting_in_one_query(
+    full_slot, django_assert_num_queries
+):
+    from slots.metrics import _waitlist_metrics
+
+    slot, holder = full_slot
+    _join(ApplicantFactory(), slot)
+    _join(ApplicantFactory(), slot)
+    _seat_free(slot, holder)
+    with django_assert_num_queries(1):
+        offers, made, waiting = _waitlist_metrics()
+    by_state = {sample.labels["state"]: sample.value for sample in offers.samples}
+    assert by_state == {"open": 1, "accepted": 0, "declined": 0, "expired": 0}
+    assert made.samples[0].value == 1 and waiting.samples[0].value == 1
