@@ -319,3 +319,39 @@ def test_metrics_count_offers_by_state_and_the_waiting_in_one_query(
     by_state = {sample.labels["state"]: sample.value for sample in offers.samples}
     assert by_state == {"open": 1, "accepted": 0, "declined": 0, "expired": 0}
     assert made.samples[0].value == 1 and waiting.samples[0].value == 1
+
+
+def test_added_capacity_is_offered_by_the_sweep(full_slot, applicant):
+    from slots.services.capacity import slot_capacity_set
+
+    slot, _holder = full_slot
+    _join(applicant, slot)
+    slot_capacity_set(slot=slot, capacity=2, priority_reserve=0)
+
+    assert offers_sweep() == 1
+    assert Offer.objects.get().applicant_id == applicant.pk
+
+
+def test_capacity_cannot_be_lowered_under_a_held_seat(full_slot, applicant):
+    from slots.services.capacity import CapacityInvalid, slot_capacity_set
+
+    slot, holder = full_slot
+    _join(applicant, slot)
+    _seat_free(slot, holder)
+    with pytest.raises(CapacityInvalid):
+        slot_capacity_set(slot=slot, capacity=0, priority_reserve=0)
+
+
+def test_an_outage_move_never_takes_a_held_seat(full_slot, applicant):
+    from slots.services.allocation import candidates_for
+    from slots.services.outage_scope import Group
+
+    slot, holder = full_slot
+    _join(applicant, slot)
+    _seat_free(slot, holder)
+    group = Group(slot.office_id, slot.service_id)
+    other = SlotFactory(offering=slot.offering, starts_at=slot.starts_at + timedelta(hours=1))
+    now = timezone.now()
+    candidates = candidates_for(groups=[group], earliest=now, now=now, lock=False)[group]
+    ids = {c.slot_id for c in candidates}
+    assert other.pk in ids and slot.pk not in ids
