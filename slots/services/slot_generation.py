@@ -22,6 +22,7 @@ from slots.models import (
     BookingEvent,
     Closure,
     ExtraSession,
+    Offer,
     Offering,
     OutageSeatCut,
     Slot,
@@ -215,6 +216,8 @@ def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
                 Exists(Booking.objects.filter(slot=OuterRef("pk")))
                 | Exists(BookingEvent.objects.filter(from_slot=OuterRef("pk")))
                 | Exists(BookingEvent.objects.filter(to_slot=OuterRef("pk")))
+                # A waiting-list offer (open or answered) names its slot too.
+                | Exists(Offer.objects.filter(slot=OuterRef("pk")))
             )
             unreferenced = Slot.objects.filter(pk__in=[s.pk for s in obsolete], booked=0).exclude(
                 referenced
