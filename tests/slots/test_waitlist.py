@@ -355,3 +355,34 @@ def test_an_outage_move_never_takes_a_held_seat(full_slot, applicant):
     candidates = candidates_for(groups=[group], earliest=now, now=now, lock=False)[group]
     ids = {c.slot_id for c in candidates}
     assert other.pk in ids and slot.pk not in ids
+
+
+def test_the_dispatcher_sends_the_offer_by_sms_and_email_and_drops_it_once_expired(
+    full_slot, applicant, settings, mailoutbox
+):
+    import json
+    from pathlib import Path
+
+    from notifications.dispatcher import notifications_dispatch
+
+    slot, holder = full_slot
+    _join(applicant, slot)
+    _seat_free(slot, holder)
+    Notification.objects.exclude(kind="waitlist_offer").update(status="sent")
+
+    notifications_dispatch()
+
+    sms = [json.loads(p.read_text()) for p in Path(settings.SMS_FILE_DIR).glob("*.json")]
+    (text,) = [m["text"] for m in sms if m["kind"] == "waitlist_offer"]
+    assert "/my/offers/" in text and "Seat free for you" in text
+    (email,) = [m for m in mailoutbox if "/my/offers/" in m.body]
+    assert email.to == [applicant.email]
+
+    # A second offer's messages, due only after it expired, are dropped unsent.
+    rows = Notification.objects.filter(kind="waitlist_offer")
+    rows.update(status="pending", next_attempt_at=timezone.now())
+    Notification.objects.filter(pk__in=rows.values("pk")).update(
+        context={**rows.first().context, "expires_at": timezone.now().isoformat()}
+    )
+    notifications_dispatch()
+    assert set(rows.values_list("status", flat=True)) == {"dead"}
