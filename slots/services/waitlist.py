@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Model
+from django.db.models import F, Model, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -209,6 +209,10 @@ def offers_make(*, office_id: int, service_id: int, now: datetime | None = None)
     now = now or timezone.now()
     today = timezone.localdate(now)
     made: list[Offer] = []
+    if _rescheduling(office_id=office_id, service_id=service_id):
+        # Bookings an outage moves or places come first: their run takes the free seats, and
+        # the sweep offers what it leaves once it is done.
+        return made
     with busy_on_lock_timeout(), transaction.atomic():
         # The entries' row locks order concurrent runs of this office × service: the second
         # waits and then sees the first one's offers.
@@ -293,6 +297,17 @@ def offers_make(*, office_id: int, service_id: int, now: datetime | None = None)
                 made.append(offer)
                 break
     return made
+
+
+def _rescheduling(*, office_id: int, service_id: int) -> bool:
+    """Whether an outage run of this office × service is queued or running."""
+    return (
+        Outage.objects.filter(
+            state__in=[Outage.State.QUEUED, Outage.State.RUNNING], offices=office_id
+        )
+        .filter(Q(services=service_id) | Q(services__isnull=True))
+        .exists()
+    )
 
 
 def _offer_messages_write(*, offer: Offer) -> None:

@@ -386,3 +386,46 @@ def test_the_dispatcher_sends_the_offer_by_sms_and_email_and_drops_it_once_expir
     )
     notifications_dispatch()
     assert set(rows.values_list("status", flat=True)) == {"dead"}
+
+
+def test_a_resolved_outage_offers_its_window_after_its_run(
+    full_slot, applicant, django_capture_on_commit_callbacks
+):
+    from slots.models import Outage
+    from slots.services.outages import outage_create, outage_resolve
+
+    slot, holder = full_slot
+    with django_capture_on_commit_callbacks(execute=True):
+        outage = outage_create(
+            offices=[slot.office],
+            starts_at=slot.starts_at - timedelta(hours=1),
+            expected_end=slot.ends_at + timedelta(hours=1),
+            reason="Server down",
+        )
+    holder.refresh_from_db()
+    slot.refresh_from_db()
+    # Moved out (or left needing a new slot): the seat is free, but inside the outage.
+    assert holder.status == "needs_new_slot" and slot.booked == 0
+    _join(applicant, slot)
+    assert not Offer.objects.filter(slot=slot).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outage_resolve(outage=outage)
+
+    assert Outage.objects.get(pk=outage.pk).state == "done"
+    assert Offer.objects.filter(slot=slot, applicant=applicant, state="open").exists()
+    assert integrity_violations() == {}
+
+
+def test_no_offer_while_an_outage_run_is_queued(full_slot, applicant):
+    from slots.models import Outage
+
+    slot, holder = full_slot
+    _join(applicant, slot)
+    outage = Outage.objects.create(
+        starts_at=timezone.now() + timedelta(days=20), reason="x", state="queued"
+    )
+    outage.offices.add(slot.office)
+    assert _seat_free(slot, holder) == []
+    Outage.objects.filter(pk=outage.pk).update(state="done")
+    assert len(offers_make(office_id=slot.office_id, service_id=slot.service_id)) == 1
