@@ -487,3 +487,49 @@ class OutagePreviewSerializer(serializers.Serializer):
     first_new = serializers.DateTimeField(allow_null=True)
     last_new = serializers.DateTimeField(allow_null=True)
     rows = PreviewRowSerializer(many=True)
+
+
+class WaitlistInSerializer(serializers.Serializer):
+    """`{"office", "service", "from", "to"}` (`from` is a Python keyword: see get_fields)."""
+
+    office = CodeRelatedField(slug_field="code", queryset=Office.objects.filter(is_active=True))
+    service = CodeRelatedField(slug_field="slug", queryset=Service.objects.all())
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = BoundedDateField(help_text="First day that would do (YYYY-MM-DD).")
+        fields["to"] = BoundedDateField(help_text="Last day that would do (YYYY-MM-DD).")
+        return fields
+
+    def validate(self, attrs):
+        if attrs["to"] < attrs["from"]:
+            raise serializers.ValidationError(
+                {"to": [_("The last day must not be before the first day.")]}
+            )
+        return attrs
+
+
+class WaitlistOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    office = serializers.CharField(source="office.code")
+    service = serializers.CharField(source="service.slug")
+    state = serializers.ChoiceField(choices=["waiting", "offered", "booked", "expired", "left"])
+    position = serializers.IntegerField(
+        allow_null=True, help_text="1: next to be offered a seat; null unless waiting."
+    )
+    created_at = serializers.DateTimeField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(source="date_from")
+        fields["to"] = serializers.DateField(source="date_to")
+        return fields
+
+
+class OfferOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    office = serializers.CharField(source="slot.office.code")
+    service = serializers.CharField(source="slot.service.slug")
+    slot = BookingSlotSerializer()
+    expires_at = serializers.DateTimeField()
+    state = serializers.ChoiceField(choices=["open", "accepted", "declined", "expired"])

@@ -43,8 +43,11 @@ from slots.outage_reasons import outage_reason_hi_default
 from slots.selectors import (
     availability_for_office,
     offering_get,
+    offers_for_applicant,
     office_get_with_services,
     office_list_with_services,
+    waitlist_entries_for_applicant,
+    waitlist_position,
 )
 from slots.services.bookings import (
     booking_cancel,
@@ -54,6 +57,7 @@ from slots.services.bookings import (
     booking_reschedule,
 )
 from slots.services.outages import outage_create, outage_extend, outage_preview, outage_resolve
+from slots.services.waitlist import offer_accept, offer_decline, waitlist_join, waitlist_leave
 
 IDEMPOTENCY_KEY_MAX = 100
 
@@ -536,6 +540,145 @@ class BookingCheckInView(APIView):
 
 
 # --- Outages --------------------------------------------------------------------------------
+
+
+# --- Waiting list and offers (applicants) ------------------------------------------------------
+
+
+def _own_entry(request, pk: int):
+    from slots.models import WaitlistEntry
+
+    entry = (
+        WaitlistEntry.objects.select_related("office", "service")
+        .filter(pk=pk, applicant=request.user)
+        .first()
+    )
+    if entry is None:  # someone else's entry is no entry of yours: never say it exists
+        raise exceptions.NotFound(_("No such waiting-list entry."))
+    return entry
+
+
+def _own_offer(request, pk: int):
+    from slots.models import Offer
+
+    offer = Offer.objects.filter(pk=pk, applicant=request.user).first()
+    if offer is None:
+        raise exceptions.NotFound(_("No such offer."))
+    return offer
+
+
+class WaitlistListCreateView(APIView):
+    permission_classes = [IsApplicant]
+
+    @extend_schema(
+        operation_id="waitlist_list",
+        responses={200: s.WaitlistOutSerializer(many=True), **errors(401, 403)},
+        description="The applicant's own waiting-list entries, newest first.",
+        tags=["waiting list"],
+    )
+    def get(self, request):
+        entries = waitlist_entries_for_applicant(applicant=request.user)
+        return Response(s.WaitlistOutSerializer(entries, many=True).data)
+
+    @extend_schema(
+        operation_id="waitlist_join",
+        request=s.WaitlistInSerializer,
+        responses={
+            201: s.WaitlistOutSerializer,
+            **errors(
+                400,
+                401,
+                403,
+                e409="`already_waiting` (an open entry for the service), `already_booked` "
+                "(an active booking for the service).",
+            ),
+        },
+        tags=["waiting list"],
+    )
+    def post(self, request):
+        data = s.WaitlistInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = waitlist_join(
+            applicant=request.user,
+            office=data.validated_data["office"],
+            service=data.validated_data["service"],
+            date_from=data.validated_data["from"],
+            date_to=data.validated_data["to"],
+        )
+        entry.position = waitlist_position(entry=entry)
+        return Response(s.WaitlistOutSerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class WaitlistDetailView(APIView):
+    permission_classes = [IsApplicant]
+
+    @extend_schema(
+        operation_id="waitlist_leave",
+        responses={204: None, **errors(401, 403, 404)},
+        description="Leave the waiting list (an open offer of the entry is given up).",
+        tags=["waiting list"],
+    )
+    def delete(self, request, id: int):
+        waitlist_leave(entry=_own_entry(request, id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OfferListView(APIView):
+    permission_classes = [IsApplicant]
+
+    @extend_schema(
+        operation_id="offers_list",
+        responses={200: s.OfferOutSerializer(many=True), **errors(401, 403)},
+        description="The applicant's own offers, newest first.",
+        tags=["waiting list"],
+    )
+    def get(self, request):
+        return Response(
+            s.OfferOutSerializer(offers_for_applicant(applicant=request.user), many=True).data
+        )
+
+
+class OfferAcceptView(APIView):
+    permission_classes = [IsApplicant]
+
+    @extend_schema(
+        operation_id="offers_accept",
+        request=None,
+        responses={
+            201: s.BookingOutSerializer,
+            **errors(
+                401,
+                403,
+                404,
+                503,
+                e409="`offer_expired` (expired or already answered), `already_booked`, "
+                "`slot_unavailable`, `mobile_not_verified`, `outside_licence_window`, "
+                "`learner_licence_required`.",
+            ),
+        },
+        tags=["waiting list"],
+    )
+    def post(self, request, id: int):
+        booking = offer_accept(offer=_own_offer(request, id), applicant=request.user)
+        return _render_booking(booking, status.HTTP_201_CREATED)
+
+
+class OfferDeclineView(APIView):
+    permission_classes = [IsApplicant]
+
+    @extend_schema(
+        operation_id="offers_decline",
+        request=None,
+        responses={
+            200: s.OfferOutSerializer,
+            **errors(401, 403, 404, e409="`offer_expired` (expired or already answered)."),
+        },
+        tags=["waiting list"],
+    )
+    def post(self, request, id: int):
+        offer = offer_decline(offer=_own_offer(request, id), applicant=request.user)
+        fresh = offers_for_applicant(applicant=request.user)
+        return Response(s.OfferOutSerializer(next(o for o in fresh if o.pk == offer.pk)).data)
 
 
 def _outage_or_404(pk: int):

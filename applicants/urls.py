@@ -35,6 +35,11 @@ urlpatterns = [
     path("book/<str:office_code>/", views.book_services, name="book_services"),
     path("book/<str:office_code>/<slug:service_slug>/", views.book_days, name="book_days"),
     path(
+        "book/<str:office_code>/<slug:service_slug>/waitlist/",
+        views.waitlist_join_page,
+        name="waitlist_join",
+    ),
+    path(
         "book/<str:office_code>/<slug:service_slug>/<isodate:day>/",
         views.book_times,
         name="book_times",
@@ -69,4 +74,6 @@ urlpatterns = [
     # every character counts in a Hindi SMS.
     path("yes/<str:token>", views.reminder_yes, name="reminder_yes"),
     path("no/<str:token>", views.reminder_no, name="reminder_no"),
+    path("my/waitlist/<int:entry_id>/leave/", views.waitlist_leave_page, name="waitlist_leave"),
+    path("my/offers/<str:token>/", views.offer_page, name="offer"),
 ]

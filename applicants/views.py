@@ -61,21 +61,25 @@ from applicants.templatetags.applicant_pages import when
 from notifications.backends import appointment_ics
 from rto_booking.rate_limits import ANON, USER, applicant_ident, client_address, client_rate_wait
 from rto_booking.signin_limits import SignInPolicy, recovery_requests, signin_failures
-from slots.errors import AlreadyBooked, BookingError, BookingNotActive, SlotFull
+from slots.errors import AlreadyBooked, BookingError, BookingNotActive, OfferExpired, SlotFull
 from slots.links import (
+    offer_id_from_token,
+    offer_path,
     one_tap_cancel_reference,
     reminder_link_reference,
     reminder_link_token,
 )
-from slots.models import Booking, BookingEvent, Offering, Service, Slot
+from slots.models import Booking, BookingEvent, Offer, Offering, Service, Slot, WaitlistEntry
 from slots.rules import mobile_verification_required
 from slots.selectors import (
     DayAvailability,
     availability_for_office,
     offering_get,
+    offers_for_applicant,
     office_get_with_services,
     office_list_with_services,
     outage_active_by_office,
+    waitlist_entries_for_applicant,
 )
 from slots.services.bookings import (
     booking_attendance_confirm,
@@ -83,6 +87,7 @@ from slots.services.bookings import (
     booking_create,
     booking_reschedule,
 )
+from slots.services.waitlist import offer_accept, offer_decline, waitlist_join, waitlist_leave
 
 APPLICANT_SESSION_KEY = "applicant_id"
 
@@ -428,10 +433,19 @@ def book_days(request: HttpRequest, office_code: str, service_slug: str) -> Http
             "applicants:book_times", args=[offering.office.code, offering.service.slug, day]
         ),
     )
+    any_free = any(cell["url"] and cell["free"] > 0 for m in months for cell in m["cells"])
     return render(
         request,
         "applicants/days.html",
-        {"offering": offering, "months": months, "horizon_days": settings.BOOKING_HORIZON_DAYS},
+        {
+            "offering": offering,
+            "months": months,
+            "horizon_days": settings.BOOKING_HORIZON_DAYS,
+            # No free day: offer the waiting list instead (DESIGN.md, "Fair access").
+            "waitlist_offered": not any_free,
+            "first_day": first,
+            "last_day": last,
+        },
     )
 
 
@@ -612,10 +626,125 @@ def _own_booking_or_404(request: HttpRequest, reference: str, *, history: bool =
 def my_bookings(request: HttpRequest) -> HttpResponse:
     bookings = selectors.applicant_bookings(applicant=request.applicant)
     notices = selectors.applicant_outage_notices(bookings=bookings)
+    offers = offers_for_applicant(applicant=request.applicant, open_only=True)
+    for offer in offers:
+        offer.page_url = offer_path(offer_id=offer.pk)
     return render(
         request,
         "applicants/my_bookings.html",
-        {"applicant": request.applicant, "bookings": bookings, "notices": notices},
+        {
+            "applicant": request.applicant,
+            "bookings": bookings,
+            "notices": notices,
+            "waitlist": waitlist_entries_for_applicant(applicant=request.applicant, open_only=True),
+            "offers": offers,
+        },
+    )
+
+
+# --- Waiting list and offers -------------------------------------------------------------------
+
+
+def _date_or(value: str | None, default: date) -> date:
+    try:
+        return date.fromisoformat((value or "").strip())
+    except ValueError:
+        return default
+
+
+@applicant_required
+@require_http_methods(["GET", "POST"])
+def waitlist_join_page(request: HttpRequest, office_code: str, service_slug: str) -> HttpResponse:
+    """Join the waiting list of an office × service: GET shows the form (a signed-out visitor
+    comes back here after signing in), POST joins."""
+    offering = _offering_or_404(office_code, service_slug)
+    first, last = selectors.booking_days()
+    date_from = _date_or(request.POST.get("from") or request.GET.get("from"), first)
+    date_to = _date_or(request.POST.get("to") or request.GET.get("to"), last)
+    error = None
+    if request.method == "POST":
+        try:
+            waitlist_join(
+                applicant=request.applicant,
+                office=offering.office,
+                service=offering.service,
+                date_from=date_from,
+                date_to=date_to,
+            )
+        except BookingError as problem:
+            error = problem.message
+        else:
+            messages.success(
+                request,
+                _(
+                    "You are on the waiting list. When a seat is free we hold it for you and "
+                    "send you an SMS and an e-mail."
+                ),
+            )
+            return redirect(reverse("applicants:my_bookings") + "#waitlist")
+    return render(
+        request,
+        "applicants/waitlist_join.html",
+        {
+            "offering": offering,
+            "date_from": date_from,
+            "date_to": date_to,
+            "first_day": first,
+            "last_day": last,
+            "error": error,
+        },
+        status=409 if error else 200,
+    )
+
+
+@applicant_required
+@require_POST
+def waitlist_leave_page(request: HttpRequest, entry_id: int) -> HttpResponse:
+    entry = WaitlistEntry.objects.filter(pk=entry_id, applicant=request.applicant).first()
+    if entry is None:
+        raise Http404
+    waitlist_leave(entry=entry)
+    messages.success(request, _("You have left the waiting list."))
+    return redirect("applicants:my_bookings")
+
+
+@require_http_methods(["GET", "POST"])
+def offer_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The one-tap link of a waiting-list offer: no sign-in, the signed token is the proof.
+    Accept and Decline are plain POST forms."""
+    offer_id = offer_id_from_token(token=token)
+    offer = (
+        Offer.objects.select_related("slot", "slot__office", "slot__service", "applicant")
+        .filter(pk=offer_id)
+        .first()
+        if offer_id
+        else None
+    )
+    if offer is None:
+        return render(request, "applicants/link_invalid.html", status=400)
+    booking, error = None, None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "accept":
+                booking = offer_accept(offer=offer, applicant=offer.applicant)
+            elif action == "decline":
+                offer_decline(offer=offer, applicant=offer.applicant)
+        except OfferExpired:
+            pass  # the page says so below
+        except BookingError as problem:
+            error = problem.message
+        offer.refresh_from_db()
+    if booking is None and offer.booking_id:
+        booking = Booking.objects.filter(pk=offer.booking_id).first()
+    expired = offer.state == Offer.State.EXPIRED or (
+        offer.state == Offer.State.OPEN and offer.expires_at <= timezone.now()
+    )
+    return render(
+        request,
+        "applicants/offer.html",
+        {"offer": offer, "booking": booking, "expired": expired, "error": error},
+        status=409 if (error or (expired and request.method == "POST")) else 200,
     )
 
 

@@ -128,14 +128,13 @@ def _claim_rows(
         # SKIP LOCKED: concurrent dispatchers take disjoint batches instead of queueing behind
         # each other's claim.
         due = due.select_for_update(skip_locked=True)
-        account_ids: list[int] = []
-        if channel in (None, Notification.Channel.SMS):
-            # Account messages first (a one-time code: someone waits at a screen), however long
-            # the queue of booking messages an outage has written: their own small partial
-            # index (notification_account_due) answers this at once.
-            account_ids = list(
-                due.filter(booking__isnull=True).values_list("pk", flat=True)[:batch_size]
-            )
+        # Messages with no booking first — account SMS (a one-time code: someone waits at a
+        # screen) and waiting-list offers (SMS and e-mail: a seat held for minutes) — however
+        # long the queue of booking messages an outage has written: their own small partial
+        # index (notification_account_due) answers this at once.
+        account_ids = list(
+            due.filter(booking__isnull=True).values_list("pk", flat=True)[:batch_size]
+        )
         booking_ids: list[int] = []
         if len(account_ids) < batch_size:
             booking_ids = list(

@@ -295,9 +295,13 @@ def _longest_contexts(values: LongestValues):
                     # The reminder's short links (slots.links.reminder_link_url).
                     "cancel": f"{values.site_url}/no/{values.reference}Xq1aZ9b8C7d6",
                     "confirm": f"{values.site_url}/yes/{values.reference}Xq1aZ9b8C7d6",
+                    # A waiting-list offer's signed one-tap link (slots.links.offer_url).
+                    "offer": f"{values.site_url}/my/offers/9999999:1w2bQx:"
+                    "Xq1aZ9b8C7d6E5f4G3h2I1j0KlMnOpQrStUvWxYz/",
                 },
                 # The last call: when an unconfirmed booking is released.
                 "release_at": "2026-10-30T08:30:00+05:30",
+                "expires_at": "2026-10-28T16:30:00+05:30",
                 "false_alarm": false_alarm,
                 # Account messages (no booking): a one-time code, a 10-digit application
                 # number (applicants.services.application_number_new).

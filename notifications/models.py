@@ -36,6 +36,9 @@ class Notification(models.Model):
         MOBILE_CODE = "mobile_code", _("One-time code")
         APPLICATION_NUMBER = "application_number", _("Application number")
         SIGNIN_GUESSED = "signin_guessed", _("Sign-in being guessed")
+        # A waiting-list offer (no booking yet): a seat held for the applicant until
+        # `expires_at` (in its context), with the one-tap link to accept it.
+        WAITLIST_OFFER = "waitlist_offer", _("Waiting-list offer")
 
     class Delivery(models.TextChoices):
         """What the gateway's delivery report said about a sent SMS (empty: no report yet)."""
@@ -161,8 +164,13 @@ ACCOUNT_KINDS = frozenset(
         Notification.Kind.SIGNIN_GUESSED,
     }
 )
+# Messages about a waiting-list offer: no booking row (there is none yet), SMS and e-mail; like
+# an account message, claimed first and dropped unsent once its `expires_at` has passed.
+OFFER_KINDS = frozenset({Notification.Kind.WAITLIST_OFFER})
 # Messages about a booking: every other kind (in the order of Kind, for tests and listings).
-BOOKING_KINDS = tuple(kind for kind in Notification.Kind.values if kind not in ACCOUNT_KINDS)
+BOOKING_KINDS = tuple(
+    kind for kind in Notification.Kind.values if kind not in ACCOUNT_KINDS | OFFER_KINDS
+)
 # Account kinds whose text holds a secret (the one-time code): once the row is final (sent or
 # dead) the code is wiped from its context and text, and the admin never shows it.
 SECRET_KINDS = frozenset({Notification.Kind.MOBILE_CODE})

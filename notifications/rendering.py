@@ -211,6 +211,11 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
         "code": unseal(context.get("code_sealed", "")),
         "minutes": context.get("minutes", ""),
         "application_number": context.get("application_number", ""),
+        # A waiting-list offer: its one-tap link and until when the seat is held.
+        "offer_url": links.get("offer", ""),
+        "expires": f"{expires_at:%H:%M}"
+        if (expires_at := parse_time(context.get("expires_at")))
+        else "",
     }
     return _with_reason_short(values, _sms_reason(reason, SMS_REASON_MAX, language))
 

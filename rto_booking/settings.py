@@ -269,6 +269,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.sweep_outbox",
         "schedule": timedelta(seconds=RECONCILE_INTERVAL_SECONDS),
     },
+    # Expires unanswered waiting-list offers and offers every freed seat (whatever freed it:
+    # a cancel, added capacity, a resolved or undone outage) to the list: within a minute.
+    "waitlist-offers": {
+        "task": "slots.tasks.waitlist_offers_sweep",
+        "schedule": timedelta(seconds=30),
+    },
     "send-reminders": {
         "task": "slots.tasks.send_reminders",
         "schedule": timedelta(minutes=15),
@@ -498,6 +504,9 @@ OUTAGE_HOLD_HOURS = _positive_int("OUTAGE_HOLD_HOURS", 48)
 # On resolving an open-ended outage, a held booking whose time is at least this far ahead
 # keeps it; the others get the earliest seats from then on.
 OUTAGE_RECOVERY_LEAD_MINUTES = _positive_int("OUTAGE_RECOVERY_LEAD_MINUTES", 120)
+# Waiting list (DESIGN.md, "Fair access"): a freed seat is held this long for the applicant it
+# is offered to; unanswered, it goes to the next one in the list.
+WAITLIST_OFFER_MINUTES = _positive_int("WAITLIST_OFFER_MINUTES", 30)
 # The mark-down preview proposes extra sessions (longer hours by RECOVERY_OVERTIME_HOURS, a
 # Saturday) when an outage's last moved booking would be served later than this many days
 # after the service is back (slots/services/recovery.py).

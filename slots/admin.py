@@ -47,12 +47,14 @@ from slots.models import (
     BookingEvent,
     Closure,
     ExtraSession,
+    Offer,
     Offering,
     Office,
     Outage,
     OutageEvent,
     Service,
     Slot,
+    WaitlistEntry,
     WeeklySession,
 )
 from slots.selectors import booking_events_with_undone, call_list, day_sheet
@@ -313,11 +315,12 @@ class SlotForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         capacity = data.get("capacity")
-        if capacity is not None and capacity < self.instance.booked:
+        taken = self.instance.booked + self.instance.held_offers  # offers' seats are taken
+        if capacity is not None and capacity < taken:
             self.add_error(
                 "capacity",
                 _("%(booked)s seats are already booked; capacity cannot be lower.")
-                % {"booked": self.instance.booked},
+                % {"booked": taken},
             )
         reserve = data.get("priority_reserve")
         if capacity is not None and reserve is not None and reserve > capacity:
@@ -335,6 +338,7 @@ class SlotAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         "service",
         "capacity",
         "booked",
+        "held_offers",
         "priority_reserve",
     ]
     list_filter = [("office", OfficeListFilter), "service"]
@@ -344,9 +348,9 @@ class SlotAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
-            return ("office", "service", "booked")
+            return ("office", "service", "booked", "held_offers")
         # A slot's time belongs to the bookings in it: only its seats may change.
-        return ("offering", "office", "service", "starts_at", "ends_at", "booked")
+        return ("offering", "office", "service", "starts_at", "ends_at", "booked", "held_offers")
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -1070,3 +1074,97 @@ def outage_history(outage: Outage) -> list[HistoryEntry]:
         )
         for event in outage.history.select_related("user")
     ]
+
+
+# --- Waiting list and offers (read-only: the services and the applicants change them) ---------
+
+
+class _ReadOnlyAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(_ReadOnlyAdmin):
+    """Each office's waiting list, in serving order (outage-displaced first, then by when they
+    joined): the clerk sees who waits and who has been offered a seat."""
+
+    list_display = [
+        "applicant_name",
+        "application_number",
+        "office",
+        "service",
+        "date_from",
+        "date_to",
+        "state",
+        "displaced_by_outage",
+        "created_at",
+    ]
+    list_filter = [("office", OfficeListFilter), "service", "state", "displaced_by_outage"]
+    search_fields = ["applicant__application_number", "applicant__mobile"]
+    list_select_related = ["applicant", "office", "service"]
+    ordering = ["office__code", "service__sort_order", "-displaced_by_outage", "created_at", "id"]
+    fields = [
+        "applicant",
+        "office",
+        "service",
+        "date_from",
+        "date_to",
+        "state",
+        "displaced_by_outage",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("applicant"), ordering="applicant__full_name")
+    def applicant_name(self, obj):
+        return obj.applicant.full_name
+
+    @admin.display(description=_("application number"))
+    def application_number(self, obj):
+        return obj.applicant.application_number
+
+
+class OfferStateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return Offer.State.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(state=self.value()) if self.value() else queryset
+
+
+@admin.register(Offer)
+class OfferAdmin(_ReadOnlyAdmin):
+    """Seats held for waiting-list offers (open ones first: each holds a seat until it
+    expires)."""
+
+    office_lookup = "slot__office"
+    list_display = ["slot", "applicant_name", "state", "expires_at", "created_at", "booking"]
+    list_filter = [OfferStateFilter, "slot__service"]
+    list_select_related = ["slot", "applicant", "booking"]
+    ordering = ["-created_at", "-id"]
+    fields = [
+        "entry",
+        "slot",
+        "applicant",
+        "state",
+        "expires_at",
+        "created_at",
+        "decided_at",
+        "booking",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("applicant"), ordering="applicant__full_name")
+    def applicant_name(self, obj):
+        return obj.applicant.full_name

@@ -125,3 +125,19 @@ def busy_on_lock_timeout() -> Iterator[None]:
         if is_lock_timeout(error):
             raise Busy() from None
         raise
+
+
+class AlreadyWaiting(BookingError):
+    code = "already_waiting"
+    default_message = _("You are already on the waiting list for this service.")
+
+
+class OfferExpired(BookingError):
+    code = "offer_expired"
+    default_message = _("This offer has expired or was already answered.")
+
+
+class WaitlistInvalid(BookingError):
+    code = "invalid"
+    status = 400
+    default_message = _("The waiting-list request is not valid.")

@@ -279,7 +279,8 @@ def _booking_statement() -> str:
         WITH seat AS (
             UPDATE {_table(Slot)} SET "booked" = "booked" + 1
              WHERE "id" = %(slot)s
-               AND "booked" < "capacity" - CAST(%(held)s AS integer) * "priority_reserve"
+               AND "booked" + "held_offers"
+                   < "capacity" - CAST(%(held)s AS integer) * "priority_reserve"
             RETURNING "id"
         ), b AS (
             INSERT INTO {_table(Booking)} ({b_columns}) SELECT {b_places} FROM seat
@@ -303,7 +304,8 @@ def booking_insert(
 ) -> Written | None:
     """Take a seat of `booking.slot` and write the (unsaved) booking, its (unsaved) event and
     the event's outbox rows of `kind`, in one statement. The seat condition is
-    `booked < capacity`, less the priority reserve while it is `held`. If the seat UPDATE
+    `booked + held_offers < capacity` (a seat held for a waiting-list offer is taken, DESIGN.md
+    invariant 11), less the priority reserve while it is `held`. If the seat UPDATE
     matches no row nothing is written and None comes back (the slot is full). Outside a
     transaction the statement is its own. Raises IntegrityError as the ORM would (a second
     active booking, a reference taken)."""
@@ -358,7 +360,7 @@ def slots_booked_add_if_free(counts: dict[int, int]) -> int:
         cursor.execute(
             f"UPDATE {_table(Slot)} AS s SET booked = s.booked + v.n "  # noqa: S608
             f"FROM (VALUES {int_pairs_sql(counts.items())}) AS v(id, n) "
-            "WHERE s.id = v.id AND s.booked + v.n <= s.capacity RETURNING s.id"
+            "WHERE s.id = v.id AND s.booked + s.held_offers + v.n <= s.capacity RETURNING s.id"
         )
         return len(cursor.fetchall())
 

@@ -12,7 +12,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from slots.models import Booking, BookingEvent, Outage, Slot
+from slots.models import Booking, BookingEvent, Offer, Outage, Slot
 
 LIMIT = 50  # violations listed per check; the count is always given
 
@@ -23,6 +23,36 @@ def _slots_within_capacity() -> list[str]:
         f"slot {s.pk} ({s}) has booked={s.booked} outside 0..capacity={s.capacity}"
         for s in bad[:LIMIT]
     ]
+
+
+def _offers_within_capacity() -> list[str]:
+    """Invariant 11: a seat held for an offer counts as taken, and `held_offers` counts
+    exactly the slot's open offers."""
+    bad = Slot.objects.filter(
+        Q(held_offers__lt=0) | Q(held_offers__gt=F("capacity") - F("booked"))
+    ).only("pk", "booked", "held_offers", "capacity", "starts_at", "office_id", "service_id")
+    violations = [
+        f"slot {s.pk} ({s}) has booked={s.booked} + held_offers={s.held_offers} "
+        f"> capacity={s.capacity}"
+        for s in bad[:LIMIT]
+    ]
+    open_offers = (
+        Offer.objects.filter(slot=OuterRef("pk"), state=Offer.State.OPEN)
+        .order_by()
+        .values("slot")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    wrong = (
+        Slot.objects.annotate(actual=Coalesce(Subquery(open_offers), 0))
+        .exclude(held_offers=F("actual"))
+        .only("pk", "held_offers", "starts_at", "office_id", "service_id")
+    )
+    violations += [
+        f"slot {s.pk} ({s}) counts held_offers={s.held_offers} but has {s.actual} open offers"
+        for s in wrong[:LIMIT]
+    ]
+    return violations
 
 
 def _reserve_within_capacity() -> list[str]:
@@ -182,6 +212,7 @@ def _partial_outage_within_reduced_capacity() -> list[str]:
 CHECKS: list[tuple[str, Callable[[], list[str]]]] = [
     ("booked within capacity", _slots_within_capacity),
     ("priority reserve within capacity", _reserve_within_capacity),
+    ("booked and offered seats within capacity", _offers_within_capacity),
     ("slot counters equal bookings", _counters_match_bookings),
     ("one active booking per applicant and service", _one_active_booking_per_service),
     ("booking agrees with its slot", _booking_matches_slot),

@@ -77,3 +77,30 @@ def reminder_link_reference(*, action: str, token: str) -> str | None:
         if constant_time_compare(signature, _reminder_signature(action, reference, secret)):
             return reference
     return None
+
+
+# Its own salt: an offer link is no cancel link, and no other signed value is an offer link.
+OFFER_SALT = "slots.links.waitlist-offer"
+
+
+def offer_path(*, offer_id: int) -> str:
+    """The path of a waiting-list offer's page (with Accept and Decline), signed."""
+    token = signing.TimestampSigner(salt=OFFER_SALT).sign(str(offer_id))
+    return f"/my/offers/{token}/"
+
+
+def offer_url(*, offer_id: int) -> str:
+    """The one-tap link of a waiting-list offer, as the SMS and e-mail carry it."""
+    return f"{settings.SITE_URL}{offer_path(offer_id=offer_id)}"
+
+
+def offer_id_from_token(*, token: str, max_age_days: int = 7) -> int | None:
+    """The offer a token was made for, or None when it is forged, edited or too old."""
+    try:
+        return int(
+            signing.TimestampSigner(salt=OFFER_SALT).unsign(
+                token, max_age=timedelta(days=max_age_days)
+            )
+        )
+    except (signing.BadSignature, ValueError):
+        return None

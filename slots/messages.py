@@ -246,3 +246,53 @@ def sms_delivery_poll(*, limit: int | None = None) -> dict[str, int]:
         backend.close()
     cache.set(DLR_POLL_CURSOR_KEY, next_cursor, timeout=None)
     return {"asked": asked, "reported": reported}
+
+
+def offer_messages_write(*, offer) -> list[Notification]:
+    """The SMS and e-mail of a waiting-list offer (`slots.models.Offer`, its slot with office
+    and service and its entry's applicant loaded), written in the offer's transaction. No
+    booking yet: the rows name the applicant; the dispatcher drops them unsent once the
+    offer's `expires_at` has passed (a seat offered too late only confuses)."""
+    from slots.links import offer_url
+
+    applicant = offer.entry.applicant
+    slot = offer.slot
+    office, service = slot.office, slot.service
+    context = {
+        "full_name": applicant.full_name,
+        "office": {
+            "code": office.code,
+            "name": office.name,
+            "name_hi": office.name_hi,
+            "address": office.address,
+            "address_hi": office.address_hi,
+        },
+        "service": {"slug": service.slug, "name": service.name, "name_hi": service.name_hi},
+        "slot": {"starts_at": _iso(slot.starts_at), "ends_at": _iso(slot.ends_at)},
+        "links": {"offer": offer_url(offer_id=offer.pk)},
+        "offer_id": offer.pk,
+        "expires_at": _iso(offer.expires_at),
+    }
+    now = timezone.now()
+    channels = [(Notification.Channel.SMS, applicant.mobile)]
+    if applicant.email:
+        channels.append((Notification.Channel.EMAIL, applicant.email))
+    rows = [
+        Notification(
+            booking=None,
+            applicant_id=applicant.pk,
+            event_key=f"offer:{offer.pk}",
+            channel=channel,
+            kind=Notification.Kind.WAITLIST_OFFER,
+            language=applicant.preferred_language or "en",
+            recipient=recipient,
+            context=context,
+            status=Notification.Status.PENDING,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for channel, recipient in channels
+        if recipient
+    ]
+    notifications_write(rows=rows)
+    return rows

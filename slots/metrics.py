@@ -6,7 +6,7 @@ from django.db.models import BooleanField, Case, Count, Q, Sum, Value, When
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
-from slots.models import Booking, Outage
+from slots.models import Booking, Offer, Outage, WaitlistEntry
 
 
 def database_metrics() -> list:
@@ -52,4 +52,35 @@ def database_metrics() -> list:
         totals["needs_new_slot"] += row["needs_sum"] or 0
     for outcome, value in totals.items():
         moved.add_metric([outcome], value)
-    return [bookings, outages, moved]
+    return [bookings, outages, moved, *_waitlist_metrics()]
+
+
+def _waitlist_metrics() -> list:
+    """Waiting list (DESIGN.md, "Fair access"), in one query: offers by state (made = all of
+    them: open, accepted, declined, expired) and the entries waiting now."""
+    waiting_key = "_waiting"  # no offer state is spelt so
+    by_state = (
+        Offer.objects.order_by().values_list("state").annotate(n=Count("id")).order_by()
+    ).union(
+        WaitlistEntry.objects.filter(state=WaitlistEntry.State.WAITING)
+        .order_by()
+        .annotate(key=Value(waiting_key))
+        .values_list("key")
+        .annotate(n=Count("id"))
+    )
+    counts = dict(by_state)
+    waiting_now = counts.pop(waiting_key, 0)
+    offers = GaugeMetricFamily(
+        "rto_waitlist_offers",
+        "Waiting-list offers made so far, by state (open, accepted, declined, expired).",
+        labels=["state"],
+    )
+    for state in Offer.State.values:
+        offers.add_metric([state], counts.get(state, 0))
+    made = GaugeMetricFamily("rto_waitlist_offers_made", "Waiting-list offers made so far.")
+    made.add_metric([], sum(counts.values()))
+    waiting = GaugeMetricFamily(
+        "rto_waitlist_waiting", "Applicants on a waiting list now (entries waiting)."
+    )
+    waiting.add_metric([], waiting_now)
+    return [offers, made, waiting]

@@ -6,7 +6,9 @@ word whatever the Python code above it does:
 * `slot_booked_within_capacity`: 0 <= booked <= capacity;
 * `slot_priority_reserve_within_capacity`: 0 <= priority_reserve <= capacity;
 * `slot_unique_offering_start`: one slot per offering and start;
-* `booking_one_active_per_applicant_service`: a partial unique index over active bookings.
+* `booking_one_active_per_applicant_service`: a partial unique index over active bookings;
+* `slot_booked_and_offers_within_capacity`: booked + held_offers <= capacity (invariant 11);
+* `waitlist_one_open_per_applicant_service`, `offer_one_open_per_entry`: partial unique indexes.
 """
 
 from __future__ import annotations
@@ -269,6 +271,9 @@ class Slot(models.Model):
     capacity = models.PositiveIntegerField(_("capacity"))
     booked = models.PositiveIntegerField(_("booked"), default=0)
     priority_reserve = models.PositiveIntegerField(_("seats held for priority"), default=0)
+    # Seats held for open waiting-list offers (DESIGN.md invariant 11): taken for everyone
+    # else, not yet booked. Kept equal to the slot's open offers by the offer services.
+    held_offers = models.PositiveIntegerField(_("seats held for offers"), default=0)
 
     class Meta:
         ordering = ["starts_at"]
@@ -278,6 +283,11 @@ class Slot(models.Model):
             models.CheckConstraint(
                 condition=Q(booked__gte=0) & Q(booked__lte=models.F("capacity")),
                 name="slot_booked_within_capacity",
+            ),
+            models.CheckConstraint(
+                condition=Q(held_offers__gte=0)
+                & Q(held_offers__lte=models.F("capacity") - models.F("booked")),
+                name="slot_booked_and_offers_within_capacity",
             ),
             models.CheckConstraint(
                 condition=Q(priority_reserve__gte=0)
@@ -302,7 +312,7 @@ class Slot(models.Model):
 
     @property
     def free_seats(self) -> int:
-        return self.capacity - self.booked
+        return self.capacity - self.booked - self.held_offers
 
 
 class Booking(models.Model):
@@ -721,3 +731,111 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.applicant_id}:{self.key}"
+
+
+class WaitlistEntry(models.Model):
+    """An applicant waiting for a seat of one service at one office between two dates.
+
+    Open (waiting or offered) at most once per applicant and service: a partial unique index.
+    Served in order: applicants displaced by an outage first, then by `created_at`.
+    """
+
+    class State(models.TextChoices):
+        WAITING = "waiting", _("Waiting")
+        OFFERED = "offered", _("Offered a seat")
+        BOOKED = "booked", _("Booked")
+        EXPIRED = "expired", _("Expired")
+        LEFT = "left", _("Left the list")
+
+    OPEN = (State.WAITING, State.OFFERED)
+
+    applicant = models.ForeignKey(
+        "applicants.Applicant", on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="waitlist_entries")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="waitlist_entries")
+    date_from = models.DateField(_("from"))
+    date_to = models.DateField(_("to"))
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.WAITING
+    )
+    displaced_by_outage = models.BooleanField(
+        _("displaced by an outage"),
+        default=False,
+        help_text=_("Served before the others: an outage took this applicant's booking."),
+    )
+    created_at = models.DateTimeField(_("joined at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-displaced_by_outage", "created_at", "id"]
+        verbose_name = _("waiting-list entry")
+        verbose_name_plural = _("waiting list")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["applicant", "service"],
+                condition=Q(state__in=["waiting", "offered"]),
+                name="waitlist_one_open_per_applicant_service",
+            ),
+            models.CheckConstraint(
+                condition=Q(date_to__gte=models.F("date_from")), name="waitlist_range_ordered"
+            ),
+        ]
+        indexes = [
+            # The queue: waiting entries of an office and service, in serving order.
+            models.Index(
+                fields=["office", "service", "-displaced_by_outage", "created_at"],
+                condition=Q(state="waiting"),
+                name="waitlist_queue",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.applicant_id} {self.office_id}/{self.service_id} {self.state}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN
+
+
+class Offer(models.Model):
+    """A seat of `slot` held for one waiting-list entry until `expires_at`.
+
+    While open it counts in `Slot.held_offers`; at most one open offer per entry.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        EXPIRED = "expired", _("Expired")
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
+    slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="offers")
+    applicant = models.ForeignKey(
+        "applicants.Applicant", on_delete=models.CASCADE, related_name="offers"
+    )
+    expires_at = models.DateTimeField(_("expires at"))
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.OPEN)
+    booking = models.ForeignKey(
+        Booking, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("offered at"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("offer")
+        verbose_name_plural = _("offers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entry"], condition=Q(state="open"), name="offer_one_open_per_entry"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["expires_at"], condition=Q(state="open"), name="offer_open_due"),
+            models.Index(fields=["slot", "state"], name="offer_slot_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"offer {self.pk} slot {self.slot_id} {self.state}"

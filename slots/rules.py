@@ -43,7 +43,7 @@ def reserve_held(*, starts_at: datetime, now: datetime) -> bool:
 
 def bookable_seats(*, slot: Slot, now: datetime, priority: bool = False) -> int:
     """Seats a new booking (ordinary, or moved by an outage when `priority`) could take now."""
-    free = slot.capacity - slot.booked
+    free = slot.capacity - slot.booked - slot.held_offers  # an offer's seat is taken
     if not priority and reserve_held(starts_at=slot.starts_at, now=now):
         free -= slot.priority_reserve
     return max(free, 0)

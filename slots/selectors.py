@@ -133,7 +133,7 @@ def availability_for_office(
             starts_at__lt=range_end,
         )
         .order_by("starts_at")
-        .only("id", "starts_at", "ends_at", "capacity", "booked", "priority_reserve")
+        .only("id", "starts_at", "ends_at", "capacity", "booked", "held_offers", "priority_reserve")
     )
     closures = {}
     for closure in Closure.objects.filter(
@@ -346,3 +346,48 @@ def call_list(*, office: Office, service: Service | None = None) -> list[CallLis
         )
     entries.sort(key=lambda e: (e.booking.slot.starts_at, e.booking.created_at, e.booking.pk))
     return entries
+
+
+def waitlist_position(*, entry) -> int | None:
+    """Where a waiting entry stands in its office × service's list (1: next to be offered a
+    seat); None once it is not waiting. Outage-displaced entries come first, then by when
+    they joined — the order `offers_make` serves."""
+    from slots.models import WaitlistEntry
+
+    if entry.state != WaitlistEntry.State.WAITING:
+        return None
+    queue = WaitlistEntry.objects.filter(
+        office_id=entry.office_id, service_id=entry.service_id, state=WaitlistEntry.State.WAITING
+    )
+    displaced_ahead = (
+        0 if entry.displaced_by_outage else queue.filter(displaced_by_outage=True).count()
+    )
+    same_rank_ahead = queue.filter(displaced_by_outage=entry.displaced_by_outage).filter(
+        Q(created_at__lt=entry.created_at) | Q(created_at=entry.created_at, pk__lt=entry.pk)
+    )
+    return displaced_ahead + same_rank_ahead.count() + 1
+
+
+def waitlist_entries_for_applicant(*, applicant, open_only: bool = False) -> list:
+    """The applicant's waiting-list entries, newest first, each with its `position`."""
+    from slots.models import WaitlistEntry
+
+    entries = WaitlistEntry.objects.select_related("office", "service").filter(applicant=applicant)
+    if open_only:
+        entries = entries.filter(state__in=WaitlistEntry.OPEN)
+    rows = list(entries.order_by("-created_at", "-id"))
+    for entry in rows:
+        entry.position = waitlist_position(entry=entry)
+    return rows
+
+
+def offers_for_applicant(*, applicant, open_only: bool = False) -> list:
+    """The applicant's offers, newest first, with their slot, office and service."""
+    from slots.models import Offer
+
+    offers = Offer.objects.select_related("slot", "slot__office", "slot__service").filter(
+        applicant=applicant
+    )
+    if open_only:
+        offers = offers.filter(state=Offer.State.OPEN)
+    return list(offers.order_by("-created_at", "-id"))

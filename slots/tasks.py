@@ -13,6 +13,7 @@ from slots.services.bookings import bookings_mark_no_shows
 from slots.services.reminders import reminders_write, unconfirmed_bookings_process
 from slots.services.reschedule import outage_reschedule, outages_needing_a_run
 from slots.services.slot_generation import slots_generate
+from slots.services.waitlist import offers_make, offers_sweep
 
 # Set when the reconcile publishes an outage's run, for two of its rounds: a message waiting
 # behind a long run in the queue is not lost, and need not be doubled every time the reconcile
@@ -85,3 +86,23 @@ def poll_sms_delivery_task() -> dict:
     """Beat, every SMS_DLR_POLL_SECONDS: fetch the delivery reports of a gateway that does not
     push them (SMS_BACKEND=msdg); nothing to do for the others."""
     return sms_delivery_poll()
+
+
+@shared_task(
+    name="slots.tasks.waitlist_offers",
+    autoretry_for=(OperationalError,),
+    retry_backoff=2,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def waitlist_offers_task(office_id: int, service_id: int) -> int:
+    """After a commit that freed seats of an office × service: offer them to its waiting
+    list. Idempotent (the beat sweep does the same for every office × service)."""
+    return len(offers_make(office_id=office_id, service_id=service_id))
+
+
+@shared_task(name="slots.tasks.waitlist_offers_sweep")
+def waitlist_offers_sweep_task() -> int:
+    """Beat, every 30 seconds: expire unanswered offers and offer every free seat to the
+    waiting lists (whatever freed it). Idempotent."""
+    return offers_sweep()

@@ -76,7 +76,8 @@ def candidates_for(
     """Slots that could take moved bookings, per group, earliest first: three queries in all.
 
     Moved bookings may use the priority reserve, so a candidate's free seats are
-    capacity - booked. Slots inside another unresolved outage of their office and service (an
+    capacity - booked - held_offers (a seat held for a waiting-list offer is taken). Slots
+    inside another unresolved outage of their office and service (an
     open-ended one up to its hold horizon; a partial one's slots have their reduced capacity
     already), or on a closed day, are skipped. `lock` takes their row locks (the rescheduler's
     chunk does).
@@ -89,7 +90,7 @@ def candidates_for(
         service_id__in=service_ids,
         starts_at__gte=earliest,
         starts_at__lt=latest,
-        booked__lt=F("capacity"),
+        booked__lt=F("capacity") - F("held_offers"),
         offering__is_active=True,
     ).order_by("office_id", "service_id", "starts_at", "pk")
     if lock:
@@ -118,9 +119,9 @@ def candidates_for(
     wanted = set(groups)
     result: dict[Group, list[Candidate]] = {g: [] for g in groups}
     tz = timezone.get_current_timezone()
-    for slot_id, office_id, service_id, starts_at, ends_at, capacity, booked in slots.values_list(
-        "id", "office_id", "service_id", "starts_at", "ends_at", "capacity", "booked"
-    ):
+    for slot_id, office_id, service_id, starts_at, ends_at, capacity, booked in slots.annotate(
+        taken=F("booked") + F("held_offers")
+    ).values_list("id", "office_id", "service_id", "starts_at", "ends_at", "capacity", "taken"):
         group = Group(office_id, service_id)
         if group not in wanted:
             continue

@@ -1,9 +1,9 @@
 """Booking use cases: create, reschedule, cancel, check in, mark no-show.
 
-Capacity is taken with one conditional UPDATE (`booked < capacity - held`) inside a short
-transaction, then the booking row is inserted; the CHECK constraint on `Slot.booked` is the
-backstop. No Redis locks, no network I/O inside transactions: messages go to the outbox and
-are sent after commit.
+Capacity is taken with one conditional UPDATE (`booked < capacity - reserve - held_offers`: a
+seat held for a waiting-list offer is taken) inside a short transaction, then the booking row
+is inserted; the CHECK constraints on `Slot` are the backstop. No Redis locks, no network I/O
+inside transactions: messages go to the outbox and are sent after commit.
 
 `applicant` is an applicants.Applicant (named as a plain model here: the booking engine reads
 only its id, its learner licence date and its contact details). Who did it: every use case
@@ -51,6 +51,7 @@ from slots.rules import (
     mobile_verification_required,
     reserve_held,
 )
+from slots.services.waitlist import offers_make_on_commit
 
 # 32 symbols without look-alikes (no 0/O, 1/I/L): 10 characters carry 50 random bits.
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -86,9 +87,9 @@ def _take_seat(*, slot: Slot, now: datetime, priority: bool) -> None:
     """
     seats = Slot.objects.filter(pk=slot.pk)
     if not priority and reserve_held(starts_at=slot.starts_at, now=now):
-        seats = seats.filter(booked__lt=F("capacity") - F("priority_reserve"))
+        seats = seats.filter(booked__lt=F("capacity") - F("priority_reserve") - F("held_offers"))
     else:
-        seats = seats.filter(booked__lt=F("capacity"))
+        seats = seats.filter(booked__lt=F("capacity") - F("held_offers"))
     if seats.update(booked=F("booked") + 1) != 1:
         raise SlotFull()
     slot.booked += 1
@@ -293,7 +294,8 @@ def booking_reschedule(
             .values_list("pk", flat=True)
         )
         _take_seat(slot=slot, now=now, priority=current.priority)
-        if current.status == Booking.Status.CONFIRMED:
+        was_confirmed = current.status == Booking.Status.CONFIRMED
+        if was_confirmed:
             _release_seat(slot_id=old_slot.pk)
         _unhold(current)
         current.slot = slot
@@ -316,6 +318,9 @@ def booking_reschedule(
             to_starts_at=slot.starts_at,
         )
         messages_write_for_events(events=[event], kind=Notification.Kind.RESCHEDULED)
+        if was_confirmed:
+            # The old seat is free: the waiting list may have it (after commit).
+            offers_make_on_commit(office_id=old_slot.office_id, service_id=old_slot.service_id)
         return current
 
 
@@ -356,7 +361,7 @@ def booking_cancel(
         if current.status == Booking.Status.CONFIRMED:
             _release_seat(slot_id=current.slot_id)
         _unhold(current)
-        previous_start = current.slot.starts_at
+        previous_start, previous_status = current.slot.starts_at, current.status
         current.status = Booking.Status.CANCELLED
         current.save(update_fields=["status", "held_by", "updated_at"])
         event = _event(
@@ -373,6 +378,8 @@ def booking_cancel(
             events=[event],
             kind=Notification.Kind.RELEASED if release_unconfirmed else Notification.Kind.CANCELLED,
         )
+        if previous_status == Booking.Status.CONFIRMED:
+            offers_make_on_commit(office_id=current.office_id, service_id=current.service_id)
         return current
 
 

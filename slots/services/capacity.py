@@ -127,9 +127,9 @@ def slot_capacity_set(*, slot: Slot, capacity: int, priority_reserve: int) -> Sl
     """Change one slot's seats, never below what is booked (re-checked under its row lock)."""
     with transaction.atomic():
         locked = Slot.objects.select_for_update().get(pk=slot.pk)
-        if capacity < locked.booked:
+        if capacity < locked.booked + locked.held_offers:
             message = _("%(booked)s seats are already booked; capacity cannot be lower.") % {
-                "booked": locked.booked
+                "booked": locked.booked + locked.held_offers
             }
             raise CapacityInvalid(message, fields={"capacity": [message]})
         if priority_reserve > capacity:

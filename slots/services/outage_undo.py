@@ -185,7 +185,7 @@ def _undo(*, outage: Outage, acting_user, now: datetime) -> OutageUndoResult:
 
     # FIFO per original slot: the earlier booking gets the seat that is left.
     candidates.sort(key=lambda b: (slots[original[b.pk]].starts_at, b.created_at, b.pk))
-    free = {pk: s.capacity - s.booked for pk, s in slots.items()}
+    free = {pk: s.capacity - s.booked - s.held_offers for pk, s in slots.items()}
     back = []
     for booking in candidates:
         home_id = original[booking.pk]

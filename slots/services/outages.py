@@ -46,6 +46,7 @@ from slots.services.outage_scope import (
     overflow_in,
 )
 from slots.services.recovery import ProposedSession, RecoveryPlan, recovery_plan
+from slots.services.waitlist import offers_make_on_commit
 from slots.tasks import reschedule_outage_task
 
 
@@ -177,6 +178,10 @@ def outage_resolve(*, outage: Outage, acting_user=None, now: datetime | None = N
             return outage
         outage_event_record(outage=outage, kind=OutageEvent.Kind.RESOLVED, acting_user=acting_user)
         seats_restore(outage=outage, cuts=OutageSeatCut.objects.filter(outage=outage))
+        # The rest of the window is open again: its free seats go to the waiting lists (after
+        # the run that places held bookings, when there is one: offers_make waits for it).
+        for group in groups_of(outage):
+            offers_make_on_commit(office_id=group.office_id, service_id=group.service_id)
         if outage.held_bookings.filter(status=Booking.Status.ON_HOLD).exists():
             # Its held bookings are placed by the run: kept, or the earliest seats from now on.
             Outage.objects.filter(pk=outage.pk).update(state=Outage.State.QUEUED)

@@ -112,7 +112,8 @@ def _cut_slots(*, outage: Outage, groups: list[Group], end: datetime, now: datet
         _uncut_slots(outage=outage, groups=groups, end=end, now=now)
         .select_for_update(of=("self",))
         .order_by("starts_at", "pk")
-        .values_list("id", "capacity", "booked", "priority_reserve")[
+        .annotate(taken=F("booked") + F("held_offers"))
+        .values_list("id", "capacity", "taken", "priority_reserve")[
             : settings.RESCHEDULE_CHUNK_SIZE
         ]
     )
@@ -274,7 +275,7 @@ def _place(
     seats = dict(
         Slot.objects.filter(pk__in={b.slot_id for b in keepable})
         .select_for_update()
-        .annotate(free=F("capacity") - F("booked"))
+        .annotate(free=F("capacity") - F("booked") - F("held_offers"))
         .values_list("pk", "free")
     )
     kept = []

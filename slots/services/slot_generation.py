@@ -22,6 +22,7 @@ from slots.models import (
     BookingEvent,
     Closure,
     ExtraSession,
+    Offer,
     Offering,
     OutageSeatCut,
     Slot,
@@ -149,7 +150,15 @@ def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
             slot.starts_at: slot
             for slot in Slot.objects.select_for_update()
             .filter(offering=offering, starts_at__gte=range_start, starts_at__lt=range_end)
-            .only("id", "starts_at", "ends_at", "capacity", "booked", "priority_reserve")
+            .only(
+                "id",
+                "starts_at",
+                "ends_at",
+                "capacity",
+                "booked",
+                "held_offers",
+                "priority_reserve",
+            )
         }
         # Slots a partial outage runs at a share of (DESIGN.md, invariant 10): they keep that
         # share of the new plan, and the cut is what the plan gives back when it is resolved.
@@ -188,7 +197,7 @@ def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
                 # reconcile) cuts it and moves the overflow, as for a new slot in its window.
                 uncut.append(cut.pk)
                 cut, share = None, planned.capacity
-            capacity = max(share, slot.booked)
+            capacity = max(share, slot.booked + slot.held_offers)
             reserve = min(planned.priority_reserve, capacity)
             if cut is not None:
                 seats = max(planned.capacity - capacity, 0)
@@ -215,6 +224,8 @@ def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
                 Exists(Booking.objects.filter(slot=OuterRef("pk")))
                 | Exists(BookingEvent.objects.filter(from_slot=OuterRef("pk")))
                 | Exists(BookingEvent.objects.filter(to_slot=OuterRef("pk")))
+                # A waiting-list offer (open or answered) names its slot too.
+                | Exists(Offer.objects.filter(slot=OuterRef("pk")))
             )
             unreferenced = Slot.objects.filter(pk__in=[s.pk for s in obsolete], booked=0).exclude(
                 referenced
@@ -230,9 +241,10 @@ def _apply_plan(*, offering, plan, range_start, range_end, result) -> None:
                 if slot.pk in cuts and (cuts[slot.pk].seats or cuts[slot.pk].reserve):
                     cuts[slot.pk].seats = cuts[slot.pk].reserve = 0
                     cuts_changed.append(cuts[slot.pk])
-                if slot.capacity != slot.booked or slot.priority_reserve > slot.booked:
-                    slot.capacity = slot.booked
-                    slot.priority_reserve = min(slot.priority_reserve, slot.booked)
+                taken = slot.booked + slot.held_offers
+                if slot.capacity != taken or slot.priority_reserve > taken:
+                    slot.capacity = taken
+                    slot.priority_reserve = min(slot.priority_reserve, taken)
                     to_update.append(slot)
                     result.retired += 1
 

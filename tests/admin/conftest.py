@@ -62,6 +62,9 @@ def ensure_groups():
     if Group.objects.filter(name__in=["Clerk", "Supervisor"]).count() != 2:
         migration = importlib.import_module("slots.migrations.0002_clerk_groups")
         migration.create_groups(django_apps, None)
+        importlib.import_module("slots.migrations.0008_waitlist_clerk_permissions").grant(
+            django_apps, None
+        )
 
 
 @pytest.fixture

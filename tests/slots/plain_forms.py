@@ -65,9 +65,9 @@ def booking_insert_plain(
     """The seat, the booking, its event and its outbox rows, one ORM statement each."""
     seats = Slot.objects.filter(pk=booking.slot_id)
     if held:
-        seats = seats.filter(booked__lt=F("capacity") - F("priority_reserve"))
+        seats = seats.filter(booked__lt=F("capacity") - F("priority_reserve") - F("held_offers"))
     else:
-        seats = seats.filter(booked__lt=F("capacity"))
+        seats = seats.filter(booked__lt=F("capacity") - F("held_offers"))
     with transaction.atomic():
         if seats.update(booked=F("booked") + 1) != 1:
             return None
@@ -110,7 +110,9 @@ def slots_booked_add_plain(deltas: dict[int, int], sign: int = 1) -> None:
 
 def slots_booked_add_if_free_plain(counts: dict[int, int]) -> int:
     return sum(
-        Slot.objects.filter(pk=pk, booked__lte=F("capacity") - n).update(booked=F("booked") + n)
+        Slot.objects.filter(pk=pk, booked__lte=F("capacity") - F("held_offers") - n).update(
+            booked=F("booked") + n
+        )
         for pk, n in counts.items()
     )
 

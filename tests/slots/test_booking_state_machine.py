@@ -1,7 +1,8 @@
 """A hypothesis state machine: random book / cancel / reschedule / slot generation sequences
 with outages of every kind — known end, open-ended, partial — declared, extended (or made
-open-ended), resolved and undone, each followed by its rescheduling run, with DESIGN.md's
-invariants (1–10) checked against PostgreSQL after every step."""
+open-ended), resolved and undone, each followed by its rescheduling run, and waiting-list
+joins, offers, accepts, declines and expiries, with DESIGN.md's invariants (1–11) checked
+against PostgreSQL after every step."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from slots import errors
 from slots.integrity import integrity_violations
-from slots.models import Booking, Slot, WeeklySession
+from slots.models import Booking, Offer, Slot, WeeklySession
 from slots.services.bookings import booking_cancel, booking_create, booking_reschedule
 from slots.services.outage_undo import OutageUndoRefused, outage_undo
 from slots.services.outages import outage_create, outage_resolve
 from slots.services.outages import outage_extend as outage_extend_service
 from slots.services.reschedule import outage_reschedule, outages_needing_a_run
 from slots.services.slot_generation import slots_generate
+from slots.services.waitlist import offer_accept, offer_decline, offers_sweep, waitlist_join
 from tests.factories import ApplicantFactory, OfferingFactory, OfficeFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -155,11 +157,48 @@ class BookingMachine(RuleBasedStateMachine):
         slots_generate(days=8)
         self._run()  # the reconcile: new slots inside a partial outage are cut
 
+    @rule(who=st.integers(0, 4), days=st.integers(0, 8))
+    def waitlist_join(self, who, days):
+        today = timezone.localdate()
+        with contextlib.suppress(errors.AlreadyWaiting, errors.AlreadyBooked):
+            waitlist_join(
+                applicant=self.applicants[who],
+                office=self.offering.office,
+                service=self.offering.service,
+                date_from=today,
+                date_to=today + timedelta(days=days),
+            )
+        offers_sweep()
+
+    def _open_offer(self, which):
+        offers = list(Offer.objects.filter(state="open").order_by("pk"))
+        return offers[which % len(offers)] if offers else None
+
+    @rule(which=st.integers(0, 20))
+    def offer_accept(self, which):
+        offer = self._open_offer(which)
+        if offer is None:
+            return
+        with contextlib.suppress(errors.OfferExpired, errors.AlreadyBooked, errors.SlotUnavailable):
+            offer_accept(offer=offer, applicant=offer.applicant)
+
+    @rule(which=st.integers(0, 20))
+    def offer_decline(self, which):
+        offer = self._open_offer(which)
+        if offer is not None:
+            offer_decline(offer=offer, applicant=offer.applicant)
+            offers_sweep()
+
+    @rule()
+    def offers_expire(self):
+        offers_sweep(now=timezone.now() + timedelta(minutes=31))
+
     @invariant()
     def database_invariants_hold(self):
         assert integrity_violations() == {}
         for slot in Slot.objects.filter(offering=self.offering):
             assert 0 <= slot.booked <= slot.capacity
+            assert slot.booked + slot.held_offers <= slot.capacity  # invariant 11
 
 
 def test_booking_engine_keeps_its_invariants():

@@ -105,6 +105,9 @@ def test_check_integrity_names_a_corrupted_counter_and_an_over_capacity_slot(bho
         cursor.execute(
             "ALTER TABLE slots_slot DROP CONSTRAINT slot_priority_reserve_within_capacity"
         )
+        cursor.execute(
+            "ALTER TABLE slots_slot DROP CONSTRAINT slot_booked_and_offers_within_capacity"
+        )
         cursor.execute("UPDATE slots_slot SET booked = 1, capacity = 0 WHERE id = %s", [full.pk])
     out = StringIO()
     with pytest.raises(SystemExit) as exit_info:

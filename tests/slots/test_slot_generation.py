@@ -132,3 +132,36 @@ def test_extra_sessions_add_recovery_capacity(bhopal_photo):
     slots = Slot.objects.filter(offering=bhopal_photo)
     assert slots.count() == 4
     assert {(s.capacity, s.priority_reserve) for s in slots} == {(20, 5)}
+
+
+def test_removed_session_keeps_a_slot_held_for_an_offer_and_one_an_offer_named(bhopal_photo):
+    from slots.models import Offer, WaitlistEntry
+
+    session = _session(bhopal_photo)
+    slots_generate(days=1, first_day=MONDAY)
+    held, answered = Slot.objects.filter(offering=bhopal_photo).order_by("starts_at")[:2]
+    entry = WaitlistEntry.objects.create(
+        applicant=ApplicantFactory(),
+        office=held.office,
+        service=held.service,
+        date_from=MONDAY,
+        date_to=MONDAY,
+        state="offered",
+    )
+    Offer.objects.create(
+        entry=entry, slot=held, applicant=entry.applicant, expires_at=held.starts_at
+    )
+    Slot.objects.filter(pk=held.pk).update(held_offers=1)
+    Offer.objects.create(
+        entry=entry,
+        slot=answered,
+        applicant=entry.applicant,
+        expires_at=answered.starts_at,
+        state="declined",
+    )
+    session.delete()
+    slots_generate(days=1, first_day=MONDAY)  # no ProtectedError: both slots stay
+    held.refresh_from_db()
+    answered.refresh_from_db()
+    assert (held.capacity, held.booked, held.held_offers) == (1, 0, 1)
+    assert answered.capacity == 0
