@@ -11,7 +11,8 @@ Two kinds of numbers:
   own values (fine for one process per container).
 * **Database metrics**, computed from PostgreSQL on each scrape — they are the truth whatever
   process did the work, and survive restarts. Each app registers its own in its
-  AppConfig.ready() (`register_database_metrics`): slots (bookings by status, outages by state
+  AppConfig.ready() (`register_database_metrics`): slots (bookings by status, attended and
+  no-show counters by office and service from the same query, outages by state
   with their affected/moved/needs-new-slot totals), notifications (outbox rows by status and
   channel, the age of the oldest due row). They run in one transaction under a 2 s statement
   timeout and are cached per process for METRICS_DB_CACHE_SECONDS so that several scrapers do

@@ -57,7 +57,7 @@ from slots.models import (
     WaitlistEntry,
     WeeklySession,
 )
-from slots.selectors import booking_events_with_undone, call_list, day_sheet
+from slots.selectors import booking_events_with_undone, call_list, day_sheet, no_show_rates
 from slots.services.bookings import booking_check_in, booking_mark_no_show, check_in_open
 from slots.services.capacity import (
     CapacityInvalid,
@@ -550,6 +550,7 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         return [
             path("day-sheet/", wrap(self.day_sheet_view), name=f"{info}_day_sheet"),
             path("call-list/", wrap(self.call_list_view), name=f"{info}_call_list"),
+            path("no-shows/", wrap(self.no_shows_view), name=f"{info}_no_shows"),
             path(
                 "<path:object_id>/check-in/",
                 wrap(self.check_in_view),
@@ -669,6 +670,19 @@ class BookingAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             "has_view_permission": True,
         }
         return TemplateResponse(request, "admin/slots/booking/call_list.html", context)
+
+    def no_shows_view(self, request):
+        """Attended and no-shows of the clerk's offices, per service and week (8 weeks)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("No-shows"),
+            "tables": no_show_rates(office_ids=clerk_office_ids(request)),
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/slots/booking/no_shows.html", context)
 
 
 # --- Outages --------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import BooleanField, Case, Count, Q, Sum, Value, When
 from django.utils import timezone
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from slots.models import Booking, Offer, Outage, WaitlistEntry
 
@@ -13,8 +13,36 @@ def database_metrics() -> list:
     bookings = GaugeMetricFamily(
         "rto_bookings", "Bookings by status (all time, from PostgreSQL).", labels=["status"]
     )
-    for row in Booking.objects.order_by().values("status").annotate(count=Count("id")):
-        bookings.add_metric([row["status"]], row["count"])
+    # Counters, not gauges over the last 7 days: Prometheus users take a window themselves
+    # (increase(rto_bookings_no_show_total[7d])) and a `_total` name promises a counter. Counted
+    # all time from PostgreSQL, they only grow (an appointment, once attended or missed, stays so).
+    no_show = CounterMetricFamily(
+        "rto_bookings_no_show",
+        "Appointments missed (no-show), all time, by office and service.",
+        labels=["office", "service"],
+    )
+    attended = CounterMetricFamily(
+        "rto_bookings_attended",
+        "Appointments attended, all time, by office and service.",
+        labels=["office", "service"],
+    )
+    by_status: dict[str, int] = {}
+    # One query for all three: the status count grouped by office and service too (a handful
+    # of offices × services × statuses rows), summed here for `rto_bookings`.
+    rows = (
+        Booking.objects.order_by()
+        .values("status", "office__code", "service__slug")
+        .annotate(count=Count("id"))
+    )
+    for row in rows:
+        by_status[row["status"]] = by_status.get(row["status"], 0) + row["count"]
+        labels = [row["office__code"], row["service__slug"]]
+        if row["status"] == Booking.Status.NO_SHOW:
+            no_show.add_metric(labels, row["count"])
+        elif row["status"] == Booking.Status.ATTENDED:
+            attended.add_metric(labels, row["count"])
+    for status, count in by_status.items():
+        bookings.add_metric([status], count)
 
     outages = GaugeMetricFamily(
         "rto_outages",
@@ -52,7 +80,7 @@ def database_metrics() -> list:
         totals["needs_new_slot"] += row["needs_sum"] or 0
     for outcome, value in totals.items():
         moved.add_metric([outcome], value)
-    return [bookings, outages, moved, *_waitlist_metrics()]
+    return [bookings, no_show, attended, outages, moved, *_waitlist_metrics()]
 
 
 def _waitlist_metrics() -> list:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -391,3 +393,115 @@ def offers_for_applicant(*, applicant, open_only: bool = False) -> list:
     if open_only:
         offers = offers.filter(state=Offer.State.OPEN)
     return list(offers.order_by("-created_at", "-id"))
+
+
+# --- No-show rates ------------------------------------------------------------------------
+
+
+@dataclass
+class NoShowCell:
+    attended: int = 0
+    no_shows: int = 0
+
+    @property
+    def seen(self) -> int:
+        return self.attended + self.no_shows
+
+    @property
+    def rate(self) -> float | None:
+        """No-shows ÷ (attended + no-shows); None when nobody was due (a "—" on the page)."""
+        return self.no_shows / self.seen if self.seen else None
+
+    @property
+    def percent(self) -> int | None:
+        return None if self.rate is None else round(self.rate * 100)
+
+
+@dataclass
+class NoShowRow:
+    service: Service
+    cells: list[NoShowCell]  # one per week of `NoShowTable.weeks`, oldest first
+
+
+@dataclass
+class NoShowTable:
+    office: Office
+    weeks: list[date]  # the Mondays (India time), oldest first
+    rows: list[NoShowRow] = field(default_factory=list)
+
+
+def no_show_rates(
+    *, office_ids: Iterable[int] | None, weeks: int = 8, today: date | None = None
+) -> list[NoShowTable]:
+    """Attended and missed appointments per office × service × ISO week (Monday-based, India
+    time) over the last `weeks` weeks, this one included; `office_ids` None means every office.
+
+    One aggregate query (office and service names joined in): the tables hold only offices and
+    services with an attended or missed appointment in those weeks, in code / display order.
+    """
+    today = today or timezone.localdate()
+    tz = timezone.get_current_timezone()
+    first_monday = today - timedelta(days=today.weekday()) - timedelta(weeks=weeks - 1)
+    mondays = [first_monday + timedelta(weeks=n) for n in range(weeks)]
+    start = datetime.combine(first_monday, time.min, tzinfo=tz)
+    end = datetime.combine(mondays[-1] + timedelta(weeks=1), time.min, tzinfo=tz)
+    bookings = Booking.objects.filter(
+        status__in=(Booking.Status.ATTENDED, Booking.Status.NO_SHOW),
+        slot__starts_at__gte=start,
+        slot__starts_at__lt=end,
+    )
+    if office_ids is not None:
+        bookings = bookings.filter(office_id__in=list(office_ids))
+    rows = (
+        bookings.order_by()
+        .annotate(week=TruncWeek("slot__starts_at", tzinfo=tz))
+        .values(
+            "week",
+            "office_id",
+            "office__code",
+            "office__name",
+            "office__name_hi",
+            "service_id",
+            "service__slug",
+            "service__name",
+            "service__name_hi",
+            "service__sort_order",
+        )
+        .annotate(
+            attended=Count("pk", filter=Q(status=Booking.Status.ATTENDED)),
+            no_shows=Count("pk", filter=Q(status=Booking.Status.NO_SHOW)),
+        )
+    )
+    week_index = {monday: n for n, monday in enumerate(mondays)}
+    tables: dict[int, NoShowTable] = {}
+    by_service: dict[tuple[int, int], NoShowRow] = {}
+    for row in rows:
+        table = tables.get(row["office_id"])
+        if table is None:
+            office = Office(
+                pk=row["office_id"],
+                code=row["office__code"],
+                name=row["office__name"],
+                name_hi=row["office__name_hi"],
+            )
+            table = tables[row["office_id"]] = NoShowTable(office=office, weeks=mondays)
+        key = (row["office_id"], row["service_id"])
+        service_row = by_service.get(key)
+        if service_row is None:
+            service = Service(
+                pk=row["service_id"],
+                slug=row["service__slug"],
+                name=row["service__name"],
+                name_hi=row["service__name_hi"],
+                sort_order=row["service__sort_order"],
+            )
+            service_row = by_service[key] = NoShowRow(
+                service=service, cells=[NoShowCell() for _ in mondays]
+            )
+            table.rows.append(service_row)
+        cell = service_row.cells[week_index[timezone.localtime(row["week"], tz).date()]]
+        cell.attended += row["attended"]
+        cell.no_shows += row["no_shows"]
+    for table in tables.values():
+        table.rows.sort(key=lambda r: (r.service.sort_order, r.service.slug))
+    return sorted(tables.values(), key=lambda t: t.office.code)
