@@ -710,7 +710,8 @@ def waitlist_leave_page(request: HttpRequest, entry_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def offer_page(request: HttpRequest, token: str) -> HttpResponse:
-    """The one-tap link of a waiting-list offer: no sign-in, the signed token is the proof.
+    """The one-tap link of a waiting-list offer: no sign-in, the signed token is the proof; the
+    page speaks the applicant's language unless the visitor chose one (the language cookie).
     Accept and Decline are plain POST forms."""
     offer_id = offer_id_from_token(token=token)
     offer = (
@@ -722,6 +723,12 @@ def offer_page(request: HttpRequest, token: str) -> HttpResponse:
     )
     if offer is None:
         return render(request, "applicants/link_invalid.html", status=400)
+    if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+        # The link comes in an SMS in the applicant's language: the page speaks it too, as the
+        # reminder's links do, unless the visitor chose a language with the switcher.
+        language = offer.applicant.preferred_language or settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
     booking, error = None, None
     if request.method == "POST":
         action = request.POST.get("action")

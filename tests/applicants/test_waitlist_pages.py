@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from applicants.models import Applicant
 from slots.links import offer_path
 from slots.models import Offer, WaitlistEntry
 from slots.services.bookings import booking_cancel, booking_create
@@ -120,12 +121,15 @@ def test_the_offer_link_accepts_with_a_plain_form(client, full_slot, applicant, 
     slot, holder = full_slot
     offer = _offered(slot, holder, applicant)
     url = offer_path(offer_id=offer.pk)
+    # The page speaks the applicant's language (the SMS's), whatever the browser asks for.
+    Applicant.objects.filter(pk=applicant.pk).update(preferred_language=language)
+    other_language = {"en": "hi", "hi": "en"}[language]
 
-    page = client.get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE=other_language).content.decode()
     assert {"en": "Accept and book this seat", "hi": "स्वीकार करें और यह सीट बुक करें"}[language] in page
     assert 'name="action" value="accept"' in page and 'value="decline"' in page
 
-    done = client.post(url, {"action": "accept"}, HTTP_ACCEPT_LANGUAGE=language)
+    done = client.post(url, {"action": "accept"}, HTTP_ACCEPT_LANGUAGE=other_language)
     assert done.status_code == 200
     assert {"en": "Your booking is confirmed", "hi": "आपकी बुकिंग पक्की हो गई है"}[
         language
@@ -148,8 +152,11 @@ def test_an_expired_offer_says_so_clearly(client, full_slot, applicant, language
     slot, holder = full_slot
     offer = _offered(slot, holder, applicant)
     Offer.objects.filter(pk=offer.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    Applicant.objects.filter(pk=applicant.pk).update(preferred_language=language)
     response = client.post(
-        offer_path(offer_id=offer.pk), {"action": "accept"}, HTTP_ACCEPT_LANGUAGE=language
+        offer_path(offer_id=offer.pk),
+        {"action": "accept"},
+        HTTP_ACCEPT_LANGUAGE={"en": "hi", "hi": "en"}[language],
     )
     assert response.status_code == 409
     assert {"en": "This offer has expired", "hi": "इस ऑफ़र का समय निकल गया है"}[
