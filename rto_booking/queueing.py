@@ -34,3 +34,14 @@ def enqueue_now(task: Task, *args, **kwargs) -> bool:
 def enqueue_on_commit(task: Task, *args, **kwargs) -> None:
     """Publish `task` after the current transaction commits (at once outside a transaction)."""
     transaction.on_commit(lambda: enqueue_now(task, *args, **kwargs), robust=True)
+
+
+def enqueue_named_on_commit(task_name: str, *args, **kwargs) -> None:
+    """As `enqueue_on_commit`, for a task looked up by its name in the Celery app's registry
+    when it is published: for a service that the tasks module itself imports (directly or
+    through another service), so the two do not import each other in a circle."""
+    from celery import current_app
+
+    transaction.on_commit(
+        lambda: enqueue_now(current_app.tasks[task_name], *args, **kwargs), robust=True
+    )

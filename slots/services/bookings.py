@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -44,6 +43,7 @@ from slots.errors import (
 )
 from slots.messages import messages_write_for_events
 from slots.models import Booking, BookingEvent, IdempotencyKey, Outage, Slot
+from slots.references import booking_reference_new
 from slots.rules import (
     check_learner_licence_known,
     check_licence_window,
@@ -52,14 +52,6 @@ from slots.rules import (
     reserve_held,
 )
 from slots.services.waitlist import offers_make_on_commit
-
-# 32 symbols without look-alikes (no 0/O, 1/I/L): 10 characters carry 50 random bits.
-REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-REFERENCE_LENGTH = 10
-
-
-def booking_reference_new() -> str:
-    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
 
 
 def _constraint_name(error: IntegrityError) -> str:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from notifications.models import Notification
+from rto_booking.queueing import enqueue_named_on_commit
 from slots.errors import (
     AlreadyBooked,
     AlreadyWaiting,
@@ -66,10 +67,8 @@ def _actor(acting_user) -> str:
 
 def offers_make_on_commit(*, office_id: int, service_id: int) -> None:
     """Offer the seats just freed once the current transaction commits (a Celery task)."""
-    from rto_booking.queueing import enqueue_on_commit
-    from slots.tasks import waitlist_offers_task
-
-    enqueue_on_commit(waitlist_offers_task, office_id, service_id)
+    # By name: slots.tasks imports the booking services, which call this after a cancel.
+    enqueue_named_on_commit("slots.tasks.waitlist_offers", office_id, service_id)
 
 
 def waitlist_join(
@@ -432,7 +431,7 @@ def offer_accept(
 
 def _book(*, applicant, slot: Slot, offer: Offer, acting_user, now: datetime):
     """A new confirmed booking in the seat the offer held (already counted in `booked`)."""
-    from slots.services.bookings import booking_reference_new
+    from slots.references import booking_reference_new
 
     try:
         with transaction.atomic():

@@ -20,7 +20,7 @@ from notifications.models import Notification
 from rto_booking import locks
 from slots.integrity import integrity_violations
 from slots.models import Booking, BookingEvent, Outage, Slot
-from slots.services.bookings import booking_reference_new
+from slots.references import booking_reference_new
 from slots.services.outages import outage_create
 from slots.services.slot_generation import slots_generate
 from slots.tasks import reconcile_outages_task

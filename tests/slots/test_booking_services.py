@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from slots import errors
 from slots.models import Booking, Closure, Outage, Slot
+from slots.references import REFERENCE_ALPHABET
 from slots.services.bookings import (
-    REFERENCE_ALPHABET,
     booking_cancel,
     booking_check_in,
     booking_create,
