@@ -45,6 +45,7 @@ from slots.services.outage_scope import (
     lock_groups,
     overflow_in,
 )
+from slots.services.waitlist import offers_withdraw
 
 logger = logging.getLogger(__name__)
 
@@ -112,22 +113,26 @@ def _cut_slots(*, outage: Outage, groups: list[Group], end: datetime, now: datet
         _uncut_slots(outage=outage, groups=groups, end=end, now=now)
         .select_for_update(of=("self",))
         .order_by("starts_at", "pk")
-        .annotate(taken=F("booked") + F("held_offers"))
-        .values_list("id", "capacity", "taken", "priority_reserve")[
+        .values_list("id", "capacity", "booked", "held_offers", "priority_reserve")[
             : settings.RESCHEDULE_CHUNK_SIZE
         ]
     )
     if not slots:
         return None
-    keep = {slot_id: outage.reduced(capacity) for slot_id, capacity, _b, _r in slots}
+    keep = {slot_id: outage.reduced(capacity) for slot_id, capacity, _b, _h, _r in slots}
     ranked = overflow_in(slots=list(keep), capacity_percent=outage.capacity_percent)
     overflow = sorted(affected_rows(ranked), key=fifo_key)
     leaving = Counter(b.slot_id for b in overflow)
 
     def cut() -> None:
         cuts, changed = [], []
-        for slot_id, capacity, booked, reserve in slots:
-            new_capacity = max(keep[slot_id], booked - leaving[slot_id])
+        for slot_id, capacity, booked, held, reserve in slots:
+            staying = booked - leaving[slot_id]
+            # Seats held for waiting-list offers keep only what the share leaves free: the
+            # others are withdrawn (their entries wait again), or an accepted offer would put
+            # a booking above what the office can serve.
+            held -= offers_withdraw(slot_id=slot_id, keep=max(0, keep[slot_id] - staying))
+            new_capacity = max(keep[slot_id], staying + held)
             new_reserve = min(reserve, new_capacity)
             cuts.append(
                 OutageSeatCut(

@@ -347,6 +347,28 @@ def offers_expire(*, now: datetime | None = None, chunk: int = 500) -> set[tuple
     return freed
 
 
+def offers_withdraw(*, slot_id: int, keep: int, now: datetime | None = None) -> int:
+    """Withdraw the newest open offers on a slot beyond `keep` (a partial outage cut its seats):
+    the offers expire unanswered, their seats go, their entries wait again with their place.
+    In the caller's transaction, the slot locked. Returns how many were withdrawn."""
+    now = now or timezone.now()
+    open_offers = list(
+        Offer.objects.select_for_update(of=("self",))
+        .filter(slot_id=slot_id, state=Offer.State.OPEN)
+        .order_by("created_at", "pk")
+        .values_list("pk", "entry_id")
+    )
+    withdrawn = open_offers[keep:]
+    for pk, entry_id in withdrawn:
+        Offer.objects.filter(pk=pk).update(state=Offer.State.EXPIRED, decided_at=now)
+        WaitlistEntry.objects.filter(pk=entry_id, state=WaitlistEntry.State.OFFERED).update(
+            state=WaitlistEntry.State.WAITING, updated_at=now
+        )
+    if withdrawn:
+        Slot.objects.filter(pk=slot_id).update(held_offers=F("held_offers") - len(withdrawn))
+    return len(withdrawn)
+
+
 def offers_sweep(*, now: datetime | None = None) -> int:
     """Beat: expire due offers, then offer the free seats of every office × service with a
     waiting entry (seats freed by any path: a cancel whose task was lost, added capacity, a

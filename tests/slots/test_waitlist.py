@@ -429,3 +429,36 @@ def test_no_offer_while_an_outage_run_is_queued(full_slot, applicant):
     assert _seat_free(slot, holder) == []
     Outage.objects.filter(pk=outage.pk).update(state="done")
     assert len(offers_make(office_id=slot.office_id, service_id=slot.service_id)) == 1
+
+
+def test_a_partial_outage_withdraws_offers_its_share_leaves_no_seat_for(
+    full_slot, applicant, bhopal
+):
+    from django.test import TestCase
+
+    from slots.services.outages import outage_create
+
+    slot, holder = full_slot
+    entry = _join(applicant, slot)
+    [offer] = _seat_free(slot, holder)
+    slot.refresh_from_db()
+    assert (slot.booked, slot.held_offers) == (0, 1)
+
+    # The service runs at a third of its seats: a one-seat slot keeps none.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        outage_create(
+            offices=[bhopal],
+            expected_end=slot.ends_at + timedelta(hours=1),
+            capacity_percent=33,
+            reason="One counter of three works",
+        )
+
+    offer.refresh_from_db()
+    entry.refresh_from_db()
+    slot.refresh_from_db()
+    assert offer.state == Offer.State.EXPIRED
+    assert entry.state == WaitlistEntry.State.WAITING  # keeps its place for another seat
+    assert (slot.booked, slot.held_offers, slot.capacity) == (0, 0, 0)
+    with pytest.raises(errors.OfferExpired):
+        offer_accept(offer=offer, applicant=applicant)
+    assert integrity_violations() == {}
