@@ -44,10 +44,17 @@ def _iso(value: datetime | None) -> str | None:
 
 def booking_message_context(booking: Booking) -> dict[str, Any]:
     """What every message about `booking` needs. Reads only already-loaded relations."""
-    office, service, slot = booking.office, booking.service, booking.slot
     return {
         "reference": booking.reference,
         "full_name": booking.applicant.full_name,
+        **_where_and_when(office=booking.office, service=booking.service, slot=booking.slot),
+        "links": {"booking": booking_url(reference=booking.reference)},
+    }
+
+
+def _where_and_when(*, office, service, slot) -> dict[str, Any]:
+    """The office, service and slot parts of a message's context (booking or offer)."""
+    return {
         "office": {
             "code": office.code,
             "name": office.name,
@@ -57,7 +64,6 @@ def booking_message_context(booking: Booking) -> dict[str, Any]:
         },
         "service": {"slug": service.slug, "name": service.name, "name_hi": service.name_hi},
         "slot": {"starts_at": _iso(slot.starts_at), "ends_at": _iso(slot.ends_at)},
-        "links": {"booking": booking_url(reference=booking.reference)},
     }
 
 
@@ -257,18 +263,9 @@ def offer_messages_write(*, offer) -> list[Notification]:
 
     applicant = offer.entry.applicant
     slot = offer.slot
-    office, service = slot.office, slot.service
     context = {
         "full_name": applicant.full_name,
-        "office": {
-            "code": office.code,
-            "name": office.name,
-            "name_hi": office.name_hi,
-            "address": office.address,
-            "address_hi": office.address_hi,
-        },
-        "service": {"slug": service.slug, "name": service.name, "name_hi": service.name_hi},
-        "slot": {"starts_at": _iso(slot.starts_at), "ends_at": _iso(slot.ends_at)},
+        **_where_and_when(office=slot.office, service=slot.service, slot=slot),
         "links": {"offer": offer_url(offer_id=offer.pk)},
         "offer_id": offer.pk,
         "expires_at": _iso(offer.expires_at),
