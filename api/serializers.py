@@ -104,6 +104,11 @@ class DayAvailabilitySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["open", "full", "closed", "outage"])
     reason = serializers.CharField(allow_blank=True)
     slots = SlotAvailabilitySerializer(many=True)
+    ballot_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Extension: the day has just opened and its requests until then are drawn "
+        "by lot (a booking request answers 202 with its ballot entry); null otherwise.",
+    )
 
 
 class AvailabilitySerializer(serializers.Serializer):
@@ -533,3 +538,22 @@ class OfferOutSerializer(serializers.Serializer):
     slot = BookingSlotSerializer()
     expires_at = serializers.DateTimeField()
     state = serializers.ChoiceField(choices=["open", "accepted", "declined", "expired"])
+
+
+class BallotEntryOutSerializer(serializers.Serializer):
+    """A request entered in a newly opened day's ballot (202 from `POST /bookings/`)."""
+
+    id = serializers.IntegerField()
+    office = serializers.CharField(source="office.code")
+    service = serializers.CharField(source="service.slug")
+    day = serializers.DateField()
+    slot = BookingSlotSerializer(help_text="The time asked for.")
+    closes_at = serializers.DateTimeField(help_text="When the ballot closes and is drawn.")
+    state = serializers.ChoiceField(
+        choices=["pending", "won", "lost", "void"],
+        help_text="pending until the draw; won: `booking` is the seat; lost: on the day's "
+        "waiting list (`waitlist`) unless already on one; void: could no longer book.",
+    )
+    booking = serializers.CharField(source="booking.reference", allow_null=True, default=None)
+    waitlist = serializers.IntegerField(source="waitlist_entry_id", allow_null=True)
+    created_at = serializers.DateTimeField()

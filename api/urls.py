@@ -73,6 +73,7 @@ v1 = [
         views.BookingCheckInView.as_view(),
         name="booking-check-in",
     ),
+    path("ballot/", views.BallotEntryListView.as_view(), name="ballot-list"),
     path("waitlist/", views.WaitlistListCreateView.as_view(), name="waitlist-list"),
     path("waitlist/<int:id>/", views.WaitlistDetailView.as_view(), name="waitlist-detail"),
     path("offers/", views.OfferListView.as_view(), name="offer-list"),

@@ -39,6 +39,7 @@ from applicants.services import (
 )
 from applicants.tokens import applicant_token_issue, applicant_token_revoke
 from rto_booking.rate_limits import client_address
+from slots.errors import InBallot
 from slots.outage_reasons import outage_reason_hi_default
 from slots.selectors import (
     availability_for_office,
@@ -49,6 +50,7 @@ from slots.selectors import (
     waitlist_entries_for_applicant,
     waitlist_position,
 )
+from slots.services.ballot import ballot_entries_for_applicant, ballot_entry_get
 from slots.services.bookings import (
     booking_cancel,
     booking_check_in,
@@ -89,7 +91,8 @@ BOOKING_CONFLICTS = {
     "`booking_not_active`, `reschedule_limit_reached`, `outside_licence_window`, "
     "`learner_licence_required` (a driving test without the learner licence's date), "
     "`idempotency_key_reused`, `invalid_slot_choice` (a move to another office or service), "
-    "`mobile_not_verified` (a booking before the one-time code was entered)."
+    "`mobile_not_verified` (a booking before the one-time code was entered), `ballot_open` "
+    "(a move into a day whose first minutes are drawn by lot, or a day being drawn)."
 }
 
 # --- Public ---------------------------------------------------------------------------------
@@ -430,7 +433,16 @@ class BookingListCreateView(APIView):
                 description="Retries with the same key return the first answer.",
             )
         ],
-        responses={201: s.BookingOutSerializer, **errors(400, 401, 403, 503, **BOOKING_CONFLICTS)},
+        responses={
+            201: s.BookingOutSerializer,
+            202: OpenApiResponse(
+                s.BallotEntryOutSerializer,
+                description="Extension: the day has just opened; the request was entered in "
+                "its ballot (one entry per applicant, service and day: asking again returns "
+                "it unchanged) and is decided when the ballot closes.",
+            ),
+            **errors(400, 401, 403, 503, **BOOKING_CONFLICTS),
+        },
         tags=["bookings"],
     )
     def post(self, request):
@@ -445,16 +457,42 @@ class BookingListCreateView(APIView):
             raise exceptions.ValidationError(
                 {"Idempotency-Key": [_("At most %(n)s characters.") % {"n": IDEMPOTENCY_KEY_MAX}]}
             )
-        if not key:
-            booking = booking_create(applicant=request.user, slot_id=slot_id)
-            # booking_create hands back the booking with its history and messages in hand.
-            return Response(s.BookingOutSerializer(booking).data, status=status.HTTP_201_CREATED)
-        status_code, booking, error = booking_create_idempotent(
-            applicant=request.user, slot_id=slot_id, key=key
-        )
+        try:
+            if not key:
+                booking = booking_create(applicant=request.user, slot_id=slot_id)
+                # booking_create hands back the booking with its history and messages in hand.
+                return Response(
+                    s.BookingOutSerializer(booking).data, status=status.HTTP_201_CREATED
+                )
+            status_code, booking, error = booking_create_idempotent(
+                applicant=request.user, slot_id=slot_id, key=key
+            )
+        except InBallot as entered:
+            return _render_ballot_entry(entered.entry)
+        if status_code == status.HTTP_202_ACCEPTED:
+            return _render_ballot_entry(ballot_entry_get(pk=error["ballot_entry"]))
         if booking is None:
             return Response(error, status=status_code)
         return _render_booking(booking, status_code)
+
+
+def _render_ballot_entry(entry) -> Response:
+    return Response(s.BallotEntryOutSerializer(entry).data, status=status.HTTP_202_ACCEPTED)
+
+
+class BallotEntryListView(APIView):
+    permission_classes = [IsApplicant]
+
+    @extend_schema(
+        operation_id="ballot_list",
+        responses={200: s.BallotEntryOutSerializer(many=True), **errors(401, 403)},
+        description="Extension: the applicant's requests in the ballots of newly opened days "
+        "(from today on), newest first, with each draw's result.",
+        tags=["bookings"],
+    )
+    def get(self, request):
+        entries = ballot_entries_for_applicant(applicant=request.user)
+        return Response(s.BallotEntryOutSerializer(entries, many=True).data)
 
 
 class BookingDetailView(APIView):

@@ -57,11 +57,18 @@ from applicants.services import (
     mobile_code_send,
     mobile_verify,
 )
-from applicants.templatetags.applicant_pages import when
+from applicants.templatetags.applicant_pages import day_label, time_label, when
 from notifications.backends import appointment_ics
 from rto_booking.rate_limits import ANON, USER, applicant_ident, client_address, client_rate_wait
 from rto_booking.signin_limits import SignInPolicy, recovery_requests, signin_failures
-from slots.errors import AlreadyBooked, BookingError, BookingNotActive, OfferExpired, SlotFull
+from slots.errors import (
+    AlreadyBooked,
+    BookingError,
+    BookingNotActive,
+    InBallot,
+    OfferExpired,
+    SlotFull,
+)
 from slots.links import (
     offer_id_from_token,
     offer_path,
@@ -70,7 +77,7 @@ from slots.links import (
     reminder_link_token,
 )
 from slots.models import Booking, BookingEvent, Offer, Offering, Service, Slot, WaitlistEntry
-from slots.rules import mobile_verification_required
+from slots.rules import ballot_closes_at, mobile_verification_required
 from slots.selectors import (
     DayAvailability,
     availability_for_office,
@@ -81,6 +88,7 @@ from slots.selectors import (
     outage_active_by_office,
     waitlist_entries_for_applicant,
 )
+from slots.services.ballot import ballot_entries_for_applicant
 from slots.services.bookings import (
     booking_attendance_confirm,
     booking_cancel,
@@ -458,6 +466,7 @@ def book_times(
         (entry, reverse("applicants:book_confirm", args=[entry.slot.pk]))
         for entry in availability.slots
     ]
+    first, last = selectors.booking_days()
     return render(
         request,
         "applicants/times.html",
@@ -468,6 +477,11 @@ def book_times(
             "back_url": reverse(
                 "applicants:book_days", args=[offering.office.code, offering.service.slug]
             ),
+            # Times but no free seat: this day's waiting list, right here.
+            "waitlist_offered": availability.slots
+            and not any(entry.available for entry in availability.slots),
+            "first_day": first,
+            "last_day": last,
         },
     )
 
@@ -563,6 +577,19 @@ def book_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
             )
         try:
             booking = booking_create(applicant=request.applicant, slot_id=slot.pk)
+        except InBallot as entered:
+            messages.info(
+                request,
+                _(
+                    "Your request is in the draw for %(day)s. The ballot closes at %(time)s; "
+                    "you get the result by SMS right after."
+                )
+                % {
+                    "day": day_label(entered.entry.day),
+                    "time": time_label(entered.entry.closes_at),
+                },
+            )
+            return redirect(reverse("applicants:my_bookings") + "#ballot")
         except BookingError as error:
             return _problem(
                 request,
@@ -579,7 +606,13 @@ def book_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
     return render(
         request,
         "applicants/confirm.html",
-        {"slot": slot, "back_url": back_url, "action": request.path, "form": licence_form},
+        {
+            "slot": slot,
+            "back_url": back_url,
+            "action": request.path,
+            "form": licence_form,
+            "ballot_until": ballot_closes_at(starts_at=slot.starts_at, now=timezone.now()),
+        },
     )
 
 
@@ -637,6 +670,7 @@ def my_bookings(request: HttpRequest) -> HttpResponse:
             "bookings": bookings,
             "notices": notices,
             "waitlist": waitlist_entries_for_applicant(applicant=request.applicant, open_only=True),
+            "ballot_entries": ballot_entries_for_applicant(applicant=request.applicant),
             "offers": offers,
         },
     )

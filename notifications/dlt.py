@@ -43,7 +43,7 @@ from notifications.sealing import seal
 LANGUAGES = ("en", "hi")
 # The flags the SMS templates branch on (notifications.rendering.template_context): each
 # branch is a text of its own (a partial outage "runs at reduced capacity").
-FLAGS = ("false_alarm", "has_outage", "partial")
+FLAGS = ("false_alarm", "has_outage", "partial", "waitlisted")
 # The most characters DLT takes in one `{#var#}` (a `{#url#}` is a link, not counted here);
 # defined beside the SMS rendering, which splits the reason by it.
 DLT_VAR_MAX = rendering.DLT_VAR_MAX
@@ -271,7 +271,7 @@ def _longest_contexts(values: LongestValues):
     for office, service, reason in itertools.product(
         values.offices, values.services, values.reasons
     ):
-        for false_alarm, partial in itertools.product((False, True), repeat=2):
+        for false_alarm, partial, waitlisted in itertools.product((False, True), repeat=3):
             yield {
                 "reference": values.reference,
                 "full_name": "Applicant",
@@ -303,6 +303,8 @@ def _longest_contexts(values: LongestValues):
                 "release_at": "2026-10-30T08:30:00+05:30",
                 "expires_at": "2026-10-28T16:30:00+05:30",
                 "false_alarm": false_alarm,
+                # A ballot drawn without a seat: on the day's waiting list, or not.
+                "waitlisted": waitlisted,
                 # Account messages (no booking): a one-time code, a 10-digit application
                 # number (applicants.services.application_number_new).
                 "code_sealed": seal("987654"),

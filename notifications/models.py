@@ -39,6 +39,9 @@ class Notification(models.Model):
         # A waiting-list offer (no booking yet): a seat held for the applicant until
         # `expires_at` (in its context), with the one-tap link to accept it.
         WAITLIST_OFFER = "waitlist_offer", _("Waiting-list offer")
+        # A ballot of a newly opened day drawn without a seat for the applicant (no booking):
+        # on that day's waiting list now, or told why not (slots.services.ballot_draw).
+        BALLOT_LOST = "ballot_lost", _("Not drawn in the ballot")
 
     class Delivery(models.TextChoices):
         """What the gateway's delivery report said about a sent SMS (empty: no report yet)."""
@@ -167,9 +170,13 @@ ACCOUNT_KINDS = frozenset(
 # Messages about a waiting-list offer: no booking row (there is none yet), SMS and e-mail; like
 # an account message, claimed first and dropped unsent once its `expires_at` has passed.
 OFFER_KINDS = frozenset({Notification.Kind.WAITLIST_OFFER})
+# A ballot's result without a seat: no booking row, SMS and e-mail.
+BALLOT_KINDS = frozenset({Notification.Kind.BALLOT_LOST})
 # Messages about a booking: every other kind (in the order of Kind, for tests and listings).
 BOOKING_KINDS = tuple(
-    kind for kind in Notification.Kind.values if kind not in ACCOUNT_KINDS | OFFER_KINDS
+    kind
+    for kind in Notification.Kind.values
+    if kind not in ACCOUNT_KINDS | OFFER_KINDS | BALLOT_KINDS
 )
 # Account kinds whose text holds a secret (the one-time code): once the row is final (sent or
 # dead) the code is wiped from its context and text, and the admin never shows it.

@@ -61,13 +61,20 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value).astimezone(IST)
 
 
-def format_when(value: datetime | None, language: str) -> str:
-    """`12 Dec 10:30` in Asia/Kolkata (`12 दिस 10:30` in Hindi)."""
+def format_day(value: datetime | None, language: str) -> str:
+    """`12 Dec` in Asia/Kolkata (`12 दिस` in Hindi)."""
     if value is None:
         return ""
     local = value.astimezone(IST)
     month = MONTHS[language if language in MONTHS else "en"][local.month - 1]
-    return f"{local.day} {month} {local:%H:%M}"
+    return f"{local.day} {month}"
+
+
+def format_when(value: datetime | None, language: str) -> str:
+    """`12 Dec 10:30` in Asia/Kolkata (`12 दिस 10:30` in Hindi)."""
+    if value is None:
+        return ""
+    return f"{format_day(value, language)} {value.astimezone(IST):%H:%M}"
 
 
 _GSM_FRIENDLY = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"'})
@@ -190,13 +197,14 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
         "address": _pick(office, "address", language),
         "service": _pick(service, "name", language),
         "when": format_when(starts_at, language),
+        "day": format_day(starts_at, language),
         "ends": f"{ends_at:%H:%M}" if ends_at else "",
         "time": f"{starts_at:%H:%M}" if starts_at else "",
         "old_when": format_when(from_starts_at, language),
         "new_when": format_when(to_starts_at, language),
         "reason": reason,
         "booking_url": links.get("booking", ""),
-        "site_url": _site_url(links.get("booking", "")),
+        "site_url": _site_url(links.get("booking", "")) or links.get("site", ""),
         "cancel_url": links.get("cancel", ""),
         # The reminder's and the last call's "I'll come" (slots.links.reminder_link_url).
         "confirm_url": links.get("confirm", ""),
@@ -213,6 +221,8 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
         "application_number": context.get("application_number", ""),
         # A waiting-list offer: its one-tap link and until when the seat is held.
         "offer_url": links.get("offer", ""),
+        # A ballot drawn without a seat: on the day's waiting list now, or not.
+        "waitlisted": bool(context.get("waitlisted")),
         "expires": f"{expires_at:%H:%M}"
         if (expires_at := parse_time(context.get("expires_at")))
         else "",

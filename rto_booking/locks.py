@@ -20,12 +20,16 @@ collide with each other or with anybody else's:
 * `REGISTRATION` — a transaction lock per person registering (a hash of the normalised full
   name, date of birth and mobile): two identical registrations at once make one applicant, the
   second finds the first (applicants.services.applicant_register).
+* `BALLOT_DRAW` — a session lock per office × service × day being drawn (a hash of the three):
+  the beat's next round, arriving while a long draw runs, leaves that day to it, so each
+  ballot's order is one shuffle and its positions one sequence (slots.services.ballot_draw).
 """
 
 from __future__ import annotations
 
 import contextlib
 import secrets
+import zlib
 from collections.abc import Iterable, Iterator
 
 from django.db import connection
@@ -38,6 +42,7 @@ ALERT_FINGERPRINT = 7004
 # claim sees every other claim's rows (notifications/dispatcher.py, SMS_MAX_PER_HOUR).
 SMS_CAP = 7005
 REGISTRATION = 7006
+BALLOT_DRAW = 7007
 
 # Keys are PostgreSQL int4 values; tokens are drawn from the positive half, so that pg_locks
 # (which shows the key as an unsigned oid) shows them unchanged.
@@ -87,6 +92,11 @@ def held_keys(namespace: int) -> set[int]:
             [namespace],
         )
         return {row[0] for row in cursor.fetchall()}
+
+
+def hashed_key(*parts) -> int:
+    """A stable int4 key for a lock on a thing named by several values."""
+    return zlib.crc32(":".join(str(part) for part in parts).encode()) & _INT4_MAX
 
 
 def new_token() -> int:

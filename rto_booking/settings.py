@@ -275,6 +275,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "slots.tasks.waitlist_offers_sweep",
         "schedule": timedelta(seconds=30),
     },
+    # The ballots of newly opened days, drawn within a minute of closing.
+    "draw-ballots": {
+        "task": "slots.tasks.draw_ballots",
+        "schedule": timedelta(seconds=30),
+    },
     "send-reminders": {
         "task": "slots.tasks.send_reminders",
         "schedule": timedelta(minutes=15),
@@ -507,6 +512,10 @@ OUTAGE_RECOVERY_LEAD_MINUTES = _positive_int("OUTAGE_RECOVERY_LEAD_MINUTES", 120
 # Waiting list (DESIGN.md, "Fair access"): a freed seat is held this long for the applicant it
 # is offered to; unanswered, it goes to the next one in the list.
 WAITLIST_OFFER_MINUTES = _positive_int("WAITLIST_OFFER_MINUTES", 30)
+# When a new day becomes bookable (local midnight, the horizon rolling), the requests for it in
+# its first this many minutes are collected and drawn by lot among distinct applicants
+# (slots/services/ballot.py) instead of going to the fastest click; 0: first come, first served.
+RELEASE_BALLOT_MINUTES = _positive_int("RELEASE_BALLOT_MINUTES", 10)
 # The mark-down preview proposes extra sessions (longer hours by RECOVERY_OVERTIME_HOURS, a
 # Saturday) when an outage's last moved booking would be served later than this many days
 # after the service is back (slots/services/recovery.py).

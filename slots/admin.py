@@ -43,6 +43,7 @@ from slots.admin_views import (
 )
 from slots.errors import BookingError, Busy
 from slots.models import (
+    BallotEntry,
     Booking,
     BookingEvent,
     Closure,
@@ -1103,6 +1104,10 @@ class _ReadOnlyAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    @admin.display(description=_("applicant"), ordering="applicant__full_name")
+    def applicant_name(self, obj):
+        return obj.applicant.full_name
+
 
 @admin.register(WaitlistEntry)
 class WaitlistEntryAdmin(_ReadOnlyAdmin):
@@ -1136,10 +1141,6 @@ class WaitlistEntryAdmin(_ReadOnlyAdmin):
         "updated_at",
     ]
     readonly_fields = fields
-
-    @admin.display(description=_("applicant"), ordering="applicant__full_name")
-    def applicant_name(self, obj):
-        return obj.applicant.full_name
 
     @admin.display(description=_("application number"))
     def application_number(self, obj):
@@ -1179,6 +1180,44 @@ class OfferAdmin(_ReadOnlyAdmin):
     ]
     readonly_fields = fields
 
-    @admin.display(description=_("applicant"), ordering="applicant__full_name")
-    def applicant_name(self, obj):
-        return obj.applicant.full_name
+
+@admin.register(BallotEntry)
+class BallotEntryAdmin(_ReadOnlyAdmin):
+    """The requests of each newly opened day's ballot, in the order the draw served them:
+    who asked in the first minutes, and who was drawn, waits, or could not take part."""
+
+    list_display = [
+        "day",
+        "office",
+        "service",
+        "position",
+        "applicant_name",
+        "asked_time",
+        "state",
+        "booking",
+        "created_at",
+    ]
+    list_filter = [("office", OfficeListFilter), "service", "state", "day"]
+    search_fields = ["applicant__application_number", "applicant__mobile"]
+    list_select_related = ["applicant", "office", "service", "slot", "booking"]
+    ordering = ["-day", "office__code", "service__sort_order", "position", "id"]
+    fields = [
+        "applicant",
+        "office",
+        "service",
+        "day",
+        "slot",
+        "closes_at",
+        "state",
+        "position",
+        "booking",
+        "waitlist_entry",
+        "why",
+        "created_at",
+        "drawn_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("time asked for"), ordering="slot__starts_at")
+    def asked_time(self, obj):
+        return timezone.localtime(obj.slot.starts_at).strftime("%H:%M")

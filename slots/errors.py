@@ -141,3 +141,23 @@ class WaitlistInvalid(BookingError):
     code = "invalid"
     status = 400
     default_message = _("The waiting-list request is not valid.")
+
+
+class BallotOpen(BookingError):
+    """A move into a day whose first minutes are drawn by lot (RELEASE_BALLOT_MINUTES): the
+    applicant already has a seat, so the new day's seats go to the draw's requests first."""
+
+    code = "ballot_open"
+    default_message = _(
+        "This day has just opened: its seats are drawn by lot among new requests. Try again "
+        "after the draw."
+    )
+
+
+class InBallot(Exception):
+    """Not a failure: the request for a seat was entered in the day's ballot (`entry`, a
+    slots.models.BallotEntry) and is decided by the draw when the ballot closes."""
+
+    def __init__(self, entry):
+        self.entry = entry
+        super().__init__(f"entered in the ballot closing at {entry.closes_at:%H:%M}")

@@ -254,6 +254,36 @@ def sms_delivery_poll(*, limit: int | None = None) -> dict[str, int]:
     return {"asked": asked, "reported": reported}
 
 
+def _applicant_messages_write(
+    *, applicant, event_key: str, kind: str, context: dict[str, Any]
+) -> list[Notification]:
+    """One message with no booking (an offer, a ballot's result) to `applicant`, by SMS and by
+    e-mail when they gave one, into the outbox of the current transaction."""
+    now = timezone.now()
+    channels = [(Notification.Channel.SMS, applicant.mobile)]
+    if applicant.email:
+        channels.append((Notification.Channel.EMAIL, applicant.email))
+    rows = [
+        Notification(
+            booking=None,
+            applicant_id=applicant.pk,
+            event_key=event_key,
+            channel=channel,
+            kind=kind,
+            language=applicant.preferred_language or "en",
+            recipient=recipient,
+            context=context,
+            status=Notification.Status.PENDING,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for channel, recipient in channels
+        if recipient
+    ]
+    notifications_write(rows=rows)
+    return rows
+
+
 def offer_messages_write(*, offer) -> list[Notification]:
     """The SMS and e-mail of a waiting-list offer (`slots.models.Offer`, its slot with office
     and service and its entry's applicant loaded), written in the offer's transaction. No
@@ -270,26 +300,30 @@ def offer_messages_write(*, offer) -> list[Notification]:
         "offer_id": offer.pk,
         "expires_at": _iso(offer.expires_at),
     }
-    now = timezone.now()
-    channels = [(Notification.Channel.SMS, applicant.mobile)]
-    if applicant.email:
-        channels.append((Notification.Channel.EMAIL, applicant.email))
-    rows = [
-        Notification(
-            booking=None,
-            applicant_id=applicant.pk,
-            event_key=f"offer:{offer.pk}",
-            channel=channel,
-            kind=Notification.Kind.WAITLIST_OFFER,
-            language=applicant.preferred_language or "en",
-            recipient=recipient,
-            context=context,
-            status=Notification.Status.PENDING,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for channel, recipient in channels
-        if recipient
-    ]
-    notifications_write(rows=rows)
-    return rows
+    return _applicant_messages_write(
+        applicant=applicant,
+        event_key=f"offer:{offer.pk}",
+        kind=Notification.Kind.WAITLIST_OFFER,
+        context=context,
+    )
+
+
+def ballot_lost_messages_write(*, entry) -> list[Notification]:
+    """The SMS and e-mail telling a ballot's applicant that the draw left no seat
+    (`slots.models.BallotEntry`, its applicant, office, service and slot loaded): on the day's
+    waiting list now (`waitlist_entry`), or not (already on one for the service). Written in
+    the draw's transaction; no booking."""
+    applicant = entry.applicant
+    context = {
+        "full_name": applicant.full_name,
+        **_where_and_when(office=entry.office, service=entry.service, slot=entry.slot),
+        "links": {"site": settings.SITE_URL},
+        "ballot_entry": entry.pk,
+        "waitlisted": entry.waitlist_entry_id is not None,
+    }
+    return _applicant_messages_write(
+        applicant=applicant,
+        event_key=f"ballot:{entry.pk}",
+        kind=Notification.Kind.BALLOT_LOST,
+        context=context,
+    )

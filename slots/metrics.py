@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import BooleanField, Case, Count, Q, Sum, Value, When
+from django.db.models import BooleanField, Case, CharField, Count, Q, Sum, Value, When
+from django.db.models.functions import Concat
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from slots.models import Booking, Offer, Outage, WaitlistEntry
+from slots.models import BallotEntry, Booking, Offer, Outage, WaitlistEntry
 
 
 def database_metrics() -> list:
@@ -84,9 +85,11 @@ def database_metrics() -> list:
 
 
 def _waitlist_metrics() -> list:
-    """Waiting list (DESIGN.md, "Fair access"), in one query: offers by state (made = all of
-    them: open, accepted, declined, expired) and the entries waiting now."""
+    """Waiting list and ballots (DESIGN.md, "Fair access"), in one query: offers by state
+    (made = all of them: open, accepted, declined, expired), the entries waiting now, and the
+    requests in the ballots of newly opened days by state."""
     waiting_key = "_waiting"  # no offer state is spelt so
+    ballot_prefix = "ballot:"
     by_state = (
         Offer.objects.order_by().values_list("state").annotate(n=Count("id")).order_by()
     ).union(
@@ -94,10 +97,19 @@ def _waitlist_metrics() -> list:
         .order_by()
         .annotate(key=Value(waiting_key))
         .values_list("key")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("id")),
+        BallotEntry.objects.order_by()
+        .annotate(key=Concat(Value(ballot_prefix), "state", output_field=CharField()))
+        .values_list("key")
+        .annotate(n=Count("id")),
     )
     counts = dict(by_state)
     waiting_now = counts.pop(waiting_key, 0)
+    ballot = {
+        key.removeprefix(ballot_prefix): counts.pop(key)
+        for key in list(counts)
+        if key.startswith(ballot_prefix)
+    }
     offers = GaugeMetricFamily(
         "rto_waitlist_offers",
         "Waiting-list offers made so far, by state (open, accepted, declined, expired).",
@@ -111,4 +123,11 @@ def _waitlist_metrics() -> list:
         "rto_waitlist_waiting", "Applicants on a waiting list now (entries waiting)."
     )
     waiting.add_metric([], waiting_now)
-    return [offers, made, waiting]
+    requests = GaugeMetricFamily(
+        "rto_ballot_requests",
+        "Requests in the ballots of newly opened days, by state (pending, won, lost, void).",
+        labels=["state"],
+    )
+    for state in BallotEntry.State.values:
+        requests.add_metric([state], ballot.get(state, 0))
+    return [offers, made, waiting, requests]

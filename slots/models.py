@@ -839,3 +839,61 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return f"offer {self.pk} slot {self.slot_id} {self.state}"
+
+
+class BallotEntry(models.Model):
+    """A request for a seat of a day in its first minutes of booking (RELEASE_BALLOT_MINUTES):
+    collected until `closes_at`, then drawn in random order among distinct applicants.
+
+    One per applicant, service and day (a unique constraint): asking again, from any number
+    of clients, changes nothing. Drawn, it is `won` (its booking) or `lost` (its waiting-list
+    entry, when one could be opened), or `void` when the applicant could no longer book
+    (booked the service meanwhile, or its rules no longer allow it).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for the draw")
+        WON = "won", _("Drawn: booked")
+        LOST = "lost", _("Not drawn")
+        VOID = "void", _("Could not take part")
+
+    applicant = models.ForeignKey(
+        "applicants.Applicant", on_delete=models.CASCADE, related_name="ballot_entries"
+    )
+    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="ballot_entries")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="ballot_entries")
+    day = models.DateField(_("day"))
+    # The time asked for; a drawn applicant whose time is full gets the nearest free one.
+    slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="ballot_entries")
+    closes_at = models.DateTimeField(_("ballot closes at"))
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING
+    )
+    # Where it came out in the draw (1 = drawn first); empty until drawn.
+    position = models.PositiveIntegerField(_("drawn as"), null=True, blank=True)
+    booking = models.ForeignKey(
+        Booking, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    waitlist_entry = models.ForeignKey(
+        WaitlistEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    why = models.CharField(_("why"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("asked at"), default=timezone.now)
+    drawn_at = models.DateTimeField(_("drawn at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-day", "office", "service", "position", "id"]
+        verbose_name = _("ballot request")
+        verbose_name_plural = _("ballot requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["applicant", "service", "day"], name="ballot_one_per_applicant_service_day"
+            ),
+        ]
+        indexes = [
+            # The draws due: pending requests whose ballot has closed.
+            models.Index(fields=["closes_at"], condition=Q(state="pending"), name="ballot_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ballot {self.pk} {self.day} {self.state}"

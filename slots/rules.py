@@ -36,6 +36,29 @@ def booking_horizon_end(now: datetime) -> datetime:
     return timezone.make_aware(datetime.combine(last_day + timedelta(days=1), datetime.min.time()))
 
 
+def ballot_window(day: date) -> tuple[datetime, datetime] | None:
+    """When `day`'s ballot opens and closes, or None without ballots.
+
+    A day becomes bookable at the local midnight BOOKING_HORIZON_DAYS before it (the horizon
+    rolling); for its first RELEASE_BALLOT_MINUTES its requests are drawn by lot
+    (slots.services.ballot). 0 minutes: no ballot, first come first served."""
+    minutes = settings.RELEASE_BALLOT_MINUTES
+    if minutes <= 0:
+        return None
+    opened_at = timezone.make_aware(
+        datetime.combine(day - timedelta(days=settings.BOOKING_HORIZON_DAYS), datetime.min.time())
+    )
+    return opened_at, opened_at + timedelta(minutes=minutes)
+
+
+def ballot_closes_at(*, starts_at: datetime, now: datetime) -> datetime | None:
+    """When the ballot of the day of `starts_at` closes, if it is open now; else None."""
+    window = ballot_window(timezone.localdate(starts_at))
+    if window is None or not window[0] <= now < window[1]:
+        return None
+    return window[1]
+
+
 def reserve_held(*, starts_at: datetime, now: datetime) -> bool:
     """Whether the slot's priority seats are still held back from ordinary applicants."""
     return starts_at - now > timedelta(hours=settings.PRIORITY_RESERVE_RELEASE_HOURS)

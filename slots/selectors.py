@@ -25,6 +25,7 @@ from slots.models import (
     Slot,
 )
 from slots.rules import (
+    ballot_window,
     bookable_seats,
     booking_cutoff,
     booking_horizon_end,
@@ -108,6 +109,8 @@ class DayAvailability:
     status: str  # open | full | closed | outage
     reason: str
     slots: list[SlotAvailability] = field(default_factory=list)
+    # The day has just opened: requests until then go to its ballot (slots.services.ballot).
+    ballot_until: datetime | None = None
 
 
 def availability_for_office(
@@ -192,7 +195,14 @@ def availability_for_office(
             status, reason = "outage", outage_reason
         else:
             status, reason = "full", ""
-        days.append(DayAvailability(date=day, status=status, reason=reason, slots=entries))
+        ballot_until = None
+        if status == "open" and (window := ballot_window(day)) and window[0] <= now < window[1]:
+            ballot_until = window[1]
+        days.append(
+            DayAvailability(
+                date=day, status=status, reason=reason, slots=entries, ballot_until=ballot_until
+            )
+        )
         day += timedelta(days=1)
     return days
 

@@ -9,6 +9,7 @@ from django.db import OperationalError
 
 from rto_booking.queueing import enqueue_now
 from slots.messages import sms_delivery_poll
+from slots.services.ballot_draw import ballots_draw
 from slots.services.bookings import bookings_mark_no_shows
 from slots.services.reminders import reminders_write, unconfirmed_bookings_process
 from slots.services.reschedule import outage_reschedule, outages_needing_a_run
@@ -106,3 +107,11 @@ def waitlist_offers_sweep_task() -> int:
     """Beat, every 30 seconds: expire unanswered offers and offer every free seat to the
     waiting lists (whatever freed it). Idempotent."""
     return offers_sweep()
+
+
+@shared_task(name="slots.tasks.draw_ballots")
+def draw_ballots_task() -> dict:
+    """Beat, every 30 seconds: draw every ballot of a newly opened day that has closed
+    (RELEASE_BALLOT_MINUTES after the day opened). Idempotent; a day drawn once at a time."""
+    result = ballots_draw()
+    return {"won": result.won, "lost": result.lost, "void": result.void}

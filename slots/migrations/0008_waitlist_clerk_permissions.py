@@ -7,6 +7,12 @@ PERMISSIONS = [("slots", "view_waitlistentry"), ("slots", "view_offer")]
 
 
 def grant(apps, schema_editor):
+    grant_permissions(apps, PERMISSIONS)
+
+
+def grant_permissions(apps, permissions):
+    """Give the Clerk and Supervisor groups these (app label, codename) permissions (later
+    migrations that add clerk-visible models call it too)."""
     from django.contrib.auth.management import create_permissions
 
     for app_config in apps.get_app_configs():
@@ -17,7 +23,7 @@ def grant(apps, schema_editor):
     Permission = apps.get_model("auth", "Permission")
     wanted = [
         Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        for app_label, codename in PERMISSIONS
+        for app_label, codename in permissions
     ]
     for group in Group.objects.filter(name__in=["Clerk", "Supervisor"]):
         group.permissions.add(*wanted)

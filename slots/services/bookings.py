@@ -28,11 +28,13 @@ from notifications.services import notifications_dispatch_on_commit
 from slots import hotpath
 from slots.errors import (
     AlreadyBooked,
+    BallotOpen,
     BookingError,
     BookingNotActive,
     Busy,
     CheckInNotToday,
     IdempotencyKeyReused,
+    InBallot,
     InvalidSlotChoice,
     MobileNotVerified,
     RescheduleLimitReached,
@@ -45,12 +47,14 @@ from slots.messages import messages_write_for_events
 from slots.models import Booking, BookingEvent, IdempotencyKey, Outage, Slot
 from slots.references import booking_reference_new
 from slots.rules import (
+    ballot_closes_at,
     check_learner_licence_known,
     check_licence_window,
     check_slot_bookable,
     mobile_verification_required,
     reserve_held,
 )
+from slots.services.ballot import ballot_enter, ballot_undrawn
 from slots.services.waitlist import offers_make_on_commit
 
 
@@ -105,11 +109,14 @@ def booking_create(
     slot_id,
     acting_user=None,
     now: datetime | None = None,
+    drawn: bool = False,
 ) -> Booking:
-    """Book one seat of `slot_id` for `applicant`.
+    """Book one seat of `slot_id` for `applicant` (`drawn`: by the draw of a day's ballot).
 
     Raises MobileNotVerified, SlotNotFound, SlotUnavailable, LearnerLicenceRequired,
-    OutsideLicenceWindow, AlreadyBooked, SlotFull or Busy.
+    OutsideLicenceWindow, AlreadyBooked, SlotFull or Busy — or, for a day in its first
+    RELEASE_BALLOT_MINUTES, InBallot: the request was entered in the day's ballot instead
+    (slots.services.ballot), and BallotOpen while that ballot is being drawn.
     """
     if mobile_verification_required(applicant=applicant):
         raise MobileNotVerified()
@@ -120,6 +127,8 @@ def booking_create(
     check_licence_window(applicant=applicant, slot=slot)
     if slot.holds_active:
         raise AlreadyBooked()
+    if not drawn:
+        check_ballot(slot=slot, applicant=applicant, now=now)
     held = reserve_held(starts_at=slot.starts_at, now=now)
     for _attempt in range(3):
         booking = Booking(
@@ -175,6 +184,25 @@ def booking_create(
     raise Busy()
 
 
+def check_ballot(*, slot: Slot, applicant: Model | None, now: datetime) -> None:
+    """A seat of a day in its first RELEASE_BALLOT_MINUTES goes to the draw: a new booking's
+    request is entered (InBallot), a move into it (`applicant` None) refused (BallotOpen). Once
+    the ballot has closed, the day waits for its draw (BallotOpen) so no click after the close
+    takes a seat before the requests made in time."""
+    closes_at = ballot_closes_at(starts_at=slot.starts_at, now=now)
+    if closes_at is not None:
+        if applicant is None:
+            raise BallotOpen(
+                _("This day has just opened: its seats are drawn by lot at %(time)s.")
+                % {"time": timezone.localtime(closes_at).strftime("%H:%M")}
+            )
+        raise InBallot(ballot_enter(applicant=applicant, slot=slot, closes_at=closes_at, now=now))
+    if ballot_undrawn(slot=slot, now=now):
+        raise BallotOpen(
+            _("The seats of this day are being drawn by lot right now. Try again in a minute.")
+        )
+
+
 def _request_fingerprint(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -184,7 +212,8 @@ def booking_create_idempotent(
 ) -> tuple[int, Booking | None, dict]:
     """`booking_create` that answers a repeated `key` with the first answer.
 
-    Returns (status, booking, error_body). The key row is inserted first in the same transaction
+    Returns (status, booking, error_body); 202 with `{"ballot_entry": <id>}` when the request
+    was entered in a day's ballot (InBallot). The key row is inserted first in the same transaction
     as the booking: a concurrent retry blocks on the unique index until the first request
     commits, then reads its answer — so 50 simultaneous retries still make one booking.
     """
@@ -207,9 +236,13 @@ def booking_create_idempotent(
                 raise IdempotencyKeyReused()
             booking = Booking.objects.filter(pk=record.booking_id).first()
             return record.status_code, booking, record.response_body
+        entered = None
         try:
             with transaction.atomic():
-                booking = booking_create(applicant=applicant, slot_id=slot_id, now=now)
+                try:
+                    booking = booking_create(applicant=applicant, slot_id=slot_id, now=now)
+                except InBallot as answer:  # caught inside: the entry stays written
+                    entered = answer
         except Busy:
             raise  # not an answer worth remembering: the retry should try again
         except BookingError as error:
@@ -221,6 +254,11 @@ def booking_create_idempotent(
                 }
             record.save(update_fields=["status_code", "response_body"])
             return record.status_code, None, record.response_body
+        if entered is not None:
+            record.status_code = 202
+            record.response_body = {"ballot_entry": entered.entry.pk}
+            record.save(update_fields=["status_code", "response_body"])
+            return 202, None, record.response_body
         record.status_code = 201
         record.booking = booking
         record.save(update_fields=["status_code", "booking"])
@@ -268,6 +306,7 @@ def booking_reschedule(
         )
     check_slot_bookable(slot=slot, now=now)
     check_licence_window(applicant=booking.applicant, slot=slot)
+    check_ballot(slot=slot, applicant=None, now=now)
 
     with busy_on_lock_timeout(), transaction.atomic():
         current = _lock_booking(booking)

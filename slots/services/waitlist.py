@@ -48,6 +48,7 @@ from slots.models import (
     WaitlistEntry,
 )
 from slots.rules import (
+    ballot_closes_at,
     booking_cutoff,
     booking_horizon_end,
     check_learner_licence_known,
@@ -56,6 +57,7 @@ from slots.rules import (
     mobile_verification_required,
     reserve_held,
 )
+from slots.services.ballot import ballot_undrawn
 
 # Entries looked at per office × service in one run: each gets at most one offer per run.
 OFFERS_PER_RUN = 200
@@ -79,10 +81,13 @@ def waitlist_join(
     date_from: date,
     date_to: date,
     displaced_by_outage: bool = False,
+    offer_now: bool = True,
     acting_user=None,
     now: datetime | None = None,
 ) -> WaitlistEntry:
     """Put `applicant` on the list of `office` × `service` for [date_from, date_to].
+    `offer_now`: look for a free seat for it at once (a ballot's draw, which has just filled
+    the day, does not).
 
     Raises AlreadyBooked (an active booking for the service), AlreadyWaiting (an open entry
     for it: the partial unique index has the last word) or WaitlistInvalid (bad range)."""
@@ -126,8 +131,9 @@ def waitlist_join(
         if "waitlist_one_open_per_applicant_service" in str(error):
             raise AlreadyWaiting() from None
         raise
-    # A seat may be free already (someone cancelled a moment ago): look at once.
-    offers_make_on_commit(office_id=office.pk, service_id=service.pk)
+    if offer_now:
+        # A seat may be free already (someone cancelled a moment ago): look at once.
+        offers_make_on_commit(office_id=office.pk, service_id=service.pk)
     return entry
 
 
@@ -265,6 +271,11 @@ def offers_make(*, office_id: int, service_id: int, now: datetime | None = None)
                 if not entry.date_from <= local_day <= entry.date_to:
                     continue
                 if _free_for(slot, entry=entry, now=now) <= 0:
+                    continue
+                if ballot_closes_at(starts_at=slot.starts_at, now=now) or ballot_undrawn(
+                    slot=slot, now=now
+                ):
+                    unusable.add(slot.pk)  # a day just opened: its seats go to its ballot
                     continue
                 try:
                     check_slot_bookable(slot=slot, now=now)

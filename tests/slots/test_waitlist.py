@@ -315,7 +315,7 @@ def test_metrics_count_offers_by_state_and_the_waiting_in_one_query(
     _join(ApplicantFactory(), slot)
     _seat_free(slot, holder)
     with django_assert_num_queries(1):
-        offers, made, waiting = _waitlist_metrics()
+        offers, made, waiting, _ballot = _waitlist_metrics()
     by_state = {sample.labels["state"]: sample.value for sample in offers.samples}
     assert by_state == {"open": 1, "accepted": 0, "declined": 0, "expired": 0}
     assert made.samples[0].value == 1 and waiting.samples[0].value == 1
