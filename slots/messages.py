@@ -254,16 +254,16 @@ def sms_delivery_poll(*, limit: int | None = None) -> dict[str, int]:
     return {"asked": asked, "reported": reported}
 
 
-def _applicant_messages_write(
+def _applicant_message_rows(
     *, applicant, event_key: str, kind: str, context: dict[str, Any]
 ) -> list[Notification]:
-    """One message with no booking (an offer, a ballot's result) to `applicant`, by SMS and by
-    e-mail when they gave one, into the outbox of the current transaction."""
+    """Unsaved outbox rows of one message with no booking (an offer, a ballot's result) to
+    `applicant`: by SMS, and by e-mail when they gave one."""
     now = timezone.now()
     channels = [(Notification.Channel.SMS, applicant.mobile)]
     if applicant.email:
         channels.append((Notification.Channel.EMAIL, applicant.email))
-    rows = [
+    return [
         Notification(
             booking=None,
             applicant_id=applicant.pk,
@@ -280,8 +280,6 @@ def _applicant_messages_write(
         for channel, recipient in channels
         if recipient
     ]
-    notifications_write(rows=rows)
-    return rows
 
 
 def offer_messages_write(*, offer) -> list[Notification]:
@@ -300,30 +298,36 @@ def offer_messages_write(*, offer) -> list[Notification]:
         "offer_id": offer.pk,
         "expires_at": _iso(offer.expires_at),
     }
-    return _applicant_messages_write(
+    rows = _applicant_message_rows(
         applicant=applicant,
         event_key=f"offer:{offer.pk}",
         kind=Notification.Kind.WAITLIST_OFFER,
         context=context,
     )
+    notifications_write(rows=rows)
+    return rows
 
 
-def ballot_lost_messages_write(*, entry) -> list[Notification]:
-    """The SMS and e-mail telling a ballot's applicant that the draw left no seat
-    (`slots.models.BallotEntry`, its applicant, office, service and slot loaded): on the day's
+def ballot_lost_messages_write(*, entries) -> list[Notification]:
+    """The SMS and e-mail telling each of a ballot's `entries` (`slots.models.BallotEntry`,
+    their applicant, office, service and slot loaded) that the draw left no seat: on the day's
     waiting list now (`waitlist_entry`), or not (already on one for the service). Written in
-    the draw's transaction; no booking."""
-    applicant = entry.applicant
-    context = {
-        "full_name": applicant.full_name,
-        **_where_and_when(office=entry.office, service=entry.service, slot=entry.slot),
-        "links": {"site": settings.SITE_URL},
-        "ballot_entry": entry.pk,
-        "waitlisted": entry.waitlist_entry_id is not None,
-    }
-    return _applicant_messages_write(
-        applicant=applicant,
-        event_key=f"ballot:{entry.pk}",
-        kind=Notification.Kind.BALLOT_LOST,
-        context=context,
-    )
+    the draw's transaction, one insert for all; no booking."""
+    rows: list[Notification] = []
+    for entry in entries:
+        context = {
+            "full_name": entry.applicant.full_name,
+            **_where_and_when(office=entry.office, service=entry.service, slot=entry.slot),
+            "links": {"site": settings.SITE_URL},
+            "ballot_entry": entry.pk,
+            "waitlisted": entry.waitlist_entry_id is not None,
+        }
+        rows += _applicant_message_rows(
+            applicant=entry.applicant,
+            event_key=f"ballot:{entry.pk}",
+            kind=Notification.Kind.BALLOT_LOST,
+            context=context,
+        )
+    if rows:
+        notifications_write(rows=rows)
+    return rows

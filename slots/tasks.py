@@ -2,6 +2,8 @@
 its follow-up publishes. Services never import this module's callers back: they enqueue with
 `rto_booking.queueing.enqueue_on_commit(<task>, …)` after importing the task from here."""
 
+from datetime import date
+
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
@@ -9,7 +11,7 @@ from django.db import OperationalError
 
 from rto_booking.queueing import enqueue_now
 from slots.messages import sms_delivery_poll
-from slots.services.ballot_draw import ballots_draw
+from slots.services.ballot_draw import ballot_draw, ballots_due
 from slots.services.bookings import bookings_mark_no_shows
 from slots.services.reminders import reminders_write, unconfirmed_bookings_process
 from slots.services.reschedule import outage_reschedule, outages_needing_a_run
@@ -110,8 +112,24 @@ def waitlist_offers_sweep_task() -> int:
 
 
 @shared_task(name="slots.tasks.draw_ballots")
-def draw_ballots_task() -> dict:
-    """Beat, every 30 seconds: draw every ballot of a newly opened day that has closed
-    (RELEASE_BALLOT_MINUTES after the day opened). Idempotent; a day drawn once at a time."""
-    result = ballots_draw()
+def draw_ballots_task() -> int:
+    """Beat, every 30 seconds: publish the draw of every ballot of a newly opened day that has
+    closed (RELEASE_BALLOT_MINUTES after the day opened), one task per office × service, so
+    the worker processes draw a statewide midnight side by side. Returns how many."""
+    due = ballots_due()
+    for office_id, service_id, day in due:
+        enqueue_now(draw_ballot_task, office_id, service_id, day.isoformat())
+    return len(due)
+
+
+@shared_task(
+    name="slots.tasks.draw_ballot",
+    autoretry_for=(OperationalError,),
+    retry_backoff=2,
+    retry_backoff_max=30,
+    max_retries=5,
+)
+def draw_ballot_task(office_id: int, service_id: int, day: str) -> dict:
+    """Draw one office × service's ballot of `day`. Idempotent; one draw of it at a time."""
+    result = ballot_draw(office_id=office_id, service_id=service_id, day=date.fromisoformat(day))
     return {"won": result.won, "lost": result.lost, "void": result.void}

@@ -2,9 +2,10 @@
 service's requests in a uniformly random order, each booked into the time it asked for or the
 nearest free one, the rest put on the day's waiting list and told.
 
-The draw books through `booking_create`, so every rule, the seat's conditional UPDATE and the
-CHECK constraints hold as for any booking; each entry is decided under its row lock, and one
-day's draw runs once at a time (rto_booking.locks.BALLOT_DRAW).
+The draw books through `booking_create_drawn`: the slot's rules checked once per chunk, the
+applicant's for each booking, the seat's conditional UPDATE and the CHECK constraints as for
+any booking; each entry is decided under its row lock, and one day's draw runs once at a time
+(rto_booking.locks.BALLOT_DRAW).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import random
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,9 +29,9 @@ from slots.errors import (
     WaitlistInvalid,
 )
 from slots.messages import ballot_lost_messages_write
-from slots.models import BallotEntry, Slot
-from slots.rules import bookable_seats
-from slots.services.bookings import booking_create
+from slots.models import BallotEntry, Slot, WaitlistEntry
+from slots.rules import bookable_seats, check_slot_bookable
+from slots.services.bookings import booking_create_drawn
 from slots.services.waitlist import waitlist_join
 
 # Entries decided per transaction: a statewide midnight draws thousands, in short transactions.
@@ -56,20 +57,47 @@ class DrawResult:
         self.void += other.void
 
 
-def ballots_draw(*, now: datetime | None = None, rng: random.Random | None = None) -> DrawResult:
-    """Draw every ballot that has closed by `now`. Idempotent: decided entries stay decided."""
+def ballots_due(*, now: datetime | None = None) -> list[tuple[int, int, date]]:
+    """The (office id, service id, day) whose ballot has closed by `now` with requests undrawn."""
     now = now or timezone.now()
-    rng = rng or secrets.SystemRandom()
-    result = DrawResult()
-    groups = (
+    return list(
         BallotEntry.objects.filter(state=BallotEntry.State.PENDING, closes_at__lte=now)
         .values_list("office_id", "service_id", "day")
         .distinct()
         .order_by("day", "office_id", "service_id")
     )
-    for office_id, service_id, day in list(groups):
-        result.add(_draw(office_id=office_id, service_id=service_id, day=day, now=now, rng=rng))
+
+
+def ballots_draw(*, now: datetime | None = None, rng: random.Random | None = None) -> DrawResult:
+    """Draw every ballot that has closed by `now`, one after the other (the beat task gives
+    each its own task instead, so a statewide midnight is drawn by every worker process at
+    once). Idempotent: decided entries stay decided."""
+    now = now or timezone.now()
+    result = DrawResult()
+    for office_id, service_id, day in ballots_due(now=now):
+        result.add(
+            ballot_draw(office_id=office_id, service_id=service_id, day=day, now=now, rng=rng)
+        )
     return result
+
+
+def ballot_draw(
+    *,
+    office_id: int,
+    service_id: int,
+    day: date,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> DrawResult:
+    """Draw one office × service's ballot of `day` (the requests closed by `now`). A draw of
+    the same ballot running elsewhere is left to finish it: this one returns at once."""
+    return _draw(
+        office_id=office_id,
+        service_id=service_id,
+        day=day,
+        now=now or timezone.now(),
+        rng=rng or secrets.SystemRandom(),
+    )
 
 
 def _draw(*, office_id: int, service_id: int, day: date, now: datetime, rng) -> DrawResult:
@@ -102,56 +130,145 @@ def _draw(*, office_id: int, service_id: int, day: date, now: datetime, rng) -> 
                     .select_for_update(of=("self",))
                     .select_related("applicant", "office", "service", "slot")
                 }
+                seats = _DaySeats(office_id=office_id, service_id=service_id, day=day, now=now)
+                drawn, lost = [], []
                 for pk in chunk:
                     entry = locked.get(pk)
                     if entry is None:  # left meanwhile (the applicant's account removed)
                         continue
                     drawn_before += 1
-                    _decide(entry, position=drawn_before, now=now, result=result)
+                    entry.position, entry.drawn_at = drawn_before, now
+                    drawn.append(entry)
+                    if not _book(entry, seats=seats, now=now, result=result):
+                        lost.append(entry)
+                _waitlist(lost, now=now)
+                result.lost += len(lost)
+                _save(drawn)
+                ballot_lost_messages_write(entries=lost)
     return result
 
 
-def _day_slots(entry: BallotEntry) -> list[Slot]:
-    """The day's slots of the entry's office × service, nearest to the time asked for first."""
-    slots = list(
-        Slot.objects.select_related("office", "service", "offering").filter(
-            office_id=entry.office_id,
-            service_id=entry.service_id,
-            starts_at__date=entry.day,
+def _save(entries: list[BallotEntry]) -> None:
+    """Each decided entry's result, in one pipelined batch (bulk_update's CASE per column and
+    row cost more than the draw's bookings)."""
+    table = BallotEntry._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET state = %s, position = %s, drawn_at = %s, "  # noqa: S608
+            "booking_id = %s, waitlist_entry_id = %s, why = %s WHERE id = %s",
+            [
+                (e.state, e.position, e.drawn_at, e.booking_id, e.waitlist_entry_id, e.why, e.pk)
+                for e in entries
+            ],
         )
-    )
-    asked = entry.slot.starts_at
-    return sorted(slots, key=lambda s: (abs((s.starts_at - asked).total_seconds()), s.starts_at))
 
 
-def _decide(entry: BallotEntry, *, position: int, now: datetime, result: DrawResult) -> None:
-    """Book `entry` into the first free time of its day (the asked one first), or put it on the
-    day's waiting list and tell it. Runs under the entry's row lock."""
-    entry.position, entry.drawn_at = position, now
-    for slot in _day_slots(entry):
-        if bookable_seats(slot=slot, now=now) <= 0:
-            continue
+class _DaySeats:
+    """The day's slots of one office × service and the seats each still has for the draw,
+    read once per chunk (under the entries' locks; the conditional UPDATE of each booking has
+    the last word, and a refusal sets the slot's count to 0)."""
+
+    def __init__(self, *, office_id: int, service_id: int, day: date, now: datetime):
+        start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+        self.slots = list(
+            Slot.objects.select_related("office", "service", "offering")
+            .filter(
+                office_id=office_id,
+                service_id=service_id,
+                starts_at__gte=start,
+                starts_at__lt=start + timedelta(days=1),
+            )
+            .order_by("starts_at", "pk")
+        )
+        self.free = {
+            slot.pk: bookable_seats(slot=slot, now=now) if _bookable(slot, now) else 0
+            for slot in self.slots
+        }
+
+    def nearest_free(self, asked: datetime) -> list[Slot]:
+        """The slots with a seat left, nearest to `asked` first (earlier on a tie)."""
+        return sorted(
+            (slot for slot in self.slots if self.free[slot.pk] > 0),
+            key=lambda slot: (abs((slot.starts_at - asked).total_seconds()), slot.starts_at),
+        )
+
+
+def _bookable(slot: Slot, now: datetime) -> bool:
+    """The slot may take a booking now (not past, office and service open, no closure or
+    outage), as `booking_create` checks it."""
+    try:
+        check_slot_bookable(slot=slot, now=now)
+    except SlotUnavailable:
+        return False
+    return True
+
+
+def _book(entry: BallotEntry, *, seats: _DaySeats, now: datetime, result: DrawResult) -> bool:
+    """Book `entry` into the free time of its day nearest to the one it asked for; False when
+    the day has no seat left for it. The booking's statement runs in a savepoint of its
+    own, so a refusal leaves the chunk's transaction intact."""
+    for slot in seats.nearest_free(entry.slot.starts_at):
         try:
-            with transaction.atomic():
-                booking = booking_create(
-                    applicant=entry.applicant, slot_id=slot.pk, now=now, drawn=True
-                )
-        except (SlotFull, SlotUnavailable):
-            continue  # taken a moment ago, or closed meanwhile: the next nearest time
+            booking = booking_create_drawn(applicant=entry.applicant, slot=slot, now=now)
+        except SlotFull:
+            seats.free[slot.pk] = 0  # taken a moment ago, or closed meanwhile: the next one
+            continue
         except BookingError as error:
             # Booked the service some other way, or its rules no longer allow it.
             entry.state, entry.why = BallotEntry.State.VOID, str(error.message)[:200]
-            entry.save(update_fields=["state", "why", "position", "drawn_at"])
             result.void += 1
-            return
+            return True
+        seats.free[slot.pk] -= 1
         entry.state, entry.booking = BallotEntry.State.WON, booking
-        entry.save(update_fields=["state", "booking", "position", "drawn_at"])
         result.won += 1
-        return
+        return True
     entry.state = BallotEntry.State.LOST
+    return False
+
+
+def _waitlist(lost: list[BallotEntry], *, now: datetime) -> None:
+    """Put the entries the draw left without a seat on their day's waiting list, in the draw's
+    order (one insert; `created_at` ties are served by id, which follows that order). An
+    applicant already waiting for the service keeps that entry."""
+    if not lost:
+        return
+    service_id = lost[0].service_id
+    waiting = set(
+        WaitlistEntry.objects.filter(
+            applicant_id__in=[entry.applicant_id for entry in lost],
+            service_id=service_id,
+            state__in=WaitlistEntry.OPEN,
+        ).values_list("applicant_id", flat=True)
+    )
+    joining = [entry for entry in lost if entry.applicant_id not in waiting]
+    rows = [
+        WaitlistEntry(
+            applicant_id=entry.applicant_id,
+            office_id=entry.office_id,
+            service_id=entry.service_id,
+            date_from=entry.day,
+            date_to=entry.day,
+            created_at=now,
+        )
+        for entry in joining
+    ]
     try:
         with transaction.atomic():
-            entry.waitlist_entry = waitlist_join(
+            created = WaitlistEntry.objects.bulk_create(rows)
+    except IntegrityError:
+        # Someone joined the list for the service a moment ago: one at a time, each checked.
+        created = [_join_one(entry, now=now) for entry in joining]
+    for entry, row in zip(joining, created, strict=True):
+        entry.waitlist_entry = row
+    for entry in lost:
+        if entry.waitlist_entry is None:
+            entry.why = _("Already on the waiting list for this service.")
+
+
+def _join_one(entry: BallotEntry, *, now: datetime) -> WaitlistEntry | None:
+    try:
+        with transaction.atomic():
+            return waitlist_join(
                 applicant=entry.applicant,
                 office=entry.office,
                 service=entry.service,
@@ -160,10 +277,5 @@ def _decide(entry: BallotEntry, *, position: int, now: datetime, result: DrawRes
                 offer_now=False,  # the day is full: nothing to offer until a seat frees up
                 now=now,
             )
-    except AlreadyWaiting:
-        entry.why = _("Already on the waiting list for this service.")
-    except (AlreadyBooked, WaitlistInvalid) as error:
-        entry.why = str(error.message)[:200]
-    entry.save(update_fields=["state", "waitlist_entry", "why", "position", "drawn_at"])
-    ballot_lost_messages_write(entry=entry)
-    result.lost += 1
+    except (AlreadyWaiting, AlreadyBooked, WaitlistInvalid):
+        return None

@@ -109,9 +109,8 @@ def booking_create(
     slot_id,
     acting_user=None,
     now: datetime | None = None,
-    drawn: bool = False,
 ) -> Booking:
-    """Book one seat of `slot_id` for `applicant` (`drawn`: by the draw of a day's ballot).
+    """Book one seat of `slot_id` for `applicant`.
 
     Raises MobileNotVerified, SlotNotFound, SlotUnavailable, LearnerLicenceRequired,
     OutsideLicenceWindow, AlreadyBooked, SlotFull or Busy — or, for a day in its first
@@ -127,8 +126,25 @@ def booking_create(
     check_licence_window(applicant=applicant, slot=slot)
     if slot.holds_active:
         raise AlreadyBooked()
-    if not drawn:
-        check_ballot(slot=slot, applicant=applicant, now=now)
+    check_ballot(slot=slot, applicant=applicant, now=now)
+    return _booking_write(applicant=applicant, slot=slot, acting_user=acting_user, now=now)
+
+
+def booking_create_drawn(*, applicant: Model, slot: Slot, now: datetime) -> Booking:
+    """Book a seat of `slot` for an applicant drawn in its day's ballot (slots.services.
+    ballot_draw): the draw has checked the slot bookable for the chunk it decides and the
+    mobile when the request was entered; the applicant's own rules are checked here, and the
+    seat's conditional UPDATE and the one-active-booking index have the last word.
+
+    Raises LearnerLicenceRequired, OutsideLicenceWindow, AlreadyBooked, SlotFull or Busy."""
+    check_learner_licence_known(applicant=applicant, slot=slot)
+    check_licence_window(applicant=applicant, slot=slot)
+    return _booking_write(applicant=applicant, slot=slot, acting_user=None, now=now)
+
+
+def _booking_write(*, applicant: Model, slot: Slot, acting_user, now: datetime) -> Booking:
+    """The booking, its `booked` history row and its outbox rows, and the seat, in one
+    statement (slots.hotpath.booking_insert)."""
     held = reserve_held(starts_at=slot.starts_at, now=now)
     for _attempt in range(3):
         booking = Booking(

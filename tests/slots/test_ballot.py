@@ -278,7 +278,7 @@ def test_the_lost_message_names_the_day_and_says_what_follows(opening_slots, lan
     entry = _enter(ApplicantFactory(preferred_language=language), opening_slots[0])
     entry.waitlist_entry_id = 1 if waitlisted else None  # only what the message says of it
 
-    rows = ballot_lost_messages_write(entry=entry)
+    rows = ballot_lost_messages_write(entries=[entry])
 
     assert {r.channel for r in rows} == {"sms", "email"}
     context = rows[0].context
@@ -333,3 +333,20 @@ def test_metrics_count_the_requests_by_state_in_the_waiting_list_query(
     samples = {s.labels["state"]: s.value for s in families["rto_ballot_requests"].samples}
     assert samples == {"pending": 1, "won": 4, "lost": 1, "void": 0}
     assert families["rto_waitlist_waiting"].samples[0].value == 1
+
+
+def test_the_beat_task_draws_each_closed_ballot_in_a_task_of_its_own(
+    opening_slots, indore_photo, opening_day
+):
+    from slots.tasks import draw_ballots_task
+
+    indore = SlotFactory(offering=indore_photo, starts_at=local_dt(opening_day, 10), capacity=1)
+    for slot in (opening_slots[0], opening_slots[0], indore, indore):
+        _enter(ApplicantFactory(), slot)
+    BallotEntry.objects.update(closes_at=timezone.now() - timedelta(seconds=1))
+
+    assert draw_ballots_task() == 2  # Bhopal's and Indore's, each published (eager in tests)
+
+    states = Counter(BallotEntry.objects.values_list("office__code", "state"))
+    assert states == {("MP-04", "won"): 2, ("MP-09", "won"): 1, ("MP-09", "lost"): 1}
+    assert draw_ballots_task() == 0
