@@ -47,9 +47,20 @@ def axe_violations(page) -> list[dict]:
     ]
 
 
+# ARIA references to ids the page lacks: axe-core lets one pass when another id of the list
+# exists, yet the missing one is a help text or an error nobody hears. (A hidden input is never
+# read out, and Django gives one the attributes of the field it carries.)
+DANGLING_ARIA = """() => [...document.querySelectorAll(
+    ':is([aria-describedby], [aria-labelledby]):not(input[type=hidden])')]
+  .flatMap(el => ['aria-describedby', 'aria-labelledby'].flatMap(name =>
+    (el.getAttribute(name) || '').split(/\\s+/).filter(Boolean)
+      .filter(id => !document.getElementById(id)).map(id => `${name}=${id}`)))"""
+
+
 class PageTour:
     """Visits pages in one language: each `check(name)` saves tests/screenshots/<prefix>-<name>-
-    <language>.png and records axe-core's serious/critical violations; `assert_accessible()`
+    <language>.png and records axe-core's serious/critical violations (and ARIA references to
+    missing ids); `assert_accessible()`
     at the end fails with all of them at once, page by page."""
 
     def __init__(self, page, *, prefix: str, language: str, directory: Path):
@@ -66,7 +77,10 @@ class PageTour:
             path=str(self.directory / f"{self.prefix}-{name}-{self.language}.png"),
             full_page=True,
         )
-        if violations := axe_violations(self.page):
+        violations = axe_violations(self.page)
+        if dangling := self.page.evaluate(DANGLING_ARIA):
+            violations.append({"rule": "dangling-aria-reference", "nodes": dangling})
+        if violations:
             self.found[f"{name} ({self.page.url})"] = violations
 
     def assert_accessible(self) -> None:
