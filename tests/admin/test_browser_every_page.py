@@ -1,13 +1,15 @@
 """The admin pages a clerk uses for an outage — sign-in, *Mark a service down* (with its
 errors), the preview, the outage's own page and the day sheet — in Hindi and in English:
 axe-core finds no serious or critical accessibility problem, and each page is photographed as
-tests/screenshots/admin-<page>-<language>.png (the day sheet also as printed)."""
+tests/screenshots/admin-<page>-<language>.png (the day sheet also as printed). The rest of a
+clerk's day (index, bookings, a booking, outages, call list, no-shows) is checked and
+photographed the same way."""
 
 from __future__ import annotations
 
 import pytest
 
-from slots.models import Outage
+from slots.models import Booking, Outage
 from tests.a11y import PageTour
 from tests.admin.conftest import DAY, fill_day, mark_down_in_browser
 
@@ -58,5 +60,20 @@ def test_clerk_outage_pages_are_accessible(
     page.screenshot(
         path=str(screenshot_dir / f"admin-day-sheet-print-{language}.png"), full_page=True
     )
+    page.emulate_media(media="screen")
+
+    # The rest of a clerk's day, photographed for a reviewer (and checked the same way).
+    booking = Booking.objects.filter(slot__offering=photo_bhopal).first()
+    for name, path, shows in (
+        ("index", "/admin/", "#content-main"),
+        ("bookings", "/admin/slots/booking/", "#result_list"),
+        ("booking", f"/admin/slots/booking/{booking.pk}/change/", "#booking_form"),
+        ("outages", "/admin/slots/outage/", "#result_list"),
+        ("call-list", "/admin/slots/booking/call-list/?office=MP-04", "#call-list-form"),
+        ("no-shows", "/admin/slots/booking/no-shows/", "#content-main"),
+    ):
+        page.goto(live_server.url + path)
+        assert page.locator(shows).first.is_visible(), name
+        tour.check(name)
     tour.assert_accessible()
     context.close()
