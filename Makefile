@@ -47,9 +47,16 @@ services:
 	./scripts/ensure_services.sh
 
 ## Debian's Chromium (driven by Playwright in tests/browser and tests/admin; never a downloaded
-## browser) and Noto fonts so Hindi renders in screenshots.
-browser:
+## browser), Noto fonts so Hindi renders in screenshots, and axe-core (the accessibility checks
+## those tests run in every page): npm installs the version package-lock.json pins into
+## node_modules/ (git-ignored), again whenever the lock file changes.
+browser: node_modules/axe-core/axe.min.js
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core)
+
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm)
+	npm ci --no-audit --no-fund
+	touch $@
 
 migrations-check: venv
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run

@@ -191,6 +191,9 @@ def register(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and (wait := _over_client_rate(request)) is not None:
         return too_many_requests(request, wait)
     form = RegisterForm(request.POST if request.method == "POST" else None)
+    # Where the applicant was going (the time chosen before signing in): kept through the
+    # welcome page and the mobile code, back to that time's confirm page.
+    next_url = _safe_next(request, "")
     already_registered = False
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -211,11 +214,14 @@ def register(request: HttpRequest) -> HttpResponse:
             form.add_error(None, error.message)
         else:
             _sign_in(request, applicant)
-            return redirect("applicants:welcome")
+            welcome_url = reverse("applicants:welcome")
+            if next_url:
+                welcome_url += "?" + urlencode({"next": next_url})
+            return HttpResponseRedirect(welcome_url)
     return render(
         request,
         "applicants/register.html",
-        {"form": form, "already_registered": already_registered},
+        {"form": form, "already_registered": already_registered, "next": next_url},
         status=status,
     )
 
@@ -245,14 +251,15 @@ def recover(request: HttpRequest) -> HttpResponse:
 @applicant_required
 def welcome(request: HttpRequest) -> HttpResponse:
     applicant = request.applicant
-    context = {"applicant": applicant}
+    chosen = _safe_next(request, "")
+    context = {"applicant": applicant, "next": chosen}
     if mobile_verification_required(applicant=applicant):
         # The code sent at registration is asked for right here, under the number.
         context.update(
             code_form=MobileCodeForm(),
             sent_to=mobile_masked(applicant.mobile),
             code_pending=selectors.mobile_code_pending(applicant=applicant),
-            next=reverse("applicants:book_offices"),
+            next=chosen or reverse("applicants:book_offices"),
         )
     return render(request, "applicants/welcome.html", context)
 
@@ -361,8 +368,14 @@ def signin(request: HttpRequest) -> HttpResponse:
             else:
                 _sign_in(request, applicant)
                 return HttpResponseRedirect(next_url)
+    register_url = reverse("applicants:register")
+    if _safe_next(request, ""):
+        register_url += "?" + urlencode({"next": next_url})
     return render(
-        request, "applicants/signin.html", {"form": form, "next": next_url}, status=status
+        request,
+        "applicants/signin.html",
+        {"form": form, "next": next_url, "register_url": register_url},
+        status=status,
     )
 
 
@@ -401,6 +414,24 @@ def _offering_or_404(office_code: str, service_slug: str) -> Offering:
     if offering is None:
         raise Http404
     return offering
+
+
+def _passed(
+    request: HttpRequest,
+    *,
+    offering: Offering,
+    calendar_url: str,
+    day: date | None = None,
+    slot: Slot | None = None,
+) -> HttpResponse:
+    """A day or a time that is over, said in the visitor's language with the way to the
+    calendar (410: the address was right once, and will not be again)."""
+    return render(
+        request,
+        "applicants/passed.html",
+        {"offering": offering, "calendar_url": calendar_url, "day": day, "slot": slot},
+        status=410,
+    )
 
 
 def _bookable_day_or_404(day: date) -> date:
@@ -461,6 +492,11 @@ def book_times(
     request: HttpRequest, office_code: str, service_slug: str, day: date
 ) -> HttpResponse:
     offering = _offering_or_404(office_code, service_slug)
+    calendar_url = reverse(
+        "applicants:book_days", args=[offering.office.code, offering.service.slug]
+    )
+    if day < selectors.booking_days()[0]:
+        return _passed(request, offering=offering, calendar_url=calendar_url, day=day)
     availability = selectors.day_availability(offering=offering, day=_bookable_day_or_404(day))
     times = [
         (entry, reverse("applicants:book_confirm", args=[entry.slot.pk]))
@@ -474,9 +510,7 @@ def book_times(
             "offering": offering,
             "availability": availability,
             "times": times,
-            "back_url": reverse(
-                "applicants:book_days", args=[offering.office.code, offering.service.slug]
-            ),
+            "back_url": calendar_url,
             # Times but no free seat: this day's waiting list, right here.
             "waitlist_offered": availability.slots
             and not any(entry.available for entry in availability.slots),
@@ -538,10 +572,19 @@ def _problem(
 @applicant_required
 @require_http_methods(["GET", "POST"])
 def book_confirm(request: HttpRequest, slot_id: int) -> HttpResponse:
+    slot = _slot_or_404(slot_id)
+    if slot.starts_at <= timezone.now():
+        return _passed(
+            request,
+            offering=slot.offering,
+            slot=slot,
+            calendar_url=reverse(
+                "applicants:book_days", args=[slot.office.code, slot.service.slug]
+            ),
+        )
     if mobile_verification_required(applicant=request.applicant):
         # First the code sent to the mobile, then back here to confirm the chosen time.
         return redirect(_verify_url(request.path))
-    slot = _slot_or_404(slot_id)
     back_url = reverse(
         "applicants:book_times",
         args=[slot.office.code, slot.service.slug, timezone.localdate(slot.starts_at)],
@@ -868,6 +911,13 @@ def reschedule_times(request: HttpRequest, reference: str, day: date) -> HttpRes
     if (problem := _changeable_or_problem(request, booking)) is not None:
         return problem
     offering = selectors.offering_of_slot(slot=booking.slot)
+    if day < selectors.booking_days()[0]:
+        return _passed(
+            request,
+            offering=offering,
+            day=day,
+            calendar_url=reverse("applicants:reschedule_days", args=[booking.reference]),
+        )
     availability = selectors.day_availability(
         offering=offering, day=_bookable_day_or_404(day), priority=booking.priority
     )
@@ -924,6 +974,13 @@ def reschedule_confirm(request: HttpRequest, reference: str, slot_id: int) -> Ht
         return redirect("applicants:booking_slip", reference=booking.reference)
     if (problem := _changeable_or_problem(request, booking)) is not None:
         return problem
+    if slot.starts_at <= timezone.now():
+        return _passed(
+            request,
+            offering=slot.offering,
+            slot=slot,
+            calendar_url=reverse("applicants:reschedule_days", args=[booking.reference]),
+        )
     return render(
         request,
         "applicants/confirm.html",
