@@ -893,6 +893,8 @@ class BallotEntry(models.Model):
         indexes = [
             # The draws due: pending requests whose ballot has closed.
             models.Index(fields=["closes_at"], condition=Q(state="pending"), name="ballot_due"),
+            # One office × service's ballot of a day (a statewide midnight holds a hundred).
+            models.Index(fields=["office", "service", "day", "position"], name="ballot_day"),
         ]
 
     def __str__(self) -> str:

@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'ballot request',
                 'verbose_name_plural': 'ballot requests',
                 'ordering': ['-day', 'office', 'service', 'position', 'id'],
-                'indexes': [models.Index(condition=models.Q(('state', 'pending')), fields=['closes_at'], name='ballot_due')],
+                'indexes': [models.Index(condition=models.Q(('state', 'pending')), fields=['closes_at'], name='ballot_due'), models.Index(fields=['office', 'service', 'day', 'position'], name='ballot_day')],
                 'constraints': [models.UniqueConstraint(fields=('applicant', 'service', 'day'), name='ballot_one_per_applicant_service_day')],
             },
         ),
