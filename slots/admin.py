@@ -9,7 +9,7 @@ booked days) call the service functions; what clerks do is recorded as admin Log
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.conf import settings
@@ -34,7 +34,7 @@ from rto_booking.admin_scoping import (
     clerk_office_ids,
     clerk_offices,
 )
-from rto_booking.formats import format_datetime
+from rto_booking.formats import format_date, format_datetime
 from slots.admin_views import (
     CallListForm,
     DaySheetForm,
@@ -1019,7 +1019,7 @@ def _outage_event_message(outage: Outage, event: OutageEvent) -> str:
         if closure:
             return gettext("Recorded for the closure of %(office)s on %(date)s: %(reason)s") % {
                 "office": ", ".join(o.code for o in outage.offices.all()),
-                "date": closure,
+                "date": format_date(date.fromisoformat(closure)),
                 "reason": outage.reason,
             }
         services = ", ".join(s.slug for s in outage.services.all()) or gettext("all services")

@@ -15,14 +15,17 @@ from django.utils import dates, formats, translation
 
 from notifications.dispatcher import notifications_dispatch
 from notifications.models import Notification
+from slots.errors import OutsideLicenceWindow
 from slots.messages import messages_write_for_events
 from slots.models import BookingEvent
+from slots.rules import check_licence_window
 from tests.admin.conftest import ensure_groups
 from tests.applicants.conftest import sign_in
 from tests.factories import (
     ApplicantFactory,
     BookingEventFactory,
     BookingFactory,
+    OfferingFactory,
     SlotFactory,
     local_dt,
 )
@@ -150,3 +153,21 @@ def test_pages_admin_sms_and_email_show_the_booking_time_in_the_one_format(booke
         assert DAY_MONTH[language] in surface and "16:30" in surface, name
         found = NEVER[language].search(surface)
         assert found is None, (name, found and surface[found.start() - 40 : found.end() + 40])
+
+
+@pytest.mark.parametrize(
+    ("language", "issued"),
+    [("en", "4 December 2027"), ("hi", "4 दिसंबर 2027")],
+)
+def test_the_licence_window_message_says_its_dates_in_the_one_format(
+    bhopal, driving, language, issued
+):
+    slot = SlotFactory(
+        offering=OfferingFactory(office=bhopal, service=driving),
+        starts_at=local_dt(date(2027, 12, 10), 10),
+    )
+    applicant = ApplicantFactory(learner_licence_issued_on=date(2027, 12, 4))
+    with translation.override(language), pytest.raises(OutsideLicenceWindow) as info:
+        check_licence_window(applicant=applicant, slot=slot)
+    message = str(info.value)
+    assert issued in message and "2027-12-04" not in message, message
