@@ -1,7 +1,7 @@
 """Dates and times as people read them, one way in both languages, everywhere.
 
-Pages, the admin, SMS, e-mail and the calendar file all format through Django's format
-machinery (`FORMAT_MODULE_PATH = "rto_booking.formats"`: the formats of `en` and `hi` are the
+Pages, the admin, SMS and e-mail all format through Django's format machinery
+(`FORMAT_MODULE_PATH = ["rto_booking.formats"]`: the formats of `en` and `hi` are the
 project's one set in `common.py`), so "4 December 2026, 16:46" reads "4 दिसंबर 2026, 16:46" in
 Hindi, with 24-hour times, wherever it is shown. Nothing formats a date with `strftime` or a
 month table of its own.
