@@ -3,6 +3,7 @@ booking's time the same way — 24-hour, one spelling of each Hindi month (rto_b
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime, time
 
@@ -46,6 +47,20 @@ HINDI_MONTHS = [
     "अक्टूबर",
     "नवंबर",
     "दिसंबर",
+]
+ENGLISH_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ]
 DAY = date(2027, 12, 4)  # a Saturday in December, the month Django's Hindi spells four ways
 # What each surface must show, and what no surface may show for that time (the 12-hour clock,
@@ -171,3 +186,17 @@ def test_the_licence_window_message_says_its_dates_in_the_one_format(
         check_licence_window(applicant=applicant, slot=slot)
     message = str(info.value)
     assert issued in message and "2027-12-04" not in message, message
+
+
+@pytest.mark.parametrize("language", ["hi", "en"])
+def test_the_admin_date_and_time_pickers_use_the_one_format(clerk, language):
+    """The admin's calendar and clock popups take their words from its JavaScript catalogue:
+    the months as the pages spell them, the clock's shortcuts in 24-hour time."""
+    admin_client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    admin_client.force_login(clerk)
+    catalogue = admin_client.get(reverse("admin:jsi18n")).content.decode()
+    assert f'"6 p.m.": {json.dumps("18:00")}' in catalogue
+    assert f'"6 a.m.": {json.dumps("06:00")}' in catalogue
+    if language == "hi":
+        for english, hindi in zip(ENGLISH_MONTHS, HINDI_MONTHS, strict=True):
+            assert f'"{english}": {json.dumps(hindi)}' in catalogue, english
