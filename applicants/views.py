@@ -28,8 +28,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from applicants import selectors
@@ -58,7 +58,7 @@ from applicants.services import (
     mobile_verify,
 )
 from applicants.templatetags.applicant_pages import day_label, time_label, when
-from notifications.backends import appointment_ics
+from notifications.backends import appointment_calendar
 from rto_booking.rate_limits import ANON, USER, applicant_ident, client_address, client_rate_wait
 from rto_booking.signin_limits import SignInPolicy, recovery_requests, signin_failures
 from slots.errors import (
@@ -76,11 +76,13 @@ from slots.links import (
     reminder_link_reference,
     reminder_link_token,
 )
-from slots.models import Booking, BookingEvent, Offer, Offering, Service, Slot, WaitlistEntry
+from slots.messages import booking_message_context
+from slots.models import Booking, Offer, Offering, Service, Slot, WaitlistEntry
 from slots.rules import ballot_closes_at, mobile_verification_required
 from slots.selectors import (
     DayAvailability,
     availability_for_office,
+    booking_calendar_sequence,
     offering_get,
     offers_for_applicant,
     office_get_with_services,
@@ -843,23 +845,11 @@ def booking_calendar(request: HttpRequest, reference: str) -> HttpResponse:
     booking = _own_booking_or_404(request, reference)
     if booking.status != Booking.Status.CONFIRMED:
         raise Http404
-    slot, office, service = booking.slot, booking.office, booking.service
-    slip_url = settings.SITE_URL + reverse("applicants:booking_slip", args=[booking.reference])
-    location = ", ".join(part for part in (office.display_name, office.display_address) if part)
-    body = appointment_ics(
-        reference=booking.reference,
-        starts_at=slot.starts_at,
-        ends_at=slot.ends_at,
-        summary=f"{service.display_name} — {office.display_name}",
-        location=location,
-        description=_(
-            "Reference %(reference)s. Bring your documents and this reference to the office."
-        )
-        % {"reference": booking.reference},
-        url=slip_url,
-        # Moves bump the sequence, so a calendar replaces the old time with the new one.
-        sequence=booking.events.filter(kind=BookingEvent.Kind.RESCHEDULED).count(),
-    )
+    # The very file the booking's e-mails attach (same UID, SEQUENCE and times): built from
+    # the context a message about the booking carries now.
+    context = booking_message_context(booking)
+    context["calendar_sequence"] = booking_calendar_sequence(booking=booking)
+    body = appointment_calendar(context=context, language=get_language())
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="rto-{booking.reference}.ics"'
     return response

@@ -17,14 +17,16 @@ import sys
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils import translation
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
 from notifications.gateway_http import GatewayHttp, GatewayResponse, GatewayUnreachable
 
@@ -558,6 +560,42 @@ class EmailSender:
                 logger.warning("Closing the e-mail connection failed", exc_info=True)
 
 
+def appointment_calendar(*, context: dict, language: str) -> bytes | None:
+    """The booking's calendar file, from a message's context (slots.messages): the one file
+    the e-mail attaches and the slip's calendar.ics serves, so for the same booking state both
+    are the same event — one UID per booking, the SEQUENCE the context carries (how often the
+    booking's time changed: slots.selectors.TIME_CHANGES) and times in UTC. None when the
+    context names no appointment time."""
+    from notifications.rendering import LANGUAGES, parse_time
+
+    slot = context.get("slot") or {}
+    starts_at = parse_time(slot.get("starts_at"))
+    if starts_at is None:
+        return None
+    language = language if language in LANGUAGES else "en"
+    hindi = language == "hi"
+    office = context.get("office") or {}
+    service = context.get("service") or {}
+    office_name = (hindi and office.get("name_hi")) or office.get("name", "")
+    service_name = (hindi and service.get("name_hi")) or service.get("name", "")
+    address = (hindi and office.get("address_hi")) or office.get("address", "")
+    reference = context.get("reference", "")
+    with translation.override(language):
+        description = gettext(
+            "Reference %(reference)s. Bring your documents and this reference to the office."
+        ) % {"reference": reference}
+    return appointment_ics_cached(
+        reference=reference,
+        starts_at=starts_at,
+        ends_at=parse_time(slot.get("ends_at")),
+        summary=f"{service_name} – {office_name}",
+        location=", ".join(part for part in (office_name, address) if part),
+        description=description,
+        url=(context.get("links") or {}).get("booking", ""),
+        sequence=int(context.get("calendar_sequence") or 0),
+    )
+
+
 def appointment_ics(
     *,
     reference: str,
@@ -570,7 +608,8 @@ def appointment_ics(
     sequence: int = 0,
 ) -> bytes:
     """The appointment as an iCalendar file; the UID is stable per booking, so a calendar
-    replaces the old time when a moved booking's file is opened."""
+    replaces the old time when a moved booking's file (a higher SEQUENCE) is opened. Times are
+    written in UTC ("…Z"): every calendar reads them without a VTIMEZONE."""
     from icalendar import Calendar, Event
 
     calendar = Calendar()
@@ -581,9 +620,9 @@ def appointment_ics(
     domain = urlsplit(settings.SITE_URL).hostname or "localhost"
     event.add("uid", f"{reference}@{domain}")
     event.add("sequence", sequence)
-    event.add("dtstamp", datetime.now(tz=starts_at.tzinfo))
-    event.add("dtstart", starts_at)
-    event.add("dtend", ends_at or starts_at + timedelta(minutes=30))
+    event.add("dtstamp", datetime.now(tz=UTC))
+    event.add("dtstart", starts_at.astimezone(UTC))
+    event.add("dtend", (ends_at or starts_at + timedelta(minutes=30)).astimezone(UTC))
     event.add("summary", summary)
     event.add("location", location)
     event.add("description", description)

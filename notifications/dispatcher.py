@@ -36,7 +36,7 @@ from notifications.backends import (
     PermanentSendError,
     RateLimitedError,
     SmsMessage,
-    appointment_ics_cached,
+    appointment_calendar,
     email_senders_wanted,
     get_sms_backend,
     sms_senders_wanted,
@@ -57,7 +57,6 @@ RECORD_EVERY_SECONDS = 1.0
 # A channel whose claim found no due row is asked again after this long (rows a reschedule
 # commits meanwhile), until nothing is in flight and no channel has rows.
 QUIET_SECONDS = 0.5
-ICS_SEQUENCE_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -323,30 +322,12 @@ class _Senders:
 
 
 def _ics_for(row: Notification) -> list[tuple[str, bytes, str]]:
-    slot = row.context.get("slot") or {}
-    starts_at = parse_time(slot.get("starts_at"))
-    if row.kind not in KINDS_WITH_SLOT or starts_at is None:
+    if row.kind not in KINDS_WITH_SLOT:
         return []
-    office = row.context.get("office") or {}
-    service = row.context.get("service") or {}
-    hindi = row.language == "hi"
-    office_name = (hindi and office.get("name_hi")) or office.get("name", "")
-    service_name = (hindi and service.get("name_hi")) or service.get("name", "")
-    address = (hindi and office.get("address_hi")) or office.get("address", "")
-    reference = row.context.get("reference", "")
-    url = (row.context.get("links") or {}).get("booking", "")
-    content = appointment_ics_cached(
-        reference=reference,
-        starts_at=starts_at,
-        ends_at=parse_time(slot.get("ends_at")),
-        summary=f"{service_name} – {office_name}",
-        location=", ".join(part for part in (office_name, address) if part),
-        description=url,
-        url=url,
-        # A later message about the same booking must replace the earlier calendar entry.
-        sequence=int((row.created_at - ICS_SEQUENCE_EPOCH).total_seconds() // 60),
-    )
-    return [(f"rto-{reference}.ics", content, "text/calendar")]
+    content = appointment_calendar(context=row.context, language=row.language)
+    if content is None:
+        return []
+    return [(f"rto-{row.context.get('reference', '')}.ics", content, "text/calendar")]
 
 
 def _render(row: Notification) -> None:

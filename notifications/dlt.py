@@ -266,10 +266,15 @@ def longest_values() -> LongestValues:
     return _longest_values_source()
 
 
+# Days of the longest month names, with a two-digit day (hours are two-digit below): 30
+# September in English, 30 October (अक्टूबर) in Hindi (rto_booking.formats).
+LONGEST_MONTH_DAYS = ("2026-09-30", "2026-10-30")
+
+
 def _longest_contexts(values: LongestValues):
     """JSON contexts as slots.messages writes them, with the longest values, every branch."""
-    for office, service, reason in itertools.product(
-        values.offices, values.services, values.reasons
+    for office, service, reason, day in itertools.product(
+        values.offices, values.services, values.reasons, LONGEST_MONTH_DAYS
     ):
         for false_alarm, partial, waitlisted in itertools.product((False, True), repeat=3):
             yield {
@@ -277,13 +282,12 @@ def _longest_contexts(values: LongestValues):
                 "full_name": "Applicant",
                 "office": {"code": "MP-99", "name": office[0], "name_hi": office[1]},
                 "service": {"slug": "learner-test", "name": service[0], "name_hi": service[1]},
-                # 30 Oct: the longest Hindi month (अक्टू), two-digit day and hour.
                 "slot": {
-                    "starts_at": "2026-10-30T10:30:00+05:30",
-                    "ends_at": "2026-10-30T11:00:00+05:30",
+                    "starts_at": f"{day}T10:30:00+05:30",
+                    "ends_at": f"{day}T11:00:00+05:30",
                 },
-                "from_starts_at": "2026-10-28T16:30:00+05:30",
-                "to_starts_at": "2026-10-30T10:30:00+05:30",
+                "from_starts_at": f"{day[:8]}28T16:30:00+05:30",
+                "to_starts_at": f"{day}T10:30:00+05:30",
                 "outage": {
                     "id": 99999,
                     "reason": reason[0],
@@ -300,8 +304,8 @@ def _longest_contexts(values: LongestValues):
                     "Xq1aZ9b8C7d6E5f4G3h2I1j0KlMnOpQrStUvWxYz/",
                 },
                 # The last call: when an unconfirmed booking is released.
-                "release_at": "2026-10-30T08:30:00+05:30",
-                "expires_at": "2026-10-28T16:30:00+05:30",
+                "release_at": f"{day}T08:30:00+05:30",
+                "expires_at": f"{day[:8]}28T16:30:00+05:30",
                 "false_alarm": false_alarm,
                 # A ballot drawn without a seat: on the day's waiting list, or not.
                 "waitlisted": waitlisted,

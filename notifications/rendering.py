@@ -22,13 +22,10 @@ from django.utils import translation
 from notifications.models import Notification
 from notifications.sealing import unseal
 from notifications.sms import GSM7_PART, GSM7_SINGLE, UCS2_PART, UCS2_SINGLE, sms_length
+from rto_booking.formats import format_day_month, format_day_month_time, format_time
 
 IST = ZoneInfo("Asia/Kolkata")
 LANGUAGES = ("en", "hi")
-MONTHS = {
-    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-    "hi": ("जन", "फ़र", "मार्च", "अप्रै", "मई", "जून", "जुला", "अग", "सित", "अक्टू", "नव", "दिस"),
-}
 # Kinds whose message names an appointment time, so the e-mail carries an .ics file.
 KINDS_WITH_SLOT = frozenset(
     {
@@ -61,20 +58,17 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value).astimezone(IST)
 
 
-def format_day(value: datetime | None, language: str) -> str:
-    """`12 Dec` in Asia/Kolkata (`12 दिस` in Hindi)."""
-    if value is None:
-        return ""
-    local = value.astimezone(IST)
-    month = MONTHS[language if language in MONTHS else "en"][local.month - 1]
-    return f"{local.day} {month}"
-
-
 def format_when(value: datetime | None, language: str) -> str:
-    """`12 Dec 10:30` in Asia/Kolkata (`12 दिस 10:30` in Hindi)."""
-    if value is None:
-        return ""
-    return f"{format_day(value, language)} {value.astimezone(IST):%H:%M}"
+    """`12 December 10:30` in India time (`12 दिसंबर 10:30` in Hindi): the pages' and the
+    admin's formats (rto_booking.formats), the year left out as the SMS length asks."""
+    with translation.override(language if language in LANGUAGES else "en"):
+        return format_day_month_time(value)
+
+
+def format_day(value: datetime | None, language: str) -> str:
+    """`12 December` in India time (`12 दिसंबर` in Hindi), as `format_when` without the time."""
+    with translation.override(language if language in LANGUAGES else "en"):
+        return format_day_month(value)
 
 
 _GSM_FRIENDLY = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"'})
@@ -198,8 +192,8 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
         "service": _pick(service, "name", language),
         "when": format_when(starts_at, language),
         "day": format_day(starts_at, language),
-        "ends": f"{ends_at:%H:%M}" if ends_at else "",
-        "time": f"{starts_at:%H:%M}" if starts_at else "",
+        "ends": format_time(ends_at),
+        "time": format_time(starts_at),
         "old_when": format_when(from_starts_at, language),
         "new_when": format_when(to_starts_at, language),
         "reason": reason,
@@ -223,9 +217,7 @@ def template_context(*, context: dict[str, Any], language: str) -> dict[str, Any
         "offer_url": links.get("offer", ""),
         # A ballot drawn without a seat: on the day's waiting list now, or not.
         "waitlisted": bool(context.get("waitlisted")),
-        "expires": f"{expires_at:%H:%M}"
-        if (expires_at := parse_time(context.get("expires_at")))
-        else "",
+        "expires": format_time(parse_time(context.get("expires_at"))),
     }
     return _with_reason_short(values, _sms_reason(reason, SMS_REASON_MAX, language))
 

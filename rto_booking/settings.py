@@ -304,6 +304,9 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Kolkata"
 USE_I18N = True
 USE_TZ = True
+# One date and time format in both languages (24-hour times, one spelling of each Hindi
+# month): rto_booking/formats/.
+FORMAT_MODULE_PATH = ["rto_booking.formats"]
 
 # --- Static files --------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -9,7 +9,7 @@ booked days) call the service functions; what clerks do is recorded as admin Log
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
 from django.conf import settings
@@ -22,7 +22,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +34,7 @@ from rto_booking.admin_scoping import (
     clerk_office_ids,
     clerk_offices,
 )
+from rto_booking.formats import format_date, format_datetime
 from slots.admin_views import (
     CallListForm,
     DaySheetForm,
@@ -93,7 +94,7 @@ NO_SAVE_BUTTONS = {
 
 
 def _when(value) -> str:
-    return formats.date_format(timezone.localtime(value), "j M Y, H:i") if value else "—"
+    return format_datetime(value) if value else "—"
 
 
 def _admin_url(opts, name: str, *args) -> str:
@@ -1019,7 +1020,7 @@ def _outage_event_message(outage: Outage, event: OutageEvent) -> str:
         if closure:
             return gettext("Recorded for the closure of %(office)s on %(date)s: %(reason)s") % {
                 "office": ", ".join(o.code for o in outage.offices.all()),
-                "date": closure,
+                "date": format_date(date.fromisoformat(closure)),
                 "reason": outage.reason,
             }
         services = ", ".join(s.slug for s in outage.services.all()) or gettext("all services")

@@ -156,7 +156,8 @@ def slot_with_checks(*, slot_id: int, applicant_id: int | None = None) -> Slot:
 def _outbox_select(*, booking: str, event: str, source: str) -> str:
     """The SELECT of one outbox row per channel for each (booking, event) of `source`, as
     slots.messages.message_rows_for_events builds them (the booking's current slot is the one
-    announced). Parameters: %(kind)s, %(site)s, %(now)s."""
+    announced; `calendar_sequence` counts as slots.selectors.TIME_CHANGES does). Parameters:
+    %(kind)s, %(site)s, %(now)s."""
     applicant_model = Booking._meta.get_field("applicant").related_model
     return f"""
         SELECT {booking}.id, ap.id, 'event:' || {event}.id, ch.channel, CAST(%(kind)s AS text),
@@ -173,6 +174,12 @@ def _outbox_select(*, booking: str, event: str, source: str) -> str:
                    'booking',
                    CAST(%(site)s AS text) || '/my/bookings/' || {booking}.reference || '/'),
                'event_id', {event}.id,
+               'calendar_sequence', (
+                   SELECT count(*) FROM {_table(BookingEvent)} tc
+                    WHERE tc.booking_id = {booking}.id AND tc.id <= {event}.id
+                      AND tc.kind <> '{BookingEvent.Kind.BOOKED.value}'
+                      AND tc.to_starts_at IS NOT NULL
+                      AND tc.from_starts_at IS DISTINCT FROM tc.to_starts_at),
                'from_starts_at', to_json({event}.from_starts_at),
                'to_starts_at', to_json({event}.to_starts_at),
                'outage', CASE WHEN ot.id IS NULL THEN 'null'::jsonb ELSE jsonb_build_object(

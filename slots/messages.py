@@ -104,18 +104,26 @@ def message_rows_for_events(
 ) -> list[Notification]:
     """Unsaved outbox rows, one per event and channel the applicant can receive.
 
-    Runs no query: each event's booking (with applicant, office, service, slot) and outage must
-    already be loaded. `extra` is merged into every context (e.g. {"false_alarm": True}).
+    Each event's booking (with applicant, office, service, slot) and outage must already be
+    loaded; the one query asks for the bookings' calendar SEQUENCE as of each event (none when
+    every event is a new booking's: its SEQUENCE is 0). `extra` is merged into every context
+    (e.g. {"false_alarm": True}).
     """
+    from slots.models import BookingEvent
+    from slots.selectors import booking_calendar_sequences
+
     if kind not in BOOKING_KINDS:
         raise ValueError(f"Unknown notification kind {kind!r} for a booking")
     extra_json = _json_safe(extra)
     now = timezone.now()
+    later = [event.pk for event in events if event.kind != BookingEvent.Kind.BOOKED]
+    sequences = booking_calendar_sequences(event_ids=later) if later else {}
     rows: list[Notification] = []
     for event in events:
         booking = event.booking
         context = booking_message_context(booking)
         context["event_id"] = event.pk
+        context["calendar_sequence"] = sequences.get(event.pk, 0)
         context["from_starts_at"] = _iso(event.from_starts_at)
         context["to_starts_at"] = _iso(event.to_starts_at)
         if event.reason:

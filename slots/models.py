@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from rto_booking.formats import format_datetime
 from slots.outage_reasons import outage_reason_hi_default
 
 
@@ -607,8 +608,7 @@ class Outage(models.Model):
         indexes = [models.Index(fields=["resolved_at", "state"], name="outage_open_state")]
 
     def __str__(self) -> str:
-        local = timezone.localtime(self.starts_at)
-        return f"#{self.pk} {self.reason} ({local:%d %b %H:%M})"
+        return f"#{self.pk} {self.reason} ({format_datetime(self.starts_at)})"
 
     @property
     def window_end(self):

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from rto_booking.formats import format_date
 from slots.errors import LearnerLicenceRequired, OutsideLicenceWindow, SlotUnavailable
 from slots.models import Closure, Outage, Service, Slot
 
@@ -169,5 +170,9 @@ def check_licence_window(*, applicant, slot: Slot) -> None:
                 "With a learner licence issued on %(issued)s, the driving test must be between "
                 "%(first)s and %(last)s."
             )
-            % {"issued": applicant.learner_licence_issued_on, "first": first, "last": last}
+            % {
+                "issued": format_date(applicant.learner_licence_issued_on),
+                "first": format_date(first),
+                "last": format_date(last),
+            }
         )

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
-from django.db.models.functions import TruncWeek
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -32,6 +32,50 @@ from slots.rules import (
     licence_window,
     outages_covering,
 )
+
+# The events that gave a booking another appointment time: a move (by the applicant, by an
+# outage, back by an undone outage) or a placement after one. A booking's calendar SEQUENCE
+# counts them, so a calendar replaces its entry exactly when the time changed
+# (notifications.backends.appointment_calendar). slots.hotpath has the same test in SQL.
+TIME_CHANGES = (
+    Q(to_starts_at__isnull=False)
+    & ~Q(kind=BookingEvent.Kind.BOOKED)
+    & (Q(from_starts_at__isnull=True) | ~Q(from_starts_at=F("to_starts_at")))
+)
+
+
+def _time_changes_count(**up_to) -> Subquery:
+    return Coalesce(
+        Subquery(
+            BookingEvent.objects.filter(TIME_CHANGES, **up_to)
+            .order_by()
+            .values("booking_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        ),
+        0,
+    )
+
+
+def booking_calendar_sequence_expression():
+    """For a Booking queryset: its calendar SEQUENCE now (`.annotate(calendar_sequence=…)`)."""
+    return _time_changes_count(booking_id=OuterRef("pk"))
+
+
+def booking_calendar_sequence(*, booking: Booking) -> int:
+    """The booking's calendar SEQUENCE now: how many times its appointment time changed."""
+    return booking.events.filter(TIME_CHANGES).count()
+
+
+def booking_calendar_sequences(*, event_ids: Iterable[int]) -> dict[int, int]:
+    """Event id -> its booking's calendar SEQUENCE as of that event (one query)."""
+    return dict(
+        BookingEvent.objects.filter(pk__in=list(event_ids))
+        .annotate(
+            sequence=_time_changes_count(booking_id=OuterRef("booking_id"), pk__lte=OuterRef("pk"))
+        )
+        .values_list("pk", "sequence")
+    )
 
 
 def booking_events_with_undone(

@@ -37,6 +37,7 @@ from slots.errors import BookingError
 from slots.links import reminder_link_url
 from slots.messages import booking_message_context, message_rows
 from slots.models import Booking
+from slots.selectors import booking_calendar_sequence_expression
 
 IST = ZoneInfo("Asia/Kolkata")
 REMINDER_CHUNK_SIZE = 2000
@@ -84,6 +85,7 @@ def _write_in_chunks(*, due, prefix: str, kind: str, now: datetime, extra=None) 
                 due.filter(pk__gt=after)
                 .exclude(Exists(already))
                 .select_related("applicant", "office", "service", "slot")
+                .annotate(calendar_sequence=booking_calendar_sequence_expression())
                 .select_for_update(skip_locked=True, of=("self",))
                 .order_by("pk")[:REMINDER_CHUNK_SIZE]
             )
@@ -92,6 +94,7 @@ def _write_in_chunks(*, due, prefix: str, kind: str, now: datetime, extra=None) 
             rows: list[Notification] = []
             for booking in bookings:
                 context = booking_message_context(booking)
+                context["calendar_sequence"] = booking.calendar_sequence
                 context["links"].update(_links(booking))
                 context.update(extra or {})
                 rows.extend(

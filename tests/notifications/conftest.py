@@ -19,7 +19,7 @@ from tests.factories import (
 )
 from tests.live import FakeSmsGateway
 
-# 12 Dec 2026 10:30 India time: what every message must show as "12 Dec 10:30".
+# 12 Dec 2026 10:30 India time: what every message must show as "12 December 10:30".
 SLOT_DAY = date(2026, 12, 12)
 
 
@@ -61,7 +61,7 @@ def outage(jabalpur):
 
 @pytest.fixture
 def make_event(jabalpur_photo):
-    """An event about a fresh booking at 12 Dec 10:30 (IST), loaded the way callers load them."""
+    """An event about a fresh booking at 12 December 10:30 (IST), loaded as callers load them."""
 
     def make(
         *,

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.django_db
 Kind = Notification.Kind
 
 OFFICE = {"en": "RTO Jabalpur", "hi": "आरटीओ जबलपुर"}
-NEW_TIME = {"en": "12 Dec 10:30", "hi": "12 दिस 10:30"}
-OLD_TIME = {"en": "10 Dec 09:00", "hi": "10 दिस 09:00"}
+NEW_TIME = {"en": "12 December 10:30", "hi": "12 दिसंबर 10:30"}
+OLD_TIME = {"en": "10 December 09:00", "hi": "10 दिसंबर 09:00"}
 REASON = {"en": "Licence server down", "hi": "लाइसेंस सर्वर बंद"}
 SERVICE = {"en": "Photo and biometrics", "hi": "फोटो और बायोमेट्रिक"}
 WHY = {"en": "(Licence server down)", "hi": "(लाइसेंस सर्वर बंद)"}
@@ -176,15 +176,15 @@ def test_times_are_shown_in_india_time():
     from datetime import UTC, datetime
 
     at = datetime(2026, 12, 12, 5, 0, tzinfo=UTC)  # 10:30 IST
-    assert format_when(at, "en") == "12 Dec 10:30"
-    assert format_when(at, "hi") == "12 दिस 10:30"
+    assert format_when(at, "en") == "12 December 10:30"
+    assert format_when(at, "hi") == "12 दिसंबर 10:30"
 
 
 @pytest.mark.parametrize(
     ("language", "says", "never"),
     [
-        ("en", "Your booking {ref} stands at 12 Dec 10:30. You may choose an earlier", None),
-        ("hi", "बुकिंग {ref} 12 दिस 10:30 पर पक्की। जल्दी आना हो तो समय चुनें", "पहले का समय"),
+        ("en", "Your booking {ref} stands at 12 December 10:30. You may choose an earlier", None),
+        ("hi", "बुकिंग {ref} 12 दिसंबर 10:30 पर पक्की। पहले आना हो तो समय चुनें", "पहले का समय"),
     ],
 )
 def test_service_restored_sms_says_the_booking_stands_and_an_earlier_time_may_be_chosen(

@@ -251,7 +251,7 @@ def test_a_partial_outage_sms_says_reduced_capacity_not_down_within_budget(
 @pytest.mark.parametrize("language", ["en", "hi"])
 @pytest.mark.parametrize("kind", [Kind.REMINDER, Kind.LAST_CALL, Kind.RELEASED])
 def test_confirm_or_release_sms_keep_their_budget_in_the_longest_month(settings, kind, language):
-    """30 October: the longest Hindi month (अक्टू), two-digit day; the longest office; a
+    """30 October: the longest Hindi month (अक्टूबर), two-digit day; the longest office; a
     16-character reference and both real links."""
     settings.SITE_URL = "https://rtoslot.mp.gov.in"
     reference = "MP49LT2612120001"

@@ -46,15 +46,25 @@ def test_row_language_follows_the_applicant(make_event, hindi_applicant):
     assert set(Notification.objects.values_list("language", flat=True)) == {"hi"}
 
 
-def test_rows_for_events_runs_no_query(make_event, outage, django_assert_num_queries):
+def test_rows_for_events_run_one_query_for_the_calendar_sequence(
+    make_event, outage, django_assert_num_queries
+):
     events = [
         make_event(kind=BookingEvent.Kind.RESCHEDULED, outage=outage, from_hour=9) for _ in range(3)
     ]
-    with django_assert_num_queries(0):
+    with django_assert_num_queries(1):
         rows = message_rows_for_events(
             events=events, kind=Kind.RESCHEDULED_OUTAGE, extra={"moved_at": timezone.now()}
         )
     assert len(rows) == 6
+    assert {row.context["calendar_sequence"] for row in rows} == {1}
+
+
+def test_rows_for_new_bookings_run_no_query(make_event, django_assert_num_queries):
+    events = [make_event() for _ in range(3)]
+    with django_assert_num_queries(0):
+        rows = message_rows_for_events(events=events, kind=Kind.BOOKING_CONFIRMED)
+    assert {row.context["calendar_sequence"] for row in rows} == {0}
 
 
 def test_context_carries_what_the_templates_need(make_event, outage, settings):
