@@ -62,6 +62,7 @@ class Notification(models.Model):
         related_name="notifications",
         null=True,
         blank=True,
+        verbose_name=_("booking"),
     )
     # Whom the message is for: always set on account messages, and on booking messages written
     # from this version on (older booking rows reach their applicant through the booking).
@@ -71,13 +72,19 @@ class Notification(models.Model):
         related_name="notifications",
         null=True,
         blank=True,
+        verbose_name=_("applicant"),
     )
     # What the message announces, e.g. "event:1234" or "reminder:ABC123:2026-12-01": with the
     # channel it is unique, so no event is ever announced twice on one channel.
     event_key = models.CharField(max_length=80)
     channel = models.CharField(_("channel"), max_length=5, choices=Channel.choices)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
-    language = models.CharField(_("language"), max_length=2, default="en")
+    language = models.CharField(
+        _("language"),
+        max_length=2,
+        default="en",
+        choices=[("en", _("English")), ("hi", _("Hindi"))],
+    )
     recipient = models.CharField(_("to"), max_length=254)
     # What the templates need, in plain JSON (ISO datetimes): written cheaply in bulk with the
     # event; the text is rendered from it in `language` when the row is first sent.
@@ -153,7 +160,9 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel} {self.kind} → {self.recipient} ({self.status})"
+        return (
+            f"{self.get_channel_display()}: {self.get_kind_display()} ({self.get_status_display()})"
+        )
 
 
 # Messages about an applicant's account, not about a booking: SMS only, no booking row.
