@@ -57,7 +57,7 @@ def test_check_answers_in_hindi(bhopal_client, known_applicant):
         known_applicant.date_of_birth.isoformat(),
         HTTP_ACCEPT_LANGUAGE="hi",
     )
-    assert shown == ["मेल खाती है: यही आवेदक की जन्मतिथि है।"]
+    assert shown == ["मेल खाती है: यही आवेदक की जन्म तिथि है।"]
 
 
 def test_wrong_dates_are_limited(bhopal_client, known_applicant, settings):
