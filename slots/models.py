@@ -20,7 +20,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
-from django.utils.translation import get_language, gettext, pgettext
+from django.utils.translation import get_language, gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from slots.outage_reasons import outage_reason_hi_default
@@ -58,7 +58,9 @@ class Office(BilingualNameMixin, models.Model):
     name_hi = models.CharField(_("name (Hindi)"), max_length=120)
     district = models.CharField(_("district"), max_length=80)
     district_hi = models.CharField(_("district (Hindi)"), max_length=80, blank=True)
-    state = models.CharField(_("state"), max_length=80, default="Madhya Pradesh")
+    state = models.CharField(
+        pgettext_lazy("part of India", "state"), max_length=80, default="Madhya Pradesh"
+    )
     address = models.TextField(_("address"), blank=True)
     address_hi = models.TextField(_("address (Hindi)"), blank=True)
     is_active = models.BooleanField(_("taking bookings"), default=True)
