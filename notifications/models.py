@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Notification(models.Model):
@@ -85,7 +86,7 @@ class Notification(models.Model):
         default="en",
         choices=[("en", _("English")), ("hi", _("Hindi"))],
     )
-    recipient = models.CharField(_("to"), max_length=254)
+    recipient = models.CharField(pgettext_lazy("recipient", "to"), max_length=254)
     # What the templates need, in plain JSON (ISO datetimes): written cheaply in bulk with the
     # event; the text is rendered from it in `language` when the row is first sent.
     context = models.JSONField(default=dict, blank=True)

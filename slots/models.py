@@ -509,8 +509,12 @@ class BookingEvent(models.Model):
         blank=True,
         verbose_name=_("to slot"),
     )
-    from_starts_at = models.DateTimeField(_("from"), null=True, blank=True)
-    to_starts_at = models.DateTimeField(_("to"), null=True, blank=True)
+    from_starts_at = models.DateTimeField(
+        pgettext_lazy("time of a booking before the event", "from"), null=True, blank=True
+    )
+    to_starts_at = models.DateTimeField(
+        pgettext_lazy("time of a booking after the event", "to"), null=True, blank=True
+    )
     outage = models.ForeignKey(
         "slots.Outage",
         on_delete=models.PROTECT,
@@ -826,8 +830,8 @@ class WaitlistEntry(models.Model):
         related_name="waitlist_entries",
         verbose_name=_("service"),
     )
-    date_from = models.DateField(_("from"))
-    date_to = models.DateField(_("to"))
+    date_from = models.DateField(pgettext_lazy("first day", "from"))
+    date_to = models.DateField(pgettext_lazy("last day", "to"))
     state = models.CharField(
         _("state"), max_length=10, choices=State.choices, default=State.WAITING
     )
