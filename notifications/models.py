@@ -92,7 +92,7 @@ class Notification(models.Model):
     context = models.JSONField(default=dict, blank=True)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("text"), blank=True)
-    body_html = models.TextField(blank=True)
+    body_html = models.TextField(_("e-mail as a web page"), blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )

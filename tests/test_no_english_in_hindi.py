@@ -56,6 +56,7 @@ ALLOWED_PATTERNS = [
     re.compile(r"[\w.+\-]+@[\w\-]+(\.[\w\-]+)+"),  # e-mail addresses
     re.compile(r"\b[A-Z]{2}-\d{2,}\b"),  # office codes: MP-04
     re.compile(r"\+?\d*x{2,}\d*"),  # a masked mobile: +91 98xxxxxx12
+    re.compile(r"\b[\w-]*\d[\w-]*"),  # ids and references with digits: 9-c1b1267, AB12CD
 ]
 
 
@@ -299,6 +300,7 @@ def test_the_clerks_admin_pages_have_no_english(scene):
             reverse("admin:slots_outage_change", args=[outage_id]),
             reverse("admin:slots_outage_history", args=[outage_id]),
             reverse("admin:slots_outage_resolve", args=[outage_id]),
+            reverse("admin:slots_outage_undo", args=[outage_id]),
             reverse("admin:slots_waitlistentry_changelist"),
             reverse("admin:slots_waitlistentry_change", args=[entry.pk]),
             reverse("admin:slots_offer_changelist"),
@@ -310,10 +312,15 @@ def test_the_clerks_admin_pages_have_no_english(scene):
             reverse("admin:applicants_applicant_changelist"),
             reverse("admin:applicants_applicant_change", args=[applicant.pk]),
             reverse("admin:notifications_notification_changelist"),
+            reverse(
+                "admin:notifications_notification_change",
+                args=[Notification.objects.filter(booking=booking).first().pk],
+            ),
             reverse("admin:monitoring_outageproposal_changelist"),
             reverse("admin:password_change"),
         )
     }
+    pages["login"] = fetched(hindi_client(), reverse("admin:login"))
     start = timezone.localtime() + timedelta(days=3)
     pages["outage preview"] = fetched(
         clerk,
