@@ -5,6 +5,10 @@ Django's admin draws a boolean as an icon whose alt text is the Python value ("T
 inline of the project (through `OfficeScopedAdminMixin`) shows its boolean fields — change-list
 columns and read-only fields of a change page — as the same icons with "Yes" / "No" / "Unknown"
 in the active language instead. An editable boolean stays a checkbox.
+
+The English half of a bilingual field (`name` beside `name_hi`, `reason` beside `reason_hi`)
+and a slug (a code such as `photo-biometrics`), shown as text, are marked `lang="en"`: English
+data on a Hindi page, read as English.
 """
 
 from __future__ import annotations
@@ -49,6 +53,29 @@ def _boolean_column(model: type[models.Model], name: str):
     return _COLUMNS[key]
 
 
+def _english_column(model: type[models.Model], name: str):
+    """The English twin of a bilingual field (`name` beside `name_hi`), marked lang="en"."""
+    key = (model, f"{name}:en")
+    if key not in _COLUMNS:
+        field = model._meta.get_field(name)
+
+        @admin.display(description=field.verbose_name, ordering=name)
+        def column(obj):
+            return english(getattr(obj, name))
+
+        column.__name__ = name
+        _COLUMNS[key] = column
+    return _COLUMNS[key]
+
+
+def _is_english_twin(model: type[models.Model], name) -> bool:
+    """An English text beside its Hindi twin (`name`, `name_hi`), or a slug: a code."""
+    if not isinstance(name, str):
+        return False
+    fields = {field.name: field for field in model._meta.get_fields()}
+    return name in fields and (f"{name}_hi" in fields or isinstance(fields[name], models.SlugField))
+
+
 def _is_boolean_field(model: type[models.Model], name) -> bool:
     if not isinstance(name, str):
         return False
@@ -59,15 +86,19 @@ def _is_boolean_field(model: type[models.Model], name) -> bool:
 
 
 class ReadableAdminMixin:
-    """Booleans shown with translated alt texts (see the module doc)."""
+    """Booleans with translated alt texts, English data marked as such (see the module doc)."""
 
     def _readable(self, names, shown_as_text=lambda name: True):
-        return [
-            _boolean_column(self.model, name)
-            if _is_boolean_field(self.model, name) and shown_as_text(name)
-            else name
-            for name in names
-        ]
+        def shown(name):
+            if not shown_as_text(name):
+                return name
+            if _is_boolean_field(self.model, name):
+                return _boolean_column(self.model, name)
+            if _is_english_twin(self.model, name):
+                return _english_column(self.model, name)
+            return name
+
+        return [shown(name) for name in names]
 
     def get_list_display(self, request):
         return self._readable(super().get_list_display(request))

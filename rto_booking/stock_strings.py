@@ -370,4 +370,9 @@ STOCK_MESSAGES = [
     gettext_noop("This password is entirely numeric."),
     gettext_noop("Enter the same password as before, for verification."),
     gettext_noop("Password confirmation"),
+    gettext_noop("Auth Token"),
+    gettext_noop("Token"),
+    gettext_noop("Tokens"),
+    gettext_noop("Key"),
+    gettext_noop("Created"),
 ]
