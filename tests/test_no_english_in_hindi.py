@@ -52,11 +52,13 @@ ALLOWED_WORDS = {
 # Whole tokens removed before the words are looked at.
 ALLOWED_PATTERNS = [
     re.compile(r"https?://\S+"),  # links
-    re.compile(r"/[\w\-./?=&%:]+"),  # paths shown as text (an .ics link, a form action)
+    # Paths shown as text (POST /api/v1/applicants/recover/): two slashes at least.
+    re.compile(r"(?<!\S)/[A-Za-z0-9\-._~%]+/[A-Za-z0-9\-._~/?=&%:]*"),
     re.compile(r"[\w.+\-]+@[\w\-]+(\.[\w\-]+)+"),  # e-mail addresses
     re.compile(r"\b[A-Z]{2}-\d{2,}\b"),  # office codes: MP-04
     re.compile(r"\+?\d*x{2,}\d*"),  # a masked mobile: +91 98xxxxxx12
-    re.compile(r"\b[\w-]*\d[\w-]*"),  # ids and references with digits: 9-c1b1267, AB12CD
+    # Ids and references, each part with a digit: AB12CD, 9-c1b1267 (but "30-day" is a word).
+    re.compile(r"\b[A-Za-z0-9]*\d[A-Za-z0-9]*(?:-[A-Za-z0-9]*\d[A-Za-z0-9]*)*\b"),
 ]
 
 
@@ -430,3 +432,6 @@ def test_the_check_finds_an_english_word():
         read_text("<p>MP-04 https://rto.example.in/my/bookings/AB12CD/ देखें</p>"), set()
     )
     assert not english_words(read_text("<p>Ramesh Kumar</p>"), {"Ramesh", "Kumar"})
+    found = english_words(read_text("<p>30-day window, Yes/No</p>"), set())
+    assert [item.split("'")[1] for item in found] == ["day", "window", "Yes", "No"]
+    assert not english_words(read_text("<p>AB12CD 9-c1b1267 POST /api/v1/x/</p>"), {"POST"})
