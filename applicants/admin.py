@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from applicants.models import Applicant
 from applicants.selectors import applicant_date_of_birth_matches
 from rto_booking.admin_scoping import OfficeScopedAdminMixin
+from rto_booking.admin_text import yes_no_icon
 from rto_booking.signin_limits import FailureLimit, SignInFailureCounter
 
 
@@ -83,9 +84,9 @@ class ApplicantAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    @admin.display(description=_("mobile verified"), boolean=True, ordering="mobile_verified_at")
+    @admin.display(description=_("mobile verified"), ordering="mobile_verified_at")
     def mobile_verified(self, obj):
-        return obj.mobile_verified_at is not None
+        return yes_no_icon(obj.mobile_verified_at is not None)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra = {"dob_form": DateOfBirthCheckForm(), **(extra_context or {})}

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from slots.models import Office, Outage, Service
 
@@ -23,7 +24,7 @@ class OutageProposal(models.Model):
 
     class State(models.TextChoices):
         OPEN = "open", _("Open")
-        CONFIRMED = "confirmed", _("Confirmed")
+        CONFIRMED = "confirmed", pgettext_lazy("proposal state", "Confirmed")
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
@@ -98,4 +99,4 @@ class OutageProposal(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.kind} {self.office_id} ({self.state})"
+        return f"#{self.pk} {self.get_kind_display()} ({self.get_state_display()})"

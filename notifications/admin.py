@@ -1,6 +1,7 @@
 import json
 
 from django.contrib import admin, messages
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -67,7 +68,7 @@ class NotificationAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
     readonly_fields = [
         "booking",
         "applicant",
-        "event_key",
+        "message_key",
         "channel",
         "kind",
         "language",
@@ -89,12 +90,18 @@ class NotificationAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         # Rows are written by the services with the events they announce, never by hand.
         return False
 
-    exclude = ["context"]
+    exclude = ["context", "event_key"]  # shown as message_key, as what it is: a key
 
     @admin.display(description=_("booking"), ordering="booking__reference")
     def booking_reference(self, obj):
         # An account message (a one-time code, the application number) is about no booking.
         return obj.booking.reference if obj.booking_id else "—"
+
+    @admin.display(description=_("message key"))
+    def message_key(self, obj):
+        # What the message announces ("event:1234"): a key, not words (lang="en" like the
+        # context's JSON below; docs/PAGES.md, "No English on a Hindi page").
+        return format_html('<code lang="en">{}</code>', obj.event_key)
 
     @admin.display(description=_("context"))
     def shown_context(self, obj):
@@ -102,7 +109,10 @@ class NotificationAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         context = dict(obj.context or {})
         if "code_sealed" in context:
             context["code_sealed"] = "******"
-        return json.dumps(context, ensure_ascii=False, indent=1, sort_keys=True)
+        return format_html(
+            '<pre lang="en">{}</pre>',
+            json.dumps(context, ensure_ascii=False, indent=1, sort_keys=True),
+        )
 
     @admin.display(description=_("last error"))
     def short_error(self, obj):

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Notification(models.Model):
@@ -65,6 +66,7 @@ class Notification(models.Model):
         related_name="notifications",
         null=True,
         blank=True,
+        verbose_name=_("booking"),
     )
     # Whom the message is for: always set on account messages, and on booking messages written
     # from this version on (older booking rows reach their applicant through the booking).
@@ -74,20 +76,26 @@ class Notification(models.Model):
         related_name="notifications",
         null=True,
         blank=True,
+        verbose_name=_("applicant"),
     )
     # What the message announces, e.g. "event:1234" or "reminder:ABC123:2026-12-01": with the
     # channel it is unique, so no event is ever announced twice on one channel.
     event_key = models.CharField(max_length=80)
     channel = models.CharField(_("channel"), max_length=5, choices=Channel.choices)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
-    language = models.CharField(_("language"), max_length=2, default="en")
-    recipient = models.CharField(_("to"), max_length=254)
+    language = models.CharField(
+        _("language"),
+        max_length=2,
+        default="en",
+        choices=[("en", _("English")), ("hi", _("Hindi"))],
+    )
+    recipient = models.CharField(pgettext_lazy("recipient", "to"), max_length=254)
     # What the templates need, in plain JSON (ISO datetimes): written cheaply in bulk with the
     # event; the text is rendered from it in `language` when the row is first sent.
     context = models.JSONField(default=dict, blank=True)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("text"), blank=True)
-    body_html = models.TextField(blank=True)
+    body_html = models.TextField(_("e-mail as a web page"), blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
@@ -156,7 +164,9 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel} {self.kind} → {self.recipient} ({self.status})"
+        return (
+            f"{self.get_channel_display()}: {self.get_kind_display()} ({self.get_status_display()})"
+        )
 
 
 # Messages about an applicant's account, not about a booking: SMS only, no booking row.

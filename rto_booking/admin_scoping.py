@@ -37,6 +37,8 @@ from django.db.models import Model, QuerySet
 from django.http import Http404
 from django.utils.text import smart_split
 
+from rto_booking.admin_text import ReadableAdminMixin
+
 _CACHE_ATTR = "_clerk_office_ids"
 
 
@@ -94,7 +96,7 @@ class OfficeListFilter(admin.RelatedFieldListFilter):
         )
 
 
-class OfficeScopedAdminMixin:
+class OfficeScopedAdminMixin(ReadableAdminMixin):
     """Scope a ModelAdmin (or inline) to the offices of the signed-in clerk. See module doc."""
 
     office_lookup: str | None = "office"

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 urlpatterns = [
     path("", include("slots.urls")),
@@ -9,9 +10,9 @@ urlpatterns = [
     path("", include("applicants.urls")),
 ]
 
-admin.site.site_header = "RTO Slot Booking"
-admin.site.site_title = "RTO Slot Booking"
-admin.site.index_title = "Administration"
+admin.site.site_header = _("RTO Slot Booking")
+admin.site.site_title = _("RTO Slot Booking")
+admin.site.index_title = _("Administration")
 
 # Operations (answered first by rto_booking.middleware.OpsEndpointsMiddleware; listed here too
 # so that they resolve and reverse like any other URL).

@@ -34,7 +34,8 @@ from rto_booking.admin_scoping import (
     clerk_office_ids,
     clerk_offices,
 )
-from rto_booking.formats import format_date, format_datetime
+from rto_booking.admin_text import english
+from rto_booking.formats import format_date, format_datetime, format_time
 from slots.admin_views import (
     CallListForm,
     DaySheetForm,
@@ -116,8 +117,17 @@ class OfficeAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
 @admin.register(Service)
 class ServiceAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
     office_lookup = None  # the shared catalogue: the same services everywhere
-    list_display = ["slug", "name", "name_hi", "slot_minutes", "sort_order"]
+    # No slug column: people read names (the code is on the service's page).
+    list_display = ["shown_name", "english_name", "name_hi", "slot_minutes", "sort_order"]
     search_fields = ["slug", "name", "name_hi"]
+
+    @admin.display(description=_("name"), ordering="name")
+    def shown_name(self, obj):
+        return obj.display_name
+
+    @admin.display(description=_("name (English)"), ordering="name")
+    def english_name(self, obj):
+        return english(obj.name)
 
 
 # --- Capacity: sessions, extra sessions, closures, slots ------------------------------------
@@ -287,11 +297,16 @@ class ExtraSessionAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
 class ClosureAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
     """A closure on a day with bookings moves them like an outage would (docs/ADMIN.md)."""
 
-    list_display = ["date", "office", "service", "reason", "reason_hi"]
+    list_display = ["date", "office", "service", "shown_reason"]
     list_filter = [("office", OfficeListFilter), "service"]
     date_hierarchy = "date"
-    search_fields = ["reason", "office__code"]
+    search_fields = ["reason", "reason_hi", "office__code"]
     list_select_related = ["office", "service"]
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def shown_reason(self, obj):
+        # The reason in the clerk's language (both are edited on the closure's page).
+        return obj.display_reason
 
     def save_model(self, request, obj, form, change):
         moved = not change or bool({"date", "office", "service"} & set(form.changed_data))
@@ -392,10 +407,13 @@ class BookingEventInline(OfficeScopedAdminMixin, admin.TabularInline):
     verbose_name_plural = _("history")
 
     def get_queryset(self, request):
-        return booking_events_with_undone(super().get_queryset(request))
+        return booking_events_with_undone(super().get_queryset(request)).select_related("outage")
 
     @admin.display(description=_("reason"))
     def display_reason(self, event):
+        # The outage's reason in the clerk's language (the row stores the English one).
+        if event.outage_id and not event.is_false_alarm:
+            return event.outage.display_reason
         return event.display_reason
 
     def has_add_permission(self, request, obj=None):
@@ -700,8 +718,8 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
 
     office_lookup = "offices"
     list_display = [
-        "pk",
-        "reason",
+        "number",
+        "shown_reason",
         "office_codes",
         "service_names",
         "starts_at",
@@ -711,7 +729,7 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
         "state",
         "progress_summary",
     ]
-    list_display_links = ["pk", "reason"]
+    list_display_links = ["number", "shown_reason"]
     list_filter = ["state", ("offices", OfficeListFilter), "services"]
     search_fields = ["reason", "reason_hi"]
     date_hierarchy = "starts_at"
@@ -720,7 +738,7 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
             None,
             {
                 "fields": [
-                    "reason",
+                    "reason_in_english",
                     "reason_hi",
                     "office_codes",
                     "service_names",
@@ -746,13 +764,26 @@ class OutageAdmin(OfficeScopedAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("offices", "services")
 
+    @admin.display(description="#", ordering="pk")
+    def number(self, obj):
+        return obj.pk
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def shown_reason(self, obj):
+        # In the clerk's language: the Hindi reason on a Hindi page.
+        return obj.display_reason
+
+    @admin.display(description=_("reason (English)"))
+    def reason_in_english(self, obj):
+        return english(obj.reason)
+
     @admin.display(description=_("offices"))
     def office_codes(self, obj):
         return ", ".join(o.code for o in obj.offices.all())
 
     @admin.display(description=_("services"))
     def service_names(self, obj):
-        return ", ".join(s.slug for s in obj.services.all()) or gettext("all services")
+        return ", ".join(s.display_name for s in obj.services.all()) or gettext("all services")
 
     @admin.display(description=_("recorded by"))
     def recorded_by(self, obj):
@@ -1021,9 +1052,11 @@ def _outage_event_message(outage: Outage, event: OutageEvent) -> str:
             return gettext("Recorded for the closure of %(office)s on %(date)s: %(reason)s") % {
                 "office": ", ".join(o.code for o in outage.offices.all()),
                 "date": format_date(date.fromisoformat(closure)),
-                "reason": outage.reason,
+                "reason": outage.display_reason,
             }
-        services = ", ".join(s.slug for s in outage.services.all()) or gettext("all services")
+        services = ", ".join(s.display_name for s in outage.services.all()) or gettext(
+            "all services"
+        )
         summary = gettext("Marked down: %(offices)s, %(services)s, %(start)s to %(end)s.") % {
             "offices": ", ".join(o.code for o in outage.offices.all()),
             "services": services,
@@ -1167,7 +1200,7 @@ class OfferAdmin(_ReadOnlyAdmin):
     office_lookup = "slot__office"
     list_display = ["slot", "applicant_name", "state", "expires_at", "created_at", "booking"]
     list_filter = [OfferStateFilter, "slot__service"]
-    list_select_related = ["slot", "applicant", "booking"]
+    list_select_related = ["slot__service", "applicant", "booking"]
     ordering = ["-created_at", "-id"]
     fields = [
         "entry",
@@ -1221,4 +1254,4 @@ class BallotEntryAdmin(_ReadOnlyAdmin):
 
     @admin.display(description=_("time asked for"), ordering="slot__starts_at")
     def asked_time(self, obj):
-        return timezone.localtime(obj.slot.starts_at).strftime("%H:%M")
+        return format_time(obj.slot.starts_at)

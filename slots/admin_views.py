@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from rto_booking.bounds import BoundedFormDateField, BoundedFormDateTimeField
@@ -23,6 +24,17 @@ EXTEND_MAX_HOURS = 72
 
 def _minute(value: datetime) -> datetime:
     return value.replace(second=0, microsecond=0)
+
+
+def standard_reason_choices():
+    """The standard reasons as the clerk reads them: in English beside their Hindi (what the
+    applicants will read), in Hindi alone on a Hindi page. A callable: evaluated per form, in
+    the language of the request."""
+    hindi = (get_language() or "en").startswith("hi")
+    return [("", _("— none: type the reason in both languages below —"))] + [
+        (reason.key, reason.hi if hindi else f"{reason.en} / {reason.hi}")
+        for reason in STANDARD_REASONS
+    ]
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -74,8 +86,7 @@ class OutageMarkDownForm(forms.Form):
     standard_reason = forms.ChoiceField(
         label=_("Standard reason"),
         required=False,
-        choices=[("", _("— none: type the reason in both languages below —"))]
-        + [(reason.key, f"{reason.en} / {reason.hi}") for reason in STANDARD_REASONS],
+        choices=standard_reason_choices,
         help_text=_(
             "Pick one and its English and Hindi are used (a text typed below wins for its "
             "language), so applicants reading Hindi never see English."

@@ -19,11 +19,22 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from rto_booking.formats import format_datetime
+from rto_booking.formats import format_date, format_day_month_time
 from slots.outage_reasons import outage_reason_hi_default
+
+
+def _when(value) -> str:
+    """A time as a person reads it in the active language: "2 December 10:00" / "2 दिसंबर
+    10:00" (India time, 24-hour: rto_booking.formats, as the pages and messages write it)."""
+    return format_day_month_time(value)
+
+
+def _day(value) -> str:
+    """A date as a person reads it: "2 December 2026" / "2 दिसंबर 2026"."""
+    return format_date(value)
 
 
 class BilingualNameMixin:
@@ -47,7 +58,9 @@ class Office(BilingualNameMixin, models.Model):
     name_hi = models.CharField(_("name (Hindi)"), max_length=120)
     district = models.CharField(_("district"), max_length=80)
     district_hi = models.CharField(_("district (Hindi)"), max_length=80, blank=True)
-    state = models.CharField(_("state"), max_length=80, default="Madhya Pradesh")
+    state = models.CharField(
+        pgettext_lazy("part of India", "state"), max_length=80, default="Madhya Pradesh"
+    )
     address = models.TextField(_("address"), blank=True)
     address_hi = models.TextField(_("address (Hindi)"), blank=True)
     is_active = models.BooleanField(_("taking bookings"), default=True)
@@ -65,7 +78,9 @@ class Office(BilingualNameMixin, models.Model):
         verbose_name_plural = _("offices")
 
     def __str__(self) -> str:
-        return f"{self.code} {self.name}"
+        # In the active language: the admin's lists, filters and action log are read by a
+        # clerk who may read Hindi.
+        return f"{self.code} {self.display_name}"
 
     @property
     def display_district(self) -> str:
@@ -90,7 +105,7 @@ class Service(BilingualNameMixin, models.Model):
     name = models.CharField(_("name (English)"), max_length=120)
     name_hi = models.CharField(_("name (Hindi)"), max_length=120)
     slot_minutes = models.PositiveSmallIntegerField(_("slot length (minutes)"), default=30)
-    sort_order = models.PositiveSmallIntegerField(default=0)
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     class Meta:
         ordering = ["sort_order", "slug"]
@@ -103,14 +118,18 @@ class Service(BilingualNameMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
 
 
 class Offering(models.Model):
     """A service as offered at one office; its weekly sessions make its slots."""
 
-    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="offerings")
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="offerings")
+    office = models.ForeignKey(
+        Office, on_delete=models.PROTECT, related_name="offerings", verbose_name=_("office")
+    )
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, related_name="offerings", verbose_name=_("service")
+    )
     is_active = models.BooleanField(_("taking bookings"), default=True)
 
     class Meta:
@@ -124,7 +143,7 @@ class Offering(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.office.code} · {self.service.slug}"
+        return f"{self.office.code} · {self.service.display_name}"
 
 
 class WeeklySession(models.Model):
@@ -139,7 +158,9 @@ class WeeklySession(models.Model):
         SATURDAY = 5, _("Saturday")
         SUNDAY = 6, _("Sunday")
 
-    offering = models.ForeignKey(Offering, on_delete=models.CASCADE, related_name="sessions")
+    offering = models.ForeignKey(
+        Offering, on_delete=models.CASCADE, related_name="sessions", verbose_name=_("offering")
+    )
     weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
     start_time = models.TimeField(_("start"))
     end_time = models.TimeField(_("end"))
@@ -179,7 +200,12 @@ class WeeklySession(models.Model):
 class ExtraSession(models.Model):
     """A one-off block of slots on one date, e.g. recovery capacity after an outage."""
 
-    offering = models.ForeignKey(Offering, on_delete=models.CASCADE, related_name="extra_sessions")
+    offering = models.ForeignKey(
+        Offering,
+        on_delete=models.CASCADE,
+        related_name="extra_sessions",
+        verbose_name=_("offering"),
+    )
     date = models.DateField(_("date"))
     start_time = models.TimeField(_("start"))
     end_time = models.TimeField(_("end"))
@@ -207,19 +233,22 @@ class ExtraSession(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.offering} {self.date} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
+        return f"{self.offering} {_day(self.date)} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
 
 
 class Closure(models.Model):
     """A day an office (or one of its services) does not open: a holiday, a local closure."""
 
-    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="closures")
+    office = models.ForeignKey(
+        Office, on_delete=models.CASCADE, related_name="closures", verbose_name=_("office")
+    )
     service = models.ForeignKey(
         Service,
         on_delete=models.CASCADE,
         related_name="closures",
         null=True,
         blank=True,
+        verbose_name=_("service"),
         help_text=_("Leave empty to close every service of the office."),
     )
     date = models.DateField(_("date"))
@@ -245,7 +274,7 @@ class Closure(models.Model):
         indexes = [models.Index(fields=["office", "date"], name="closure_office_date")]
 
     def __str__(self) -> str:
-        return f"{self.office.code} {self.date}: {self.reason}"
+        return f"{self.office.code} {_day(self.date)}: {self.display_reason}"
 
     @property
     def display_reason(self) -> str:
@@ -262,11 +291,17 @@ class Slot(models.Model):
     and the CHECK constraint below is the backstop that makes overbooking impossible.
     """
 
-    offering = models.ForeignKey(Offering, on_delete=models.PROTECT, related_name="slots")
+    offering = models.ForeignKey(
+        Offering, on_delete=models.PROTECT, related_name="slots", verbose_name=_("offering")
+    )
     # Denormalised from the offering: the hot queries (availability, outage scope, booking)
     # filter by office and service without a join.
-    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="slots")
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="slots")
+    office = models.ForeignKey(
+        Office, on_delete=models.PROTECT, related_name="slots", verbose_name=_("office")
+    )
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, related_name="slots", verbose_name=_("service")
+    )
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
     capacity = models.PositiveIntegerField(_("capacity"))
@@ -308,8 +343,9 @@ class Slot(models.Model):
         ]
 
     def __str__(self) -> str:
-        local = timezone.localtime(self.starts_at)
-        return f"{self.office_id}/{self.service_id} {local:%Y-%m-%d %H:%M}"
+        # "Photo and biometrics, 2 December 10:00" / "फोटो और बायोमेट्रिक, 2 दिसंबर 10:00":
+        # lists that show slots load the service with them (`list_select_related`).
+        return f"{self.service.display_name}, {_when(self.starts_at)}"
 
     @property
     def free_seats(self) -> int:
@@ -334,11 +370,20 @@ class Booking(models.Model):
 
     reference = models.CharField(_("reference"), max_length=16, unique=True)
     applicant = models.ForeignKey(
-        "applicants.Applicant", on_delete=models.PROTECT, related_name="bookings"
+        "applicants.Applicant",
+        on_delete=models.PROTECT,
+        related_name="bookings",
+        verbose_name=_("applicant"),
     )
-    slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="bookings")
-    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="bookings")
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="bookings")
+    slot = models.ForeignKey(
+        Slot, on_delete=models.PROTECT, related_name="bookings", verbose_name=_("slot")
+    )
+    office = models.ForeignKey(
+        Office, on_delete=models.PROTECT, related_name="bookings", verbose_name=_("office")
+    )
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, related_name="bookings", verbose_name=_("service")
+    )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.CONFIRMED
     )
@@ -433,7 +478,9 @@ class BookingEvent(models.Model):
         STAFF = "staff", _("Staff")
         SYSTEM = "system", _("System")
 
-    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events")
+    booking = models.ForeignKey(
+        Booking, on_delete=models.CASCADE, related_name="events", verbose_name=_("booking")
+    )
     at = models.DateTimeField(_("at"), default=timezone.now)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     actor = models.CharField(_("by"), max_length=10, choices=Actor.choices)
@@ -447,15 +494,34 @@ class BookingEvent(models.Model):
         verbose_name=_("staff user"),
     )
     from_slot = models.ForeignKey(
-        Slot, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+        Slot,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("from slot"),
     )
     to_slot = models.ForeignKey(
-        Slot, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+        Slot,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("to slot"),
     )
-    from_starts_at = models.DateTimeField(null=True, blank=True)
-    to_starts_at = models.DateTimeField(null=True, blank=True)
+    from_starts_at = models.DateTimeField(
+        pgettext_lazy("time of a booking before the event", "from"), null=True, blank=True
+    )
+    to_starts_at = models.DateTimeField(
+        pgettext_lazy("time of a booking after the event", "to"), null=True, blank=True
+    )
     outage = models.ForeignKey(
-        "slots.Outage", on_delete=models.PROTECT, related_name="events", null=True, blank=True
+        "slots.Outage",
+        on_delete=models.PROTECT,
+        related_name="events",
+        null=True,
+        blank=True,
+        verbose_name=_("outage"),
     )
     # The outage's `revision` (its plan) this event was written under; 0 for events that name
     # no outage, and for those written before revisions existed (also the column's default in
@@ -483,7 +549,7 @@ class BookingEvent(models.Model):
         indexes = [models.Index(fields=["outage", "kind"], name="event_outage_kind")]
 
     def __str__(self) -> str:
-        return f"{self.booking_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()}, {_when(self.at)}"
 
     @property
     def is_false_alarm(self) -> bool:
@@ -587,8 +653,8 @@ class Outage(models.Model):
     # outage_undo). A run works for the revision it read and stops when it changes; its history
     # rows carry it (`BookingEvent.outage_revision`, the unique `event_unique_outage_move`).
     revision = models.PositiveIntegerField(default=0, db_default=0, editable=False)
-    run_started_at = models.DateTimeField(null=True, blank=True)
-    run_finished_at = models.DateTimeField(null=True, blank=True)
+    run_started_at = models.DateTimeField(_("run started at"), null=True, blank=True)
+    run_finished_at = models.DateTimeField(_("run finished at"), null=True, blank=True)
 
     objects = OutageQuerySet.as_manager()
 
@@ -608,7 +674,7 @@ class Outage(models.Model):
         indexes = [models.Index(fields=["resolved_at", "state"], name="outage_open_state")]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.reason} ({format_datetime(self.starts_at)})"
+        return f"#{self.pk} {self.display_reason} ({_when(self.starts_at)})"
 
     @property
     def window_end(self):
@@ -700,7 +766,7 @@ class OutageEvent(models.Model):
         verbose_name_plural = _("outage events")
 
     def __str__(self) -> str:
-        return f"{self.outage_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()}, {_when(self.at)}"
 
 
 class IdempotencyKey(models.Model):
@@ -750,12 +816,22 @@ class WaitlistEntry(models.Model):
     OPEN = (State.WAITING, State.OFFERED)
 
     applicant = models.ForeignKey(
-        "applicants.Applicant", on_delete=models.CASCADE, related_name="waitlist_entries"
+        "applicants.Applicant",
+        on_delete=models.CASCADE,
+        related_name="waitlist_entries",
+        verbose_name=_("applicant"),
     )
-    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="waitlist_entries")
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="waitlist_entries")
-    date_from = models.DateField(_("from"))
-    date_to = models.DateField(_("to"))
+    office = models.ForeignKey(
+        Office, on_delete=models.PROTECT, related_name="waitlist_entries", verbose_name=_("office")
+    )
+    service = models.ForeignKey(
+        Service,
+        on_delete=models.PROTECT,
+        related_name="waitlist_entries",
+        verbose_name=_("service"),
+    )
+    date_from = models.DateField(pgettext_lazy("first day", "from"))
+    date_to = models.DateField(pgettext_lazy("last day", "to"))
     state = models.CharField(
         _("state"), max_length=10, choices=State.choices, default=State.WAITING
     )
@@ -791,7 +867,11 @@ class WaitlistEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.applicant_id} {self.office_id}/{self.service_id} {self.state}"
+        # Read in the admin's lists and log: the service (by name) and the state in words.
+        return pgettext("waiting-list entry", "%(service)s, %(state)s") % {
+            "service": self.service.display_name,
+            "state": self.get_state_display(),
+        }
 
     @property
     def is_open(self) -> bool:
@@ -810,15 +890,30 @@ class Offer(models.Model):
         DECLINED = "declined", _("Declined")
         EXPIRED = "expired", _("Expired")
 
-    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
-    slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="offers")
+    entry = models.ForeignKey(
+        WaitlistEntry,
+        on_delete=models.CASCADE,
+        related_name="offers",
+        verbose_name=_("waiting-list entry"),
+    )
+    slot = models.ForeignKey(
+        Slot, on_delete=models.PROTECT, related_name="offers", verbose_name=_("slot")
+    )
     applicant = models.ForeignKey(
-        "applicants.Applicant", on_delete=models.CASCADE, related_name="offers"
+        "applicants.Applicant",
+        on_delete=models.CASCADE,
+        related_name="offers",
+        verbose_name=_("applicant"),
     )
     expires_at = models.DateTimeField(_("expires at"))
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.OPEN)
     booking = models.ForeignKey(
-        Booking, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Booking,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("booking"),
     )
     created_at = models.DateTimeField(_("offered at"), default=timezone.now)
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
@@ -838,7 +933,10 @@ class Offer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"offer {self.pk} slot {self.slot_id} {self.state}"
+        return pgettext("offer", "Offer: %(slot)s (%(state)s)") % {
+            "slot": self.slot,
+            "state": self.get_state_display(),
+        }
 
 
 class BallotEntry(models.Model):
@@ -898,4 +996,8 @@ class BallotEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"ballot {self.pk} {self.day} {self.state}"
+        return pgettext("ballot", "Ballot request: %(service)s, %(day)s (%(state)s)") % {
+            "service": self.service.display_name,
+            "day": _day(self.day),
+            "state": self.get_state_display(),
+        }

@@ -242,7 +242,8 @@ def seats_restore(*, outage: Outage, cuts) -> int:
 @dataclass
 class PreviewRow:
     office: str
-    service: str
+    service: str  # the slug
+    service_name: str = ""  # as a person reads it, in the active language
     affected: int = 0
     would_move: int = 0
     needs_new_slot: int = 0
@@ -338,9 +339,7 @@ def outage_preview(
     codes = dict(
         Office.objects.filter(pk__in=[g.office_id for g in groups]).values_list("pk", "code")
     )
-    slugs = dict(
-        Service.objects.filter(pk__in=[g.service_id for g in groups]).values_list("pk", "slug")
-    )
+    services_by_id = Service.objects.in_bulk([g.service_id for g in groups])
     preview = OutagePreview()
     end = expected_end or hold_horizon(now)
     earliest = max(end, booking_cutoff(now))
@@ -353,7 +352,10 @@ def outage_preview(
                 slots=in_window.values("slot_id"), capacity_percent=capacity_percent
             )
         bookings = sorted(affected_rows(in_window), key=fifo_key)
-        row = PreviewRow(office=codes[group.office_id], service=slugs[group.service_id])
+        service = services_by_id[group.service_id]
+        row = PreviewRow(
+            office=codes[group.office_id], service=service.slug, service_name=service.display_name
+        )
         row.affected = len(bookings)
         if expected_end is None:
             row.on_hold = len(bookings)

@@ -65,7 +65,7 @@ def test_clerk_marks_service_down_and_sees_progress_reach_done(
     assert page.inner_text("#progress-notified") == "8"
     assert page.inner_text("#progress-percent") == "100%"
     assert page.eval_on_selector("#outage-progress-bar", "bar => [bar.value, bar.max]") == [8, 8]
-    assert "Marked down: MP-04, photo-biometrics" in page.inner_text("#outage-actions")
+    assert "Marked down: MP-04, Photo and biometrics" in page.inner_text("#outage-actions")
     page.screenshot(path=str(screenshot_dir / "admin_outage_progress.png"), full_page=True)
 
     moved = Booking.objects.filter(pk__in=[b.pk for b in booked]).select_related("slot")

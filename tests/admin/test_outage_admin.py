@@ -109,7 +109,7 @@ def test_confirm_moves_bookings_and_progress_reaches_done(
     entry = OutageEvent.objects.get(outage=outage)
     assert (entry.user, entry.kind) == (clerk_bhopal, "declared")
     history = bhopal_client.get(_url("history", outage)).content.decode()
-    assert "Marked down: MP-04, photo-biometrics" in history and "clerk-bhopal" in history
+    assert "Marked down: MP-04, Photo and biometrics" in history and "clerk-bhopal" in history
 
     page = bhopal_client.get(_url("change", outage))
     html = page.content.decode()

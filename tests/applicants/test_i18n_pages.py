@@ -53,7 +53,7 @@ def test_my_bookings_in_hindi(applicant_client, applicant, slots):
     html = applicant_client.get(
         reverse("applicants:my_bookings"), HTTP_ACCEPT_LANGUAGE="hi"
     ).content.decode()
-    assert "मेरी बुकिंग" in html and "साइन आउट" in html and "पुष्ट" in html
+    assert "मेरी बुकिंग" in html and "साइन आउट" in html and "पक्की" in html
 
 
 def test_the_switcher_overrides_the_browser_language(client, slots):
@@ -73,5 +73,5 @@ def test_form_errors_come_in_hindi(client):
     html = client.post(
         reverse("applicants:register"), {"mobile": "123"}, HTTP_ACCEPT_LANGUAGE="hi"
     ).content.decode()
-    assert "यह क्षेत्र अपेक्षित" in html  # Django's own "This field is required."
+    assert "यह भरना ज़रूरी है।" in html  # Django's "This field is required.", in our Hindi
     assert "मोबाइल" in html

@@ -143,7 +143,7 @@ def test_the_slip_in_hindi(applicant_client, booking):
     ).content.decode()
     day = timezone.localtime(booking.slot.starts_at)
     assert '<html lang="hi">' in html
-    assert "संदर्भ" in html and "पुष्ट" in html and "आरटीओ भोपाल" in html
+    assert "संदर्भ" in html and "पक्की" in html and "आरटीओ भोपाल" in html
     hindi_months = [
         "जनवरी", "फरवरी", "मार्च", "अप्रैल", "मई", "जून",
         "जुलाई", "अगस्त", "सितंबर", "अक्टूबर", "नवंबर", "दिसंबर",

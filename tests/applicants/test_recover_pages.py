@@ -81,7 +81,7 @@ def test_the_neutral_answer_speaks_hindi(client):
         HTTP_ACCEPT_LANGUAGE="hi",
     )
     assert response.status_code == 200
-    assert "एसएमएस" in response.content.decode()
+    assert "हमने संख्या SMS से भेज दी है" in response.content.decode()
 
 
 def test_the_page_queues_the_number_for_a_match_and_nothing_otherwise(client, registered):
