@@ -42,7 +42,7 @@ from notifications.backends import (
     sms_senders_wanted,
 )
 from notifications.dlt import dlt_for
-from notifications.models import SECRET_KINDS, Notification
+from notifications.models import ACCOUNT_KINDS, SECRET_KINDS, Notification
 from notifications.ratelimit import RateLimiter
 from notifications.rendering import KINDS_WITH_SLOT, parse_time, render_notification
 from rto_booking import locks
@@ -188,11 +188,12 @@ def _supersede(*, booking_ids: list[int], account_ids: list[int]) -> set[int]:
     replaced: set[int] = set()
     for ids, replacing in ((booking_ids, newer), (account_ids, newer_account)):
         if ids:
-            replaced.update(
-                Notification.objects.filter(pk__in=ids)
-                .filter(Exists(replacing))
-                .values_list("pk", flat=True)
-            )
+            rows = Notification.objects.filter(pk__in=ids)
+            if replacing is newer_account:
+                # Only an account message is replaced by its kind's next one (a resent code);
+                # two offers, or two ballots' results, for two services are two messages.
+                rows = rows.filter(kind__in=ACCOUNT_KINDS)
+            replaced.update(rows.filter(Exists(replacing)).values_list("pk", flat=True))
     if replaced:
         Notification.objects.filter(pk__in=replaced).update(
             status=Notification.Status.SUPERSEDED,

@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from notifications.models import Notification
@@ -350,3 +351,29 @@ def test_the_beat_task_draws_each_closed_ballot_in_a_task_of_its_own(
     states = Counter(BallotEntry.objects.values_list("office__code", "state"))
     assert states == {("MP-04", "won"): 2, ("MP-09", "won"): 1, ("MP-09", "lost"): 1}
     assert draw_ballots_task() == 0
+
+
+def test_two_lost_ballots_of_one_applicant_are_two_messages_both_sent(
+    opening_slots, learner, bhopal, opening_day, settings
+):
+    """Lost for two services at once: both results go out (only a resent one-time code
+    replaces an unsent one of its kind)."""
+    from notifications.dispatcher import notifications_dispatch
+    from tests.factories import OfferingFactory
+
+    theory = SlotFactory(
+        offering=OfferingFactory(office=bhopal, service=learner),
+        starts_at=local_dt(opening_day, 10),
+        capacity=0,
+    )
+    applicant = ApplicantFactory(email="")
+    for slot in (opening_slots[0], theory):
+        _enter(applicant, slot)
+    Slot.objects.filter(pk__in=[s.pk for s in opening_slots]).update(booked=F("capacity"))
+
+    ballots_draw(now=_midnight(10))
+    Notification.objects.update(next_attempt_at=timezone.now())
+    notifications_dispatch()
+
+    rows = Notification.objects.filter(applicant=applicant, kind="ballot_lost")
+    assert sorted(rows.values_list("status", flat=True)) == ["sent", "sent"]
