@@ -134,6 +134,15 @@ def main() -> int:
                 "0 / 0",
             ),
         ]
+    ballot = load("ballot")
+    if ballot:
+        rows.append(
+            (
+                f"midnight ballot: {ballot['requests']} requests",
+                f"{ballot['draw_s']:.1f} s (SQL {ballot['sql_limit_s']:.2f} s)",
+                f"<= {ballot['target_s']:.0f} s {verdict(ballot['target_met'])}",
+            )
+        )
     if not rows:
         print("no results yet: run make bench")
         return 1
