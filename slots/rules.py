@@ -52,12 +52,17 @@ def ballot_window(day: date) -> tuple[datetime, datetime] | None:
     return opened_at, opened_at + timedelta(minutes=minutes)
 
 
-def ballot_closes_at(*, starts_at: datetime, now: datetime) -> datetime | None:
-    """When the ballot of the day of `starts_at` closes, if it is open now; else None."""
-    window = ballot_window(timezone.localdate(starts_at))
+def ballot_open_until(*, day: date, now: datetime) -> datetime | None:
+    """When `day`'s ballot closes, if it is open now; else None."""
+    window = ballot_window(day)
     if window is None or not window[0] <= now < window[1]:
         return None
     return window[1]
+
+
+def ballot_closes_at(*, starts_at: datetime, now: datetime) -> datetime | None:
+    """When the ballot of the day of `starts_at` closes, if it is open now; else None."""
+    return ballot_open_until(day=timezone.localdate(starts_at), now=now)
 
 
 def reserve_held(*, starts_at: datetime, now: datetime) -> bool:

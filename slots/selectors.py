@@ -25,7 +25,7 @@ from slots.models import (
     Slot,
 )
 from slots.rules import (
-    ballot_window,
+    ballot_open_until,
     bookable_seats,
     booking_cutoff,
     booking_horizon_end,
@@ -239,9 +239,7 @@ def availability_for_office(
             status, reason = "outage", outage_reason
         else:
             status, reason = "full", ""
-        ballot_until = None
-        if status == "open" and (window := ballot_window(day)) and window[0] <= now < window[1]:
-            ballot_until = window[1]
+        ballot_until = ballot_open_until(day=day, now=now) if status == "open" else None
         days.append(
             DayAvailability(
                 date=day, status=status, reason=reason, slots=entries, ballot_until=ballot_until

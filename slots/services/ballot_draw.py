@@ -15,23 +15,20 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rto_booking import locks
 from slots.errors import (
-    AlreadyBooked,
-    AlreadyWaiting,
     BookingError,
     SlotFull,
-    WaitlistInvalid,
 )
 from slots.messages import ballot_lost_messages_write
-from slots.models import BallotEntry, Offering, Slot, WaitlistEntry
+from slots.models import BallotEntry, Offering, Slot
 from slots.selectors import availability_for_office
 from slots.services.bookings import booking_create_drawn
-from slots.services.waitlist import waitlist_join
+from slots.services.waitlist import waitlist_join_day
 
 # Entries decided per transaction: a statewide midnight draws thousands, in short transactions.
 DRAW_CHUNK = 500
@@ -213,54 +210,18 @@ def _book(entry: BallotEntry, *, seats: _DaySeats, now: datetime, result: DrawRe
 
 def _waitlist(lost: list[BallotEntry], *, now: datetime) -> None:
     """Put the entries the draw left without a seat on their day's waiting list, in the draw's
-    order (one insert; `created_at` ties are served by id, which follows that order). An
-    applicant already waiting for the service keeps that entry."""
+    order; an applicant already waiting for the service keeps that entry (and is told why)."""
     if not lost:
         return
-    service_id = lost[0].service_id
-    waiting = set(
-        WaitlistEntry.objects.filter(
-            applicant_id__in=[entry.applicant_id for entry in lost],
-            service_id=service_id,
-            state__in=WaitlistEntry.OPEN,
-        ).values_list("applicant_id", flat=True)
+    first = lost[0]
+    joined = waitlist_join_day(
+        applicants=[entry.applicant for entry in lost],
+        office=first.office,
+        service=first.service,
+        day=first.day,
+        now=now,
     )
-    joining = [entry for entry in lost if entry.applicant_id not in waiting]
-    rows = [
-        WaitlistEntry(
-            applicant_id=entry.applicant_id,
-            office_id=entry.office_id,
-            service_id=entry.service_id,
-            date_from=entry.day,
-            date_to=entry.day,
-            created_at=now,
-        )
-        for entry in joining
-    ]
-    try:
-        with transaction.atomic():
-            created = WaitlistEntry.objects.bulk_create(rows)
-    except IntegrityError:
-        # Someone joined the list for the service a moment ago: one at a time, each checked.
-        created = [_join_one(entry, now=now) for entry in joining]
-    for entry, row in zip(joining, created, strict=True):
-        entry.waitlist_entry = row
     for entry in lost:
+        entry.waitlist_entry = joined.get(entry.applicant_id)
         if entry.waitlist_entry is None:
             entry.why = _("Already on the waiting list for this service.")
-
-
-def _join_one(entry: BallotEntry, *, now: datetime) -> WaitlistEntry | None:
-    try:
-        with transaction.atomic():
-            return waitlist_join(
-                applicant=entry.applicant,
-                office=entry.office,
-                service=entry.service,
-                date_from=entry.day,
-                date_to=entry.day,
-                offer_now=False,  # the day is full: nothing to offer until a seat frees up
-                now=now,
-            )
-    except (AlreadyWaiting, AlreadyBooked, WaitlistInvalid):
-        return None

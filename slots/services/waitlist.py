@@ -137,6 +137,64 @@ def waitlist_join(
     return entry
 
 
+def waitlist_join_day(
+    *, applicants: list, office: Office, service: Service, day: date, now: datetime
+) -> dict[int, WaitlistEntry]:
+    """Put `applicants` on the list of `office` × `service` for `day`, in the order given (one
+    insert: `created_at` ties are served by id, which follows it) — a ballot's draw, which has
+    just filled the day, so no offer is looked for. Returns the new entries by applicant id;
+    an applicant already waiting for the service (or refused by `waitlist_join`) has none."""
+    waiting = set(
+        WaitlistEntry.objects.filter(
+            applicant_id__in=[applicant.pk for applicant in applicants],
+            service=service,
+            state__in=WaitlistEntry.OPEN,
+        ).values_list("applicant_id", flat=True)
+    )
+    joining = [applicant for applicant in applicants if applicant.pk not in waiting]
+    rows = [
+        WaitlistEntry(
+            applicant=applicant,
+            office=office,
+            service=service,
+            date_from=day,
+            date_to=day,
+            created_at=now,
+        )
+        for applicant in joining
+    ]
+    try:
+        with transaction.atomic():
+            created = WaitlistEntry.objects.bulk_create(rows)
+    except IntegrityError:
+        # Someone joined the list for the service a moment ago: one at a time, each checked.
+        created = [
+            _join_or_none(applicant=a, office=office, service=service, day=day, now=now)
+            for a in joining
+        ]
+    return {
+        applicant.pk: entry
+        for applicant, entry in zip(joining, created, strict=True)
+        if entry is not None
+    }
+
+
+def _join_or_none(*, applicant, office, service, day: date, now: datetime):
+    try:
+        with transaction.atomic():
+            return waitlist_join(
+                applicant=applicant,
+                office=office,
+                service=service,
+                date_from=day,
+                date_to=day,
+                offer_now=False,
+                now=now,
+            )
+    except (AlreadyWaiting, AlreadyBooked, WaitlistInvalid):
+        return None
+
+
 def _release_offer_seat(*, slot_id: int) -> None:
     Slot.objects.filter(pk=slot_id, held_offers__gt=0).update(held_offers=F("held_offers") - 1)
 
