@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from notifications.models import Notification
 from notifications.services import notifications_dispatch_on_commit
+from rto_booking.formats import format_time
 from slots import hotpath
 from slots.errors import (
     AlreadyBooked,
@@ -210,7 +211,7 @@ def check_ballot(*, slot: Slot, applicant: Model | None, now: datetime) -> None:
         if applicant is None:
             raise BallotOpen(
                 _("This day has just opened: its seats are drawn by lot at %(time)s.")
-                % {"time": timezone.localtime(closes_at).strftime("%H:%M")}
+                % {"time": format_time(closes_at)}
             )
         raise InBallot(ballot_enter(applicant=applicant, slot=slot, closes_at=closes_at, now=now))
     if ballot_undrawn(slot=slot, now=now):
