@@ -141,7 +141,8 @@ class FileSmsBackend(BaseSmsBackend):
             "language": message.language,
             "notification_id": message.notification_id,
         }
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
+        # Not "*.json" until complete: a reader globbing the directory never sees a half file.
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".part")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(payload, fh, ensure_ascii=False)

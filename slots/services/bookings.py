@@ -440,12 +440,17 @@ def booking_attendance_confirm(
     released it first (then this raises BookingNotActive). Only for a confirmed booking whose
     time has not passed."""
     now = now or timezone.now()
+    if booking.slot.ends_at <= now:
+        raise BookingNotActive()
     with transaction.atomic():
+        # Only the booking's own columns in the WHERE: a condition on the slot would make
+        # Django write `id IN (SELECT … JOIN slot)`, whose status test PostgreSQL does not
+        # re-check after waiting for a concurrent release — a released booking then got
+        # confirmed. A plain WHERE is re-evaluated on the row's newest version.
         changed = Booking.objects.filter(
             pk=booking.pk,
             status=Booking.Status.CONFIRMED,
             confirmed_at__isnull=True,
-            slot__ends_at__gt=now,
         ).update(confirmed_at=now, updated_at=now)
         if changed == 1:
             BookingEvent.objects.create(
